@@ -1,0 +1,62 @@
+import type { KeepPolicy, VmRoute } from '../core/model.js';
+import type { Secret } from '../secret.js';
+
+/** Where a password comes from, as written in the config file. */
+export type PasswordSource = string | { readonly env: string } | { readonly file: string };
+
+export type VerifyMode = 'size' | 'hash' | 'none';
+export type UploadMethod = 'internal' | 'curl' | 'ncftpput';
+
+/** One FTP server, validated, defaults applied, password resolved. */
+export interface TargetConfig {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: Secret;
+  /** Absolute remote folder, `/`-separated, no trailing slash except for the root `/`. */
+  readonly remoteDir: string;
+  /** false: plain FTP; true: explicit FTPS (AUTH TLS); 'implicit': implicit FTPS. */
+  readonly secure: boolean | 'implicit';
+  readonly allowSelfSigned: boolean;
+  /** PEM text of the CA that signs the server certificate, read from the `ca` path. */
+  readonly ca?: string;
+  readonly maxConnections: number;
+  readonly activeMode: boolean;
+  readonly timeoutSeconds: number;
+  readonly verify: VerifyMode;
+  readonly keep?: KeepPolicy;
+}
+
+export interface MailConfig {
+  readonly from: string;
+  readonly to: string | readonly string[];
+  readonly subject?: string;
+  readonly subjectOnError?: string;
+  readonly smtp: {
+    readonly host: string;
+    readonly port: number;
+    readonly secure: boolean;
+    readonly user?: string;
+    readonly password?: Secret;
+  };
+}
+
+/** The configuration a run works with: file, then flags, defaults filled in. */
+export interface ResolvedConfig {
+  /** Absolute path of the config file, when one was loaded. */
+  readonly configPath?: string;
+  /** Absolute local backup root. */
+  readonly source: string;
+  readonly keep: KeepPolicy;
+  /** `-n`, when the user typed it. */
+  readonly keepOverride?: number;
+  readonly targets: Readonly<Record<string, TargetConfig>>;
+  /** VM name or `'*'` -> route; targets named here exist in `targets`. */
+  readonly vms: Readonly<Record<string, VmRoute>>;
+  readonly mail?: MailConfig;
+  /** Absolute path of the run's lock file. */
+  readonly lockFile: string;
+  readonly uploadMethod: UploadMethod;
+  readonly deleteFirst: boolean;
+}

@@ -1,0 +1,141 @@
+/**
+ * The facts and decisions that flow through a run, as plain serialisable data.
+ * Nothing here reads a file, opens a socket or asks for the time.
+ */
+
+/** One file of a backup; `path` is relative to the backup folder, with `/` separators. */
+export interface BackupFile {
+  readonly path: string;
+  readonly size: number;
+}
+
+/** A backup folder the backup job left in `<source>/<vm>/<stamp>/`. */
+export interface LocalBackup {
+  readonly vm: string;
+  readonly stamp: string;
+  /** Absolute path of `<source>/<vm>/<stamp>`. */
+  readonly dir: string;
+  readonly files: readonly BackupFile[];
+  readonly bytes: number;
+}
+
+/** A backup folder on a target: `<remoteDir>/<vm>/<stamp>` or `<remoteDir>/<vm>/<stamp>.partial`. */
+export interface RemoteBackup {
+  readonly vm: string;
+  readonly stamp: string;
+  /** True for an unfinished upload (`<stamp>.partial`). */
+  readonly partial: boolean;
+  readonly files: readonly BackupFile[];
+  readonly bytes: number;
+}
+
+/** What one target holds under its `remoteDir`. */
+export interface TargetInventory {
+  readonly target: string;
+  readonly remoteDir: string;
+  readonly backups: readonly RemoteBackup[];
+  /** Entries that are not `<vm>/<stamp>` folders: reported, never touched. Paths relative to remoteDir. */
+  readonly strays: readonly string[];
+}
+
+/** restic `forget` style policy; a backup is kept if any rule keeps it. */
+export interface GfsPolicy {
+  readonly last?: number;
+  readonly hourly?: number;
+  readonly daily?: number;
+  readonly weekly?: number;
+  readonly monthly?: number;
+  readonly yearly?: number;
+  /** Keep everything newer than the newest stamp minus this duration, e.g. `30d`, `1y2m3d4h`. */
+  readonly within?: string;
+}
+
+/** A number keeps the N newest (restic's keep-last); an object is a GFS policy. */
+export type KeepPolicy = number | GfsPolicy;
+
+/** Which targets a VM goes to and, optionally, its own retention. */
+export interface VmRoute {
+  readonly targets: readonly string[];
+  readonly keep?: KeepPolicy;
+}
+
+/** The part of the configuration the planner needs. */
+export interface PlanSettings {
+  /** Global retention (config `keep`, default 3). */
+  readonly keep: KeepPolicy;
+  /** `-n`: overrides every other retention setting when given. */
+  readonly keepOverride?: number;
+  /** Per-target retention, used when the VM has none of its own. */
+  readonly targetKeep: Readonly<Record<string, KeepPolicy | undefined>>;
+  /** VM name (or `'*'`) -> route. */
+  readonly vms: Readonly<Record<string, VmRoute>>;
+  readonly deleteFirst: boolean;
+}
+
+/** One file to send; `offset` bytes are already on the server (offset === size: nothing to send, only verify). */
+export interface FileTransfer {
+  readonly path: string;
+  readonly size: number;
+  readonly offset: number;
+}
+
+export interface UploadAction {
+  readonly type: 'upload' | 'resume';
+  readonly stamp: string;
+  /** Absolute local folder the files are read from. */
+  readonly localDir: string;
+  readonly files: readonly FileTransfer[];
+  /** Bytes still to send (sum of size - offset). */
+  readonly bytes: number;
+  /** True when `<stamp>` exists remotely but is incomplete: it is removed right before the rename. */
+  readonly replacesIncomplete: boolean;
+  readonly reason: string;
+}
+
+export interface DeleteAction {
+  readonly type: 'delete';
+  readonly stamp: string;
+  /** True: delete `<stamp>.partial`; false: delete the complete backup `<stamp>`. */
+  readonly partial: boolean;
+  readonly reason: string;
+}
+
+export interface KeepAction {
+  readonly type: 'keep';
+  readonly stamp: string;
+  readonly reason: string;
+}
+
+export interface SkipAction {
+  readonly type: 'skip';
+  readonly stamp: string;
+  readonly reason: string;
+}
+
+export type PlanAction = UploadAction | DeleteAction | KeepAction | SkipAction;
+
+export interface VmPlan {
+  readonly vm: string;
+  readonly policy: KeepPolicy;
+  /** Uploads first, then keeps, skips and deletes; stamps newest first within each kind. */
+  readonly actions: readonly PlanAction[];
+}
+
+export interface TargetPlan {
+  readonly target: string;
+  readonly remoteDir: string;
+  readonly vms: readonly VmPlan[];
+}
+
+/** Something the planner refused to decide, e.g. a local VM that no route maps to a target. */
+export interface PlanProblem {
+  readonly vm: string;
+  readonly message: string;
+}
+
+/** The whole decision of a run: `--simulate` prints it, the executor runs it. */
+export interface Plan {
+  readonly deleteFirst: boolean;
+  readonly targets: readonly TargetPlan[];
+  readonly problems: readonly PlanProblem[];
+}
