@@ -139,3 +139,25 @@ export interface Plan {
   readonly targets: readonly TargetPlan[];
   readonly problems: readonly PlanProblem[];
 }
+
+/** What a retention policy decides about a list of stamps. */
+export interface RetentionResult {
+  /** Stamps to keep, newest first. */
+  keep: string[];
+  /** Stamps to remove, newest first. */
+  remove: string[];
+  /** For every input stamp: why it is kept (`"last 1/3"`, `"daily 3/7"`), or the one reason it is removed. */
+  reasons: Record<string, string[]>;
+}
+
+/** A planned delete the delete phase did not run, and why. */
+export interface HeldDelete {
+  readonly stamp: string;
+  readonly reason: string;
+}
+
+/** The deletes of one target and VM that the fresh inventory still supports, and the ones held back. */
+export interface ConfirmedDeletes {
+  readonly deletes: DeleteAction[];
+  readonly held: HeldDelete[];
+}

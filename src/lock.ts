@@ -1,0 +1,97 @@
+import { promises as fs, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LockError } from './errors.js';
+
+interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  readonly startedAt: string;
+}
+
+export interface HeldLock {
+  /** Removes the lock file if this run still owns it. */
+  release(): Promise<void>;
+}
+
+/**
+ * Returns the held lock of this run. Rejects with LockError when another live
+ * vmftp holds it; a lock left by a process that is gone is taken over and
+ * `onStale` says so.
+ */
+export async function acquireLock(file: string, onStale: (message: string) => void): Promise<HeldLock> {
+  const owner: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  // Written aside and hard-linked into place, so a reader never sees a half-written lock.
+  const draft = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(draft, JSON.stringify(owner));
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await fs.link(draft, file);
+        // A run stopped by a signal exits without unwinding: the lock still goes with the process.
+        const releaseOnExit = () => releaseLockSync(file, owner);
+        process.once('exit', releaseOnExit);
+        return {
+          release: async () => {
+            process.removeListener('exit', releaseOnExit);
+            releaseLockSync(file, owner);
+          },
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = await readOwner(file);
+      if (holder !== undefined && isAlive(holder)) {
+        throw new LockError(
+          `another vmftp run holds the lock ${file} (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt})`,
+          'wait for it to finish; if no vmftp is running, delete that file',
+        );
+      }
+      onStale(
+        holder === undefined
+          ? `lock ${file} is unreadable: taking it over`
+          : `lock ${file} was left by pid ${holder.pid} (started ${holder.startedAt}), which is gone: taking it over`,
+      );
+      await fs.rm(file, { force: true });
+    }
+    throw new LockError(`could not take the lock ${file}: another run took it at the same moment`);
+  } finally {
+    await fs.rm(draft, { force: true });
+  }
+}
+
+async function readOwner(file: string): Promise<LockOwner | undefined> {
+  return parseOwner(await fs.readFile(file, 'utf8').catch(() => ''));
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const parsed = JSON.parse(text) as Partial<LockOwner>;
+    if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string' || typeof parsed.startedAt !== 'string') return undefined;
+    return { pid: parsed.pid, host: parsed.host, startedAt: parsed.startedAt };
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(owner: LockOwner): boolean {
+  // A lock from another machine (a shared folder) cannot be checked from here: treat it as held.
+  if (owner.host !== os.hostname()) return true;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function releaseLockSync(file: string, owner: LockOwner): void {
+  let holder: LockOwner | undefined;
+  try {
+    holder = parseOwner(readFileSync(file, 'utf8'));
+  } catch {
+    return;
+  }
+  if (holder?.pid === owner.pid && holder.startedAt === owner.startedAt) rmSync(file, { force: true });
+}

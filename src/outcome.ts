@@ -1,0 +1,41 @@
+import type { PlanProblem } from './core/model.js';
+import type { ExitCode } from './errors.js';
+
+/** What happened to one planned action. */
+export interface ActionOutcome {
+  readonly vm: string;
+  readonly stamp: string;
+  /** `held`: a planned delete not done because the fresh inventory did not show its replacement. */
+  readonly action: 'upload' | 'resume' | 'delete' | 'keep' | 'skip' | 'held';
+  readonly status: 'done' | 'failed';
+  /** Bytes sent (uploads) or freed (deletes). */
+  readonly bytes: number;
+  readonly durationMs: number;
+  /** The plan's reason, or what went wrong and what to do. */
+  readonly detail: string;
+}
+
+export interface TargetOutcome {
+  readonly target: string;
+  /** Set when the target could not be reached, logged into or listed: nothing was done there. */
+  readonly error?: string;
+  readonly actions: readonly ActionOutcome[];
+  readonly durationMs: number;
+}
+
+export type AfterSuccess =
+  | { readonly kind: 'purge'; readonly purged: readonly string[] }
+  | { readonly kind: 'command'; readonly command: string; readonly exitCode: number }
+  | { readonly kind: 'not-run'; readonly reason: string };
+
+/** The one summary of a run: console, --json, log and e-mail all show this. */
+export interface RunReport {
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly uploadMethod: string;
+  readonly targets: readonly TargetOutcome[];
+  readonly problems: readonly PlanProblem[];
+  readonly warnings: readonly string[];
+  readonly afterSuccess?: AfterSuccess;
+  readonly exitCode: ExitCode;
+}

@@ -1,0 +1,178 @@
+import { promises as fs } from 'node:fs';
+import { execa } from 'execa';
+import { createInternalBackend } from './backends/internal.js';
+import type { ResolvedConfig, TargetConfig } from './config/types.js';
+import type { LocalBackup, Plan, PlanSettings, TargetInventory } from './core/model.js';
+import { planRun, selectPurgeable } from './core/plan.js';
+import { ExitCode, FtpError, VmftpError } from './errors.js';
+import { executePlan, type TargetRuntime } from './execute.js';
+import { FtpSession } from './ftp/session.js';
+import { takeInventory } from './inventory.js';
+import { acquireLock } from './lock.js';
+import type { Logger } from './log.js';
+import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
+import { scanSource } from './scan.js';
+
+export interface RunOptions {
+  readonly simulate: boolean;
+  /** `-x`: true purges the uploaded local backups; a string is a command to run. */
+  readonly afterSuccess?: true | string;
+}
+
+export type RunResult =
+  | { readonly kind: 'plan'; readonly plan: Plan; readonly warnings: readonly string[]; readonly exitCode: ExitCode }
+  | { readonly kind: 'report'; readonly report: RunReport };
+
+interface Connected {
+  readonly sessions: Map<string, FtpSession>;
+  readonly inventories: TargetInventory[];
+  readonly failures: TargetOutcome[];
+}
+
+/**
+ * Returns the plan (`--simulate`) or the report of a real run: lock, scan,
+ * connect and inventory every target, plan, execute, then `-x` only after a
+ * run in which every planned upload on every target verified.
+ */
+export async function runBackup(config: ResolvedConfig, options: RunOptions, log: Logger): Promise<RunResult> {
+  const lock = await acquireLock(config.lockFile, (message) => log.warn(message));
+  try {
+    const startedAt = new Date();
+    const scan = await scanSource(config.source);
+    for (const warning of scan.warnings) log.warn(warning);
+    const connected = await connectTargets(config, targetsInUse(config), log);
+    try {
+      const plan = planRun({ local: scan.backups, inventories: connected.inventories, settings: planSettings(config) });
+      const warnings = [...scan.warnings, ...strayWarnings(connected.inventories)];
+      if (options.simulate) {
+        const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
+        return { kind: 'plan', plan, warnings, exitCode };
+      }
+      const runtimes = new Map<string, TargetRuntime>(
+        [...connected.sessions].map(([name, session]) => [name, { session, backend: createInternalBackend(session) }]),
+      );
+      const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log))];
+      let exitCode = exitCodeOfRun(outcomes, plan);
+      let afterSuccess: AfterSuccess | undefined;
+      if (options.afterSuccess !== undefined) {
+        afterSuccess =
+          exitCode === ExitCode.Ok
+            ? await runAfterSuccess(options.afterSuccess, config, scan.backups, connected.sessions, log)
+            : { kind: 'not-run', reason: 'the run had failures: nothing purged, no command run' };
+        if (afterSuccess.kind === 'command' && afterSuccess.exitCode !== 0) exitCode = ExitCode.PartialFailure;
+      }
+      const report: RunReport = {
+        startedAt: startedAt.toISOString(),
+        durationMs: Date.now() - startedAt.getTime(),
+        uploadMethod: config.uploadMethod,
+        targets: outcomes,
+        problems: plan.problems,
+        warnings,
+        ...(afterSuccess === undefined ? {} : { afterSuccess }),
+        exitCode,
+      };
+      return { kind: 'report', report };
+    } finally {
+      for (const session of connected.sessions.values()) session.close();
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Returns the names of the targets that some VM route maps to, in config order. */
+function targetsInUse(config: ResolvedConfig): string[] {
+  const used = new Set(Object.values(config.vms).flatMap((route) => route.targets));
+  return Object.keys(config.targets).filter((target) => used.has(target));
+}
+
+/** One connection per target, opened and inventoried in parallel; a target that fails is reported, not fatal. */
+export async function connectTargets(config: ResolvedConfig, names: readonly string[], log: Logger): Promise<Connected> {
+  const sessions = new Map<string, FtpSession>();
+  const inventories: TargetInventory[] = [];
+  const failures: TargetOutcome[] = [];
+  const results = await Promise.all(names.map((name) => connectTarget(config.targets[name]!, log)));
+  results.forEach((result, index) => {
+    if ('error' in result) failures.push({ target: names[index]!, error: result.error, actions: [], durationMs: 0 });
+    else {
+      sessions.set(names[index]!, result.session);
+      inventories.push(result.inventory);
+    }
+  });
+  return { sessions, inventories, failures };
+}
+
+async function connectTarget(
+  target: TargetConfig,
+  log: Logger,
+): Promise<{ session: FtpSession; inventory: TargetInventory } | { error: string }> {
+  let session: FtpSession | undefined;
+  try {
+    session = await FtpSession.open(target);
+    const inventory = await takeInventory(session);
+    log.debug(`${target.name}: ${inventory.backups.length} backups under ${target.remoteDir}`);
+    return { session, inventory };
+  } catch (error) {
+    session?.close();
+    const message = error instanceof VmftpError && error.hint !== undefined ? `${error.message} (${error.hint})` : String((error as Error).message);
+    log.error(`${target.name}: ${message}; nothing was changed there`);
+    return { error: message };
+  }
+}
+
+/** Returns the planner's view of the config. */
+export function planSettings(config: ResolvedConfig): PlanSettings {
+  const targetKeep = Object.fromEntries(Object.values(config.targets).map((target) => [target.name, target.keep]));
+  return {
+    keep: config.keep,
+    ...(config.keepOverride === undefined ? {} : { keepOverride: config.keepOverride }),
+    targetKeep,
+    vms: config.vms,
+    deleteFirst: config.deleteFirst,
+  };
+}
+
+function strayWarnings(inventories: readonly TargetInventory[]): string[] {
+  return inventories.flatMap((inventory) =>
+    inventory.strays.map((stray) => `${inventory.target}: ${inventory.remoteDir}/${stray} is not a <VM>/<STAMP> backup, left alone`),
+  );
+}
+
+/** Exit code of a finished run: unreachable targets first, then any failed action or unplanned VM. */
+function exitCodeOfRun(outcomes: readonly TargetOutcome[], plan: Plan): ExitCode {
+  if (outcomes.some((outcome) => outcome.error !== undefined)) return ExitCode.Unreachable;
+  const failed = outcomes.some((outcome) => outcome.actions.some((action) => action.status === 'failed'));
+  return failed || plan.problems.length > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
+}
+
+/**
+ * Returns what `-x` did. Without a command it deletes exactly the local backup
+ * folders that a fresh inventory shows complete on every target they map to.
+ */
+async function runAfterSuccess(
+  afterSuccess: true | string,
+  config: ResolvedConfig,
+  local: readonly LocalBackup[],
+  sessions: ReadonlyMap<string, FtpSession>,
+  log: Logger,
+): Promise<AfterSuccess> {
+  if (typeof afterSuccess === 'string') {
+    log.info(`running -x command: ${afterSuccess}`);
+    // The user's own command line, as the original's -x: it runs through the system shell they wrote it for.
+    const result = await execa(afterSuccess, { shell: true, stdio: 'inherit', reject: false });
+    return { kind: 'command', command: afterSuccess, exitCode: result.exitCode ?? 1 };
+  }
+  let inventories: TargetInventory[];
+  try {
+    inventories = await Promise.all([...sessions.values()].map((session) => takeInventory(session)));
+  } catch (error) {
+    const detail = error instanceof FtpError ? error.message : String(error);
+    return { kind: 'not-run', reason: `the check before purging failed (${detail}): nothing purged` };
+  }
+  const purgeable = selectPurgeable(local, inventories, planSettings(config));
+  for (const backup of purgeable) {
+    await fs.rm(backup.dir, { recursive: true, force: true });
+    log.info(`purged local ${backup.dir}`);
+  }
+  return { kind: 'purge', purged: purgeable.map((backup) => backup.dir) };
+}

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The built CLI: integration tests run what users run. */
+export const CLI = path.join(projectRoot, 'dist', 'cli.js');
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunningCli {
+  readonly pid: number;
+  /** Resolves when the process has ended. */
+  readonly done: Promise<CliResult>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts `node dist/cli.js ...args`; the process is killed after `timeoutMs` so no test can hang. */
+export function startVmftp(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+  const done = new Promise<CliResult>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return { pid: child.pid ?? -1, done, kill: (signal = 'SIGTERM') => child.kill(signal) };
+}
+
+/** Returns the result of `vmftp ...args` once it has ended. */
+export function runVmftp(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  return startVmftp(args, options).done;
+}
+
+export interface TargetSpec {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly remoteDir?: string;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * Writes `<dir>/vmftp.config.json` for one or more targets (password from the
+ * env var VMFTP_TEST_PASSWORD_<TARGET>) and returns its path and the env the
+ * CLI needs.
+ */
+export async function writeConfig(
+  dir: string,
+  options: {
+    source: string;
+    targets: Record<string, TargetSpec & { password: string }>;
+    vms?: Record<string, unknown>;
+    keep?: unknown;
+    extra?: Record<string, unknown>;
+  },
+): Promise<{ configPath: string; env: NodeJS.ProcessEnv; lockFile: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  const targets: Record<string, unknown> = {};
+  for (const [name, { password, ...target }] of Object.entries(options.targets)) {
+    const variable = `VMFTP_TEST_PASSWORD_${name.toUpperCase()}`;
+    env[variable] = password;
+    targets[name] = { remoteDir: '/backups', ...target, password: { env: variable } };
+  }
+  const lockFile = path.join(dir, 'vmftp.lock');
+  const config = {
+    source: options.source,
+    lockFile,
+    ...(options.keep === undefined ? {} : { keep: options.keep }),
+    targets,
+    vms: options.vms ?? { '*': Object.keys(options.targets) },
+    ...options.extra,
+  };
+  const configPath = path.join(dir, 'vmftp.config.json');
+  await fs.writeFile(configPath, JSON.stringify(config, null, 2));
+  return { configPath, env, lockFile };
+}
