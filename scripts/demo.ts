@@ -3,7 +3,7 @@
  * 127.0.0.1 (ftp-srv, in-process), on a copy of the fixture tree. Two runs:
  * the first uploads, the second (after a newer backup appears) rotates with -n 2.
  */
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,15 +43,15 @@ async function main(): Promise<void> {
     say(`FTP server: ftp-srv on ${server.host}:${server.port}, root ${ftpRoot}`);
     say(`config: ${configPath}`);
 
-    vmftp(['-c', configPath]);
+    await vmftp(['-c', configPath]);
     const stamp = format(new Date(), 'yyyy-MM-dd-HHmmss');
     const newer = path.join(source, 'Bart', stamp);
     await fs.mkdir(newer, { recursive: true });
     await fs.writeFile(path.join(newer, 'sample.txt'), `Bart's backup of ${stamp}\n`);
     say(`the backup job wrote a new backup: ${newer}`);
-    vmftp(['-c', configPath, '-n', '2', '-S']);
-    vmftp(['-c', configPath, '-n', '2']);
-    vmftp(['-c', configPath, '-d']);
+    await vmftp(['-c', configPath, '-n', '2', '-S']);
+    await vmftp(['-c', configPath, '-n', '2']);
+    await vmftp(['-c', configPath, '-d']);
     say('remote tree on the FTP server:');
     for (const line of await tree(ftpRoot, '')) console.log(`  ${line}`);
   } finally {
@@ -64,12 +64,15 @@ function say(text: string): void {
   console.log(`\n# ${text}`);
 }
 
-function vmftp(args: string[]): void {
+/** Runs the built CLI as a user would; the server lives in this process, so the wait must not block it. */
+async function vmftp(args: string[]): Promise<void> {
   console.log(`\n$ vmftp ${args.join(' ')}`);
-  execFileSync(process.execPath, [cli, ...args], {
+  const child = spawn(process.execPath, [cli, ...args], {
     stdio: 'inherit',
     env: { ...process.env, VMFTP_DEMO_PASSWORD: password },
   });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`vmftp ${args.join(' ')} exited with ${code}`);
 }
 
 async function tree(dir: string, prefix: string): Promise<string[]> {

@@ -43,7 +43,9 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
     const connected = await connectTargets(config, targetsInUse(config), log);
     try {
       const plan = planRun({ local: scan.backups, inventories: connected.inventories, settings: planSettings(config) });
-      const warnings = [...scan.warnings, ...strayWarnings(connected.inventories)];
+      const strays = strayWarnings(connected.inventories);
+      for (const warning of strays) log.warn(warning);
+      const warnings = [...scan.warnings, ...strays];
       if (options.simulate) {
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
         return { kind: 'plan', plan, warnings, exitCode };

@@ -13,10 +13,6 @@ export function createInternalBackend(session: FtpSession): Backend {
     async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
       await assertLocalSize(job);
       const source = createReadStream(job.localPath, { start: job.offset, highWaterMark: READ_CHUNK_BYTES });
-      let sent = 0;
-      source.on('data', (chunk) => {
-        sent += chunk.length;
-      });
       session.trackProgress(onBytes);
       try {
         await session.upload(source, job.remotePath, job.offset);
@@ -26,9 +22,9 @@ export function createInternalBackend(session: FtpSession): Backend {
       }
       // The backup job may still be writing: what we sent must be exactly the planned file.
       await assertLocalSize(job);
-      if (job.offset + sent !== job.size) {
+      if (job.offset + source.bytesRead !== job.size) {
         throw new LocalFileError(
-          `${job.localPath} changed while it was sent (${job.offset + sent} bytes read, ${job.size} expected)`,
+          `${job.localPath} changed while it was sent (${job.offset + source.bytesRead} bytes read, ${job.size} expected)`,
           'wait for the backup job to finish, then run vmftp again',
         );
       }

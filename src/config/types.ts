@@ -57,6 +57,8 @@ export interface ResolvedConfig {
   readonly mail?: MailConfig;
   /** Absolute path of the run's lock file. */
   readonly lockFile: string;
+  /** Absolute path of the log file (config `log.file`), when one is set. */
+  readonly logFile?: string;
   readonly uploadMethod: UploadMethod;
   readonly deleteFirst: boolean;
 }

@@ -119,7 +119,19 @@ export class FtpSession {
         })),
       );
     } catch (error) {
-      if (error instanceof FtpError && error.replyCode === 550) return undefined;
+      // Servers answer a listing of a missing folder with 550, 450 or 451: only CWD tells "missing" from "failing".
+      if (error instanceof FtpError && error.replyCode !== undefined && !(await this.#exists(dir))) return undefined;
+      throw error;
+    }
+  }
+
+  async #exists(dir: string): Promise<boolean> {
+    try {
+      await this.#run(`open folder ${dir}`, (client) => client.cd(dir));
+      await this.#run('open folder /', (client) => client.cd('/'));
+      return true;
+    } catch (error) {
+      if (error instanceof FtpError && error.replyCode !== undefined && error.replyCode >= 500) return false;
       throw error;
     }
   }

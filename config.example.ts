@@ -1,0 +1,73 @@
+// vmftp.config.ts: every setting vmftp reads, with its default.
+// Copy this file next to where vmftp runs (or pass -c <file>) and delete what you do not need.
+// Relative paths are relative to this file's folder. Flags typed on the command line win over this file.
+import { defineConfig } from 'vmftp';
+
+export default defineConfig({
+  // Local folder the backup job writes <VM>/<yyyy-MM-dd-HHmmss>/ into. Required here or as -f <folder>.
+  source: 'C:\\VirtualMachinesBackUps',
+
+  // Backups to keep per VM on each server (default 3; -n overrides every keep).
+  // A number keeps the N newest; an object is a GFS policy, as in restic forget:
+  // { last, hourly, daily, weekly, monthly, yearly, within: '30d' }.
+  keep: 3,
+
+  targets: {
+    nas: {
+      host: 'nas.lan',
+      port: 21, // default 21; 990 when secure is 'implicit'
+      user: 'backup',
+      // Never write the password itself here: read it from an environment variable...
+      password: { env: 'VMFTP_NAS_PASSWORD' },
+      // Absolute folder on the server; backups go to <remoteDir>/<VM>/<stamp>.
+      remoteDir: '/vm',
+      secure: false, // false: plain FTP (default); true: explicit FTPS (AUTH TLS); 'implicit': implicit FTPS
+      maxConnections: 2, // parallel transfers (default 2); many servers refuse a 3rd with 421
+      timeoutSeconds: 30, // per FTP command (default 30)
+      verify: 'size', // 'size' (default), 'hash' (HASH/XSHA256/XMD5/XCRC when the server has one), 'none'
+      activeMode: false, // default false; active mode needs -u curl or -u ncftpput
+    },
+    offsite: {
+      host: 'ftp.example.net',
+      user: 'vm',
+      // ...or from a file (its trailing newline is dropped); chmod 600 it.
+      password: { file: './secrets/offsite-password.txt' },
+      remoteDir: '/',
+      secure: true,
+      allowSelfSigned: false, // default false: the server certificate is checked
+      ca: './certs/offsite-ca.pem', // PEM file of the CA that signed the server certificate
+      keep: { daily: 7, weekly: 4, monthly: 12 }, // this server's own retention
+    },
+  },
+
+  // Which VM goes where: a target name, a list of them, or { targets, keep } with the VM's own retention.
+  // '*' is every VM not named. Without vms, every VM goes to every target.
+  vms: {
+    Bart: 'nas',
+    Raoul: ['nas', 'offsite'],
+    Homer: { targets: ['offsite'], keep: { last: 2, within: '14d' } },
+    '*': 'nas',
+  },
+
+  // The report e-mail, sent with -m.
+  mail: {
+    from: 'vmftp@lan',
+    to: ['ops@lan', 'backup-admin@lan'], // one address or a list
+    subject: 'vmftp: backups sent', // default: says success or failure at a glance
+    subjectOnError: 'vmftp: backups FAILED',
+    smtp: {
+      host: 'mail.lan',
+      port: 587, // default 587; 465 when secure is true
+      secure: false, // true: TLS from the start (port 465); false: STARTTLS when the server offers it
+      user: 'vmftp',
+      password: { env: 'VMFTP_SMTP_PASSWORD' },
+    },
+  },
+
+  log: {
+    file: 'C:\\vmftp\\logs\\vmftp.log', // the run's log, also attached to the e-mail
+  },
+
+  // One run at a time. Default: vmftp.lock next to log.file, else in the temp folder.
+  lockFile: 'C:\\vmftp\\logs\\vmftp.lock',
+});

@@ -1,0 +1,491 @@
+/**
+ * Finds and reads the config file, checks it, resolves passwords and paths,
+ * and lays the flags the user typed over it: defaults < file < flags.
+ * Reads only; nothing on disk changes, whatever the outcome.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { createJiti } from 'jiti';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import type { KeepPolicy, VmRoute } from '../core/model.js';
+import { ConfigError } from '../errors.js';
+import { Secret } from '../secret.js';
+import { passwordSchema, type vmRouteSchema } from './schema.js';
+import type { MailConfig, ResolvedConfig, TargetConfig, UploadMethod } from './types.js';
+import { fieldPath, validateConfig, type ValidatedConfig } from './validate.js';
+
+/** The flags the user actually typed; an absent flag leaves the config file's value in place. */
+export interface CliFlags {
+  /** `-f`: local backup root, relative to the working directory. */
+  readonly folder?: string;
+  /** `-n`: backups to keep per VM; overrides every `keep` in the file. */
+  readonly keep?: number;
+  /** `-u` */
+  readonly uploadMethod?: UploadMethod;
+  /** `--delete-first` */
+  readonly deleteFirst?: boolean;
+}
+
+/** Where to look and what the user typed; `cwd` and `env` default to the process's own. */
+export interface LoadConfigOptions {
+  /** `-c`: load exactly this file instead of searching. */
+  readonly configPath?: string;
+  readonly cwd?: string;
+  readonly flags: CliFlags;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A config ready for a run, and what the user should hear about it even though it works. */
+export interface LoadedConfig {
+  readonly config: ResolvedConfig;
+  readonly warnings: string[];
+}
+
+const MODULE_NAME = 'vmftp';
+
+const SEARCH_PLACES = [
+  'package.json',
+  `.${MODULE_NAME}rc`,
+  `.${MODULE_NAME}rc.json`,
+  `.${MODULE_NAME}rc.yaml`,
+  `.${MODULE_NAME}rc.yml`,
+  `${MODULE_NAME}.config.ts`,
+  `${MODULE_NAME}.config.js`,
+  `${MODULE_NAME}.config.mjs`,
+  `${MODULE_NAME}.config.json`,
+  `${MODULE_NAME}.config.yaml`,
+  `${MODULE_NAME}.config.yml`,
+];
+
+const thisFile = fileURLToPath(import.meta.url);
+/**
+ * This package's entry, next to this module: `src/index.ts` when running
+ * from source (tsx), `dist/index.js` when installed. A user's
+ * `import { defineConfig } from 'vmftp'` resolves here, wherever the config
+ * file lives (C:\backup, /etc), with or without a node_modules near it.
+ */
+const packageEntry = path.join(path.dirname(thisFile), '..', `index${path.extname(thisFile)}`);
+const exampleConfig = path.join(path.dirname(thisFile), '..', '..', 'config.example.ts');
+
+/** A file that was found but cannot be used; the message is safe to show (no file content in it). */
+class UnusableFile extends Error {}
+
+/** Runs a JS/TS config in memory through jiti: no ts-node, no compiled copy next to the user's file. */
+const loadModule: Loader = async (filepath) => {
+  const jiti = createJiti(import.meta.url, {
+    alias: { [MODULE_NAME]: packageEntry },
+    // Reading the config must leave the disk as it was, and a re-read must see the file's current text.
+    fsCache: false,
+    moduleCache: false,
+  });
+  const loaded = await jiti.import<unknown>(filepath, { default: true });
+  if (Object.prototype.toString.call(loaded) === '[object Module]') {
+    throw new UnusableFile('has no default export; write `export default defineConfig({ ... })`');
+  }
+  return loaded;
+};
+
+/** Reads YAML, and JSON as the YAML subset it is, so both report errors by line and column. */
+const loadYaml: Loader = (_filepath, content) => {
+  try {
+    // uniqueKeys: a key written twice is a typo or a merge gone wrong, never intended.
+    return parseYaml(content, { uniqueKeys: true, logLevel: 'error' }) as unknown;
+  } catch (error) {
+    // The first line holds message and position; the lines after quote the file, which may hold a password.
+    const firstLine = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+    throw new UnusableFile(`syntax error: ${firstLine.replace(/:$/, '')}`);
+  }
+};
+
+const LOADERS: Record<string, Loader> = {
+  '.ts': loadModule,
+  '.mts': loadModule,
+  '.cts': loadModule,
+  '.js': loadModule,
+  '.mjs': loadModule,
+  '.cjs': loadModule,
+  '.json': loadYaml,
+  '.yaml': loadYaml,
+  '.yml': loadYaml,
+  noExt: loadYaml,
+};
+
+/**
+ * Returns the config for a run: the file found in `cwd` (or given with `-c`),
+ * validated, passwords resolved into `Secret`s, paths made absolute, flags
+ * applied; and warnings about things that work but should change.
+ * Throws a `ConfigError` listing every problem of every phase at once.
+ */
+export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig> {
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const env = options.env ?? process.env;
+  const { flags } = options;
+  const file = await readConfigFile(cwd, options.configPath);
+  const configDir = path.dirname(file.filepath);
+  const problems: string[] = [];
+  const warnings: string[] = [];
+
+  const checked = validateConfig(file.config);
+  if (!checked.ok) problems.push(...checked.problems);
+  problems.push(...flagProblems(flags));
+  // Resolved from the raw file, so a missing password variable is reported together with a bad port.
+  const secrets = await resolvePasswords(file.config, configDir, env, problems, warnings);
+  const cas = await readCertificates(file.config, configDir, problems);
+
+  const rawSource = isRecord(file.config) ? file.config.source : undefined;
+  let source: string | undefined;
+  if (flags.folder !== undefined && flags.folder !== '') source = path.resolve(cwd, flags.folder);
+  else if (typeof rawSource === 'string' && rawSource !== '') source = path.resolve(configDir, rawSource);
+  else if (rawSource === undefined) problems.push('source: missing — set it in the config or pass -f <folder>');
+
+  if (!checked.ok || problems.length > 0 || source === undefined) {
+    const count = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+    throw new ConfigError(
+      `Invalid vmftp configuration in ${file.filepath} (${count})`,
+      problems,
+      'Fix what is listed above; nothing was changed.',
+    );
+  }
+
+  const config = resolve(checked.value, { configPath: file.filepath, configDir, source, flags, secrets, cas });
+  warnings.push(...settingWarnings(config));
+  return { config, warnings };
+}
+
+/** Returns the raw content of the config file and its absolute path; throws a ConfigError when there is none. */
+async function readConfigFile(cwd: string, configPath: string | undefined): Promise<{ filepath: string; config: unknown }> {
+  const explorer = cosmiconfig(MODULE_NAME, {
+    searchPlaces: SEARCH_PLACES,
+    loaders: LOADERS,
+    // Only the working directory: a scheduled task must not pick up a config from some parent folder.
+    searchStrategy: 'none',
+    cache: false,
+    // An empty vmftp.config.ts is reported, rather than searching on as if it were not there.
+    ignoreEmptySearchPlaces: false,
+  });
+
+  if (configPath === undefined) {
+    let found;
+    try {
+      found = await explorer.search(cwd);
+    } catch (error) {
+      throw unreadable(errorFilepath(error) ?? cwd, error);
+    }
+    if (found === null) {
+      const looked = SEARCH_PLACES.map((place) => (place === 'package.json' ? 'package.json ("vmftp" key)' : place));
+      throw new ConfigError(
+        `No vmftp config found in ${cwd}`,
+        [`config: looked in ${cwd} for ${looked.join(', ')}; none exists`],
+        `Pass -c <file>, or create ${path.join(cwd, 'vmftp.config.ts')} (start from ${exampleConfig}); ` +
+          'a run needs a source folder and at least one target.',
+      );
+    }
+    return contentOf(found.filepath, found.config, found.isEmpty === true);
+  }
+
+  const filepath = path.resolve(cwd, configPath);
+  const extension = path.extname(filepath);
+  if (extension !== '' && !(extension in LOADERS)) {
+    const known = Object.keys(LOADERS).filter((key) => key !== 'noExt');
+    throw new ConfigError(`Cannot read config ${filepath}`, [
+      `${filepath}: unsupported file type "${extension}"; use one of ${known.join(', ')}, or no extension for YAML`,
+    ]);
+  }
+  let loaded;
+  try {
+    loaded = await explorer.load(filepath);
+  } catch (error) {
+    throw unreadable(filepath, error);
+  }
+  if (loaded === null) {
+    const why = path.basename(filepath) === 'package.json' ? `has no "${MODULE_NAME}" key` : 'holds no config';
+    throw new ConfigError(`Cannot read config ${filepath}`, [`${filepath}: ${why}`]);
+  }
+  return contentOf(filepath, loaded.config, loaded.isEmpty === true);
+}
+
+function contentOf(filepath: string, config: unknown, isEmpty: boolean): { filepath: string; config: unknown } {
+  if (isEmpty || config === undefined) {
+    throw new ConfigError(`Cannot read config ${filepath}`, [`${filepath}: the file is empty`]);
+  }
+  return { filepath, config };
+}
+
+function errorFilepath(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'filepath' in error && typeof error.filepath === 'string') {
+    return error.filepath;
+  }
+  return undefined;
+}
+
+/** Returns the ConfigError for a config file that exists (or was named) but could not be loaded. */
+function unreadable(filepath: string, error: unknown): ConfigError {
+  let detail: string;
+  if (error instanceof UnusableFile) detail = error.message;
+  else if (errorCode(error) !== undefined) detail = fileErrorText(error);
+  else {
+    // jiti and babel append a code frame after the first line; it quotes the file, which may hold a password.
+    const message = error instanceof Error ? error.message : String(error);
+    detail = `could not be loaded: ${message.split('\n')[0] ?? ''}`;
+  }
+  return new ConfigError(`Cannot read config ${filepath}`, [`${filepath}: ${detail}`]);
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
+    return error.code;
+  }
+  return undefined;
+}
+
+/** Returns a file system error in words, without the stack of path details Node puts in `message`. */
+function fileErrorText(error: unknown): string {
+  const code = errorCode(error);
+  switch (code) {
+    case 'ENOENT':
+      return 'does not exist';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a folder, not a file';
+    default:
+      return `cannot be read (${code ?? (error instanceof Error ? error.message : String(error))})`;
+  }
+}
+
+/** Problems with the flags' values; their types are the CLI's business, their ranges are checked here. */
+function flagProblems(flags: CliFlags): string[] {
+  const problems: string[] = [];
+  if (flags.keep !== undefined && !(Number.isInteger(flags.keep) && flags.keep >= 1)) {
+    problems.push(`-n/--keep: expected a whole number >= 1, got ${String(flags.keep)}`);
+  }
+  if (flags.folder === '') problems.push('-f/--folder: must not be empty');
+  const methods: readonly string[] = ['internal', 'curl', 'ncftpput'] satisfies UploadMethod[];
+  if (flags.uploadMethod !== undefined && !methods.includes(flags.uploadMethod)) {
+    problems.push(`-u/--upload-method: expected one of internal, curl, ncftpput, got ${JSON.stringify(flags.uploadMethod)}`);
+  }
+  return problems;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Every password field the raw file has, with its path, whatever else is wrong around it. */
+function passwordFields(raw: unknown): { path: PropertyKey[]; value: unknown }[] {
+  if (!isRecord(raw)) return [];
+  const fields: { path: PropertyKey[]; value: unknown }[] = [];
+  if (isRecord(raw.targets)) {
+    for (const [name, target] of Object.entries(raw.targets)) {
+      if (isRecord(target) && target.password !== undefined) {
+        fields.push({ path: ['targets', name, 'password'], value: target.password });
+      }
+    }
+  }
+  if (isRecord(raw.mail) && isRecord(raw.mail.smtp) && raw.mail.smtp.password !== undefined) {
+    fields.push({ path: ['mail', 'smtp', 'password'], value: raw.mail.smtp.password });
+  }
+  return fields;
+}
+
+/**
+ * Returns each well-formed password field's value as a Secret, keyed by field
+ * path (`targets.nas.password`). Problems and warnings name the field and the
+ * variable or file, never the value. Malformed fields are left to validation.
+ */
+async function resolvePasswords(
+  raw: unknown,
+  configDir: string,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  warnings: string[],
+): Promise<Map<string, Secret>> {
+  const secrets = new Map<string, Secret>();
+  for (const { path: fieldKeys, value } of passwordFields(raw)) {
+    const parsed = passwordSchema.safeParse(value);
+    if (!parsed.success) continue;
+    const field = fieldPath(fieldKeys);
+    const source = parsed.data;
+    if (typeof source === 'string') {
+      warnings.push(`${field} is written in the config file; prefer { env: ... } or { file: ... }`);
+      secrets.set(field, new Secret(source));
+    } else if ('env' in source) {
+      const fromEnv = env[source.env];
+      if (fromEnv === undefined || fromEnv === '') {
+        const state = fromEnv === undefined ? 'is not set' : 'is empty';
+        problems.push(`${field}: environment variable ${source.env} ${state}`);
+      } else {
+        secrets.set(field, new Secret(fromEnv));
+      }
+    } else {
+      const file = path.resolve(configDir, source.file);
+      const text = await readText(file, field, problems);
+      if (text === undefined) continue;
+      // Editors add a final newline (CRLF on Windows) and Notepad may add a BOM; neither is part of the password.
+      const password = text.replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '');
+      if (password === '') problems.push(`${field}: file "${file}" is empty`);
+      else {
+        secrets.set(field, new Secret(password));
+        warnings.push(...(await permissionWarnings(file, field)));
+      }
+    }
+  }
+  return secrets;
+}
+
+/** Returns a file's text, or undefined after recording why it cannot be read. */
+async function readText(file: string, field: string, problems: string[]): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    problems.push(`${field}: file "${file}" ${fileErrorText(error)}`);
+    return undefined;
+  }
+}
+
+/** A warning when a password file can be read by other users of the machine (POSIX only: Windows uses ACLs). */
+async function permissionWarnings(file: string, field: string): Promise<string[]> {
+  if (process.platform === 'win32') return [];
+  const { mode } = await stat(file);
+  return (mode & 0o077) === 0 ? [] : [`${field}: file "${file}" can be read by other users; chmod 600 it`];
+}
+
+/** Returns the PEM text of every target's `ca`, keyed by target name; a missing or non-PEM file is a problem. */
+async function readCertificates(raw: unknown, configDir: string, problems: string[]): Promise<Map<string, string>> {
+  const cas = new Map<string, string>();
+  if (!isRecord(raw) || !isRecord(raw.targets)) return cas;
+  for (const [name, target] of Object.entries(raw.targets)) {
+    if (!isRecord(target) || typeof target.ca !== 'string' || target.ca === '') continue;
+    const field = fieldPath(['targets', name, 'ca']);
+    const file = path.resolve(configDir, target.ca);
+    const text = await readText(file, field, problems);
+    if (text === undefined) continue;
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+      problems.push(`${field}: file "${file}" is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`);
+    } else {
+      cas.set(name, text);
+    }
+  }
+  return cas;
+}
+
+interface ResolveContext {
+  readonly configPath: string;
+  readonly configDir: string;
+  readonly source: string;
+  readonly flags: CliFlags;
+  readonly secrets: ReadonlyMap<string, Secret>;
+  readonly cas: ReadonlyMap<string, string>;
+}
+
+/** Returns the secret resolved for a field; its absence after a clean resolution is a bug, not a user error. */
+function secretFor(secrets: ReadonlyMap<string, Secret>, keys: PropertyKey[]): Secret {
+  const secret = secrets.get(fieldPath(keys));
+  if (secret === undefined) throw new Error(`vmftp bug: ${fieldPath(keys)} was validated but not resolved`);
+  return secret;
+}
+
+/** Returns the run's config from a validated file and the resolved secrets, paths and flags. */
+function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfig {
+  const { configDir, flags, secrets, cas } = context;
+  const targets: Record<string, TargetConfig> = {};
+  for (const [name, target] of Object.entries(value.targets)) {
+    const ca = cas.get(name);
+    targets[name] = {
+      name,
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: secretFor(secrets, ['targets', name, 'password']),
+      remoteDir: target.remoteDir,
+      secure: target.secure,
+      allowSelfSigned: target.allowSelfSigned,
+      ...(ca !== undefined ? { ca } : {}),
+      maxConnections: target.maxConnections,
+      activeMode: target.activeMode,
+      timeoutSeconds: target.timeoutSeconds,
+      verify: target.verify,
+      ...(target.keep !== undefined ? { keep: target.keep satisfies KeepPolicy } : {}),
+    };
+  }
+
+  const vms: Record<string, VmRoute> = {};
+  if (value.vms === undefined) {
+    // No routing written: every VM goes to every target, like the original tool with its one server.
+    vms['*'] = { targets: Object.keys(targets) };
+  } else {
+    for (const [vm, route] of Object.entries(value.vms)) vms[vm] = toRoute(route);
+  }
+
+  const logFile = value.log?.file !== undefined ? path.resolve(configDir, value.log.file) : undefined;
+  // The lock sits next to the log, where an administrator looking for "why did it not run" already looks.
+  const lockFile =
+    value.lockFile !== undefined
+      ? path.resolve(configDir, value.lockFile)
+      : path.join(logFile !== undefined ? path.dirname(logFile) : os.tmpdir(), 'vmftp.lock');
+
+  return {
+    configPath: context.configPath,
+    source: context.source,
+    keep: value.keep,
+    ...(flags.keep !== undefined ? { keepOverride: flags.keep } : {}),
+    targets,
+    vms,
+    ...(value.mail !== undefined ? { mail: toMail(value.mail, secrets) } : {}),
+    lockFile,
+    ...(logFile !== undefined ? { logFile } : {}),
+    uploadMethod: flags.uploadMethod ?? 'internal',
+    deleteFirst: flags.deleteFirst ?? false,
+  };
+}
+
+function toRoute(route: z.output<typeof vmRouteSchema>): VmRoute {
+  if (typeof route === 'string') return { targets: [route] };
+  if (Array.isArray(route)) return { targets: [...route] };
+  return { targets: [...route.targets], ...(route.keep !== undefined ? { keep: route.keep } : {}) };
+}
+
+function toMail(mail: NonNullable<ValidatedConfig['mail']>, secrets: ReadonlyMap<string, Secret>): MailConfig {
+  const { smtp } = mail;
+  return {
+    from: mail.from,
+    to: mail.to,
+    ...(mail.subject !== undefined ? { subject: mail.subject } : {}),
+    ...(mail.subjectOnError !== undefined ? { subjectOnError: mail.subjectOnError } : {}),
+    smtp: {
+      host: smtp.host,
+      port: smtp.port,
+      secure: smtp.secure,
+      ...(smtp.user !== undefined ? { user: smtp.user } : {}),
+      ...(smtp.password !== undefined ? { password: secretFor(secrets, ['mail', 'smtp', 'password']) } : {}),
+    },
+  };
+}
+
+/** Settings that are valid but will not do what they seem to. */
+function settingWarnings(config: ResolvedConfig): string[] {
+  const warnings: string[] = [];
+  for (const target of Object.values(config.targets)) {
+    const field = (key: string): string => fieldPath(['targets', target.name, key]);
+    if (target.secure === false && target.allowSelfSigned) {
+      warnings.push(`${field('allowSelfSigned')}: has no effect without secure: true or "implicit"`);
+    }
+    if (target.secure === false && target.ca !== undefined) {
+      warnings.push(`${field('ca')}: has no effect without secure: true or "implicit"`);
+    }
+    if (target.secure !== false && target.allowSelfSigned && target.ca !== undefined) {
+      warnings.push(`${field('allowSelfSigned')}: turns certificate checks off, so ca is not used`);
+    }
+    if (target.activeMode && config.uploadMethod === 'internal') {
+      warnings.push(
+        `${field('activeMode')}: the internal client only does passive mode; pass -u curl or -u ncftpput for active mode`,
+      );
+    }
+  }
+  return warnings;
+}

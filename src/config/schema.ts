@@ -1,0 +1,187 @@
+/**
+ * The shape of what users write in a vmftp config file, as a zod schema.
+ *
+ * Messages for checks live here, next to the check; validate.ts turns every
+ * issue into one `field: message` line and appends `, got <value>` to
+ * messages that start with "expected". Objects are strict because a typo in
+ * a field name must be reported, not silently ignored.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Returns true when the object's own fields parsed, so a whole-object rule
+ * does not pile a second, misleading problem onto a field problem
+ * (`{ dayly: 7 }` is a typo, not a policy that keeps nothing).
+ */
+function onlyIfFieldsValid(payload: z.core.ParsePayload): boolean {
+  return payload.issues.length === 0;
+}
+
+const nonEmpty = z.string().min(1, { error: 'must not be empty' });
+
+/** A local path; load.ts makes it absolute against the config file's folder. */
+const localPath = nonEmpty;
+
+const count = z.number().int().min(0, { error: 'expected a whole number >= 0' });
+
+/** Reasons a `within` duration is unusable, or undefined when it is fine. */
+function durationProblem(value: string): string | undefined {
+  const expected = 'expected a duration like "30d" or "1y2m3d4h" (units y, m, d, h)';
+  if (!/^(?:\d+[ymdh])+$/.test(value)) return expected;
+  const units = value.match(/[ymdh]/g) ?? [];
+  if (new Set(units).size !== units.length) return `${expected}, each unit once`;
+  // A zero duration keeps nothing more than `last` would; it is always a mistake.
+  if (!/[1-9]/.test(value)) return 'expected a duration above zero';
+  return undefined;
+}
+
+const within = z.string().superRefine((value, ctx) => {
+  const problem = durationProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
+});
+
+const GFS_COUNTS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
+
+/** restic `forget` style retention: a backup is kept if any rule keeps it. */
+export const gfsSchema = z
+  .strictObject({
+    last: count.optional(),
+    hourly: count.optional(),
+    daily: count.optional(),
+    weekly: count.optional(),
+    monthly: count.optional(),
+    yearly: count.optional(),
+    within: within.optional(),
+  })
+  .refine((policy) => policy.within !== undefined || GFS_COUNTS.some((rule) => (policy[rule] ?? 0) > 0), {
+    error: `keeps nothing: set at least one of ${GFS_COUNTS.join(', ')} above 0, or within`,
+    when: onlyIfFieldsValid,
+  });
+
+/** A number keeps the N newest backups; an object is a GFS policy. */
+export const keepSchema = z.union(
+  [z.number().int().min(1, { error: 'expected a whole number >= 1 (backups to keep)' }), gfsSchema],
+  { error: `expected a whole number >= 1 or a GFS object { ${[...GFS_COUNTS, 'within'].join(', ')} }` },
+);
+
+/** A password as written: in clear (allowed, warned about), from an environment variable or from a file. */
+export const passwordSchema = z.union(
+  [
+    nonEmpty,
+    z.strictObject({
+      env: nonEmpty.refine((name) => !/[=\0]/.test(name), { error: 'expected an environment variable name' }),
+    }),
+    z.strictObject({ file: localPath }),
+  ],
+  { error: 'expected a string, { env: "NAME" } or { file: "PATH" }' },
+);
+
+const port = z
+  .number()
+  .int()
+  .min(1, { error: 'expected a port from 1 to 65535' })
+  .max(65535, { error: 'expected a port from 1 to 65535' });
+
+const host = nonEmpty.refine((value) => !/[/\\\s]/.test(value), {
+  error: 'expected a host name or IP address (no "ftp://", no path, no spaces)',
+});
+
+/** Reasons a remote folder is unusable, or undefined when it is fine. */
+function remoteDirProblem(value: string): string | undefined {
+  if (!value.startsWith('/')) return 'expected an absolute remote folder starting with "/"';
+  if (value.includes('\\')) return 'expected "/" as the separator, not "\\"';
+  if (/[\x00-\x1f\x7f]/.test(value)) return 'must not contain control characters';
+  return undefined;
+}
+
+const remoteDir = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = remoteDirProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
+  })
+  // The planner joins VM and stamp onto it, so one spelling per folder: `/vm`, never `/vm/` or `/x/../vm`.
+  .transform((value) => {
+    const normalized = path.posix.normalize(value);
+    return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+  });
+
+/** One FTP server as written; the transform fills the port, which depends on `secure`. */
+export const targetSchema = z
+  .strictObject({
+    host,
+    port: port.optional(),
+    user: nonEmpty,
+    password: passwordSchema,
+    remoteDir,
+    secure: z
+      .union([z.boolean(), z.literal('implicit')], {
+        error: 'expected true (explicit FTPS), false (plain FTP) or "implicit"',
+      })
+      .default(false),
+    allowSelfSigned: z.boolean().default(false),
+    ca: localPath.optional(),
+    // Servers often refuse a 3rd or 4th connection from one client with 421.
+    maxConnections: z.number().int().min(1, { error: 'expected a whole number >= 1' }).default(2),
+    activeMode: z.boolean().default(false),
+    timeoutSeconds: z.number().positive({ error: 'expected a number of seconds above 0' }).default(30),
+    verify: z.enum(['size', 'hash', 'none']).default('size'),
+    keep: keepSchema.optional(),
+  })
+  // Implicit FTPS listens on 990 by convention; 21 would only ever time out there.
+  .transform((target) => ({ ...target, port: target.port ?? (target.secure === 'implicit' ? 990 : 21) }));
+
+const targetList = z.array(nonEmpty).min(1, { error: 'must list at least one target' });
+
+/** Where one VM goes: a target name, a list of them, or a list with the VM's own retention. */
+export const vmRouteSchema = z.union(
+  [nonEmpty, targetList, z.strictObject({ targets: targetList, keep: keepSchema.optional() })],
+  { error: 'expected a target name, a list of target names, or { targets: [...], keep }' },
+);
+
+const address = nonEmpty.refine((value) => value.includes('@'), { error: 'expected an e-mail address' });
+
+/** The report e-mail (`-m`). */
+export const mailSchema = z.strictObject({
+  from: address,
+  to: z.union([address, z.array(address).min(1, { error: 'must list at least one address' })], {
+    error: 'expected an e-mail address or a list of them',
+  }),
+  subject: nonEmpty.optional(),
+  subjectOnError: nonEmpty.optional(),
+  smtp: z
+    .strictObject({
+      host,
+      port: port.optional(),
+      secure: z.boolean().default(false),
+      user: nonEmpty.optional(),
+      password: passwordSchema.optional(),
+    })
+    .refine((smtp) => smtp.password === undefined || smtp.user !== undefined, {
+      error: 'required when mail.smtp.password is set',
+      path: ['user'],
+      when: onlyIfFieldsValid,
+    })
+    // Same convention as nodemailer: TLS from the first byte on 465, STARTTLS on 587.
+    .transform((smtp) => ({ ...smtp, port: smtp.port ?? (smtp.secure ? 465 : 587) })),
+});
+
+/** The whole config file. */
+export const configSchema = z.strictObject({
+  source: localPath.optional(),
+  keep: keepSchema.default(3),
+  targets: z
+    .record(z.string(), targetSchema)
+    .refine((targets) => Object.keys(targets).length > 0, { error: 'at least one target is required' }),
+  vms: z.record(z.string(), vmRouteSchema).optional(),
+  mail: mailSchema.optional(),
+  lockFile: localPath.optional(),
+  log: z.strictObject({ file: localPath.optional() }).optional(),
+});
+
+/** What a user writes in `vmftp.config.ts` (defaults optional); the type `defineConfig` checks. */
+export type VmftpConfig = z.input<typeof configSchema>;
+
+/** A config that passed validation: defaults filled in, `remoteDir` normalized, paths still as written. */
+export type ValidatedConfig = z.output<typeof configSchema>;

@@ -1,0 +1,263 @@
+/**
+ * pure-ftpd (Debian's /usr/sbin/pure-ftpd) as a foreground child process on 127.0.0.1, with one
+ * virtual user (puredb). The real C server: MLSD, SIZE, APPE, REST, RNFR/RNTO, MDTM like a NAS.
+ *
+ *   test('...', async (t) => {
+ *     if (!requirePureFtpd(t)) return;           // skips locally, fails under CI=true
+ *     const server = await startPureFtpd({ root });
+ *     t.after(() => server.stop());
+ *     ...
+ *   });
+ *
+ * - Needs root: Debian's build uses privilege separation and answers "421 Sorry, but I can't
+ *   trust you" to every login when it was not started as root. The virtual user maps to
+ *   nobody/nogroup (65534) and the root folder is chowned to it (recursively, so files the test
+ *   put there beforehand are visible and deletable through FTP). Files uploaded through FTP are
+ *   owned by 65534 locally; the test process (root) can still read and remove them.
+ * - The password hash comes from `openssl passwd -6` (SHA-512 crypt): a login takes ~10 ms.
+ *   pure-pw's default argon2 hash takes ~3 s per login.
+ * - Control port: a free ephemeral port (retried if someone takes it first). Passive ports: a
+ *   100-port window in 20000-31999 (below Linux's ephemeral range) derived from the control
+ *   port; pure-ftpd tries another port of the window when one is busy.
+ * - The server runs in its own process group; stop() signals the group (master and every
+ *   session process). A server a test forgot to stop is killed when the test process exits.
+ * - Dot files are listed (-D); anonymous login is off; every user is chrooted into root.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { randomPassword, type FtpServerHandle, type StartServerOptions } from './ftp-srv.js';
+
+export const PURE_FTPD = '/usr/sbin/pure-ftpd';
+const NOBODY = 65534;
+const BANNER_TIMEOUT_MS = 5000;
+
+export interface StartPureFtpdOptions extends StartServerOptions {
+  /** More pure-ftpd flags, e.g. ['-G'] (no rename), ['-K'] (keep all files), ['-n', '1000:10'] (quota). */
+  extraArgs?: string[];
+}
+
+function findProgram(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const file = path.join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Why pure-ftpd tests cannot run on this machine, or undefined when they can. */
+export function pureFtpdUnavailableReason(): string | undefined {
+  if (process.platform !== 'linux') return 'pure-ftpd tests run on Linux only';
+  if (!existsSync(PURE_FTPD)) return `${PURE_FTPD} is missing (run scripts/ensure-test-deps.sh as root, or apt-get install pure-ftpd)`;
+  if (!findProgram('pure-pw')) return 'pure-pw is missing (apt-get install pure-ftpd)';
+  if (!findProgram('openssl')) return 'openssl is missing (apt-get install openssl)';
+  if (process.getuid?.() !== 0) return "pure-ftpd must be started as root (Debian's privsep build refuses logins otherwise)";
+  return undefined;
+}
+
+export function pureFtpdAvailable(): boolean {
+  return pureFtpdUnavailableReason() === undefined;
+}
+
+/**
+ * Test policy for optional programs. Returns true when the test can go on. When `available` is
+ * false: outside CI the test is marked skipped (with `what` as the reason) and false is returned,
+ * so write `if (!requireOrSkip(t, ok, 'curl')) return;`. With CI=true it throws instead, which
+ * fails the test: CI must run every test.
+ */
+export function requireOrSkip(t: Pick<TestContext, 'skip'>, available: boolean, what: string): boolean {
+  if (available) return true;
+  if (process.env.CI === 'true') throw new Error(`required test program not available under CI=true: ${what}`);
+  t.skip(`not available: ${what}`);
+  return false;
+}
+
+/** requireOrSkip for pure-ftpd, with the reason in the message. */
+export function requirePureFtpd(t: Pick<TestContext, 'skip'>): boolean {
+  const reason = pureFtpdUnavailableReason();
+  return requireOrSkip(t, reason === undefined, `pure-ftpd: ${reason ?? ''}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function chownTree(dir: string, uid: number, gid: number): void {
+  chownSync(dir, uid, gid);
+  for (const entry of readdirSync(dir, { recursive: true })) chownSync(path.join(dir, String(entry)), uid, gid);
+}
+
+function run(cmd: string, args: string[], input?: string): string {
+  const r = spawnSync(cmd, args, { input, encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args[0] ?? ''} failed (${r.status ?? r.signal}): ${r.stderr || r.error?.message}`);
+  return r.stdout;
+}
+
+/** Reads the greeting on 127.0.0.1:port. Resolves with the text, rejects on connect error or after timeoutMs. */
+function readBanner(port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    let text = '';
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(text);
+    };
+    const timer = setTimeout(() => done(new Error('no banner')), timeoutMs);
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      text += d;
+      if (/^\d{3} .*\r?\n/m.test(text)) done(); // last line of a (multi-line) reply
+    });
+    sock.on('error', done);
+    sock.on('close', () => done(new Error('closed before banner')));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Kill whatever is left of the process group when the test process exits without stop(). */
+const liveGroups = new Set<number>();
+process.on('exit', () => {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+}
+
+async function spawnOnce(args: (port: number) => string[]): Promise<Started | 'port-taken'> {
+  const port = await freePort();
+  const child = spawn(PURE_FTPD, args(port), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (child.pid !== undefined) liveGroups.add(child.pid);
+  child.unref();
+  (child.stderr as unknown as net.Socket | null)?.unref?.();
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const deadline = Date.now() + BANNER_TIMEOUT_MS;
+  while (alive() && Date.now() < deadline) {
+    let banner: string;
+    try {
+      banner = await readBanner(port, Math.max(100, deadline - Date.now()));
+    } catch {
+      await sleep(20); // not listening yet
+      continue;
+    }
+    // Make sure the greeting is from our child, not from something else that took the port.
+    if (banner.includes('Pure-FTPd') && alive()) return { child, port };
+    await killGroup(child);
+    return 'port-taken';
+  }
+  await killGroup(child);
+  await Promise.race([closed, sleep(500)]); // let stderr drain
+  if (/Address already in use/i.test(stderr)) return 'port-taken';
+  throw new Error(`pure-ftpd did not greet on 127.0.0.1:${port} within ${BANNER_TIMEOUT_MS} ms: ${stderr.trim() || '(no output)'}`);
+}
+
+async function killGroup(child: ChildProcess): Promise<void> {
+  const pgid = child.pid;
+  if (pgid === undefined) return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig);
+    } catch {
+      // group already gone
+    }
+  };
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  signal('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 2000)))]);
+  clearTimeout(timer);
+  // Session processes of the group may outlive the master: always finish the whole group.
+  signal('SIGKILL');
+  if (!killed) await Promise.race([exited, sleep(1000)]);
+  liveGroups.delete(pgid);
+}
+
+export async function startPureFtpd(opts: StartPureFtpdOptions): Promise<FtpServerHandle<'pure-ftpd'>> {
+  const reason = pureFtpdUnavailableReason();
+  if (reason) throw new Error(`cannot start pure-ftpd: ${reason}`);
+  const user = opts.user ?? 'backup';
+  const password = opts.password ?? randomPassword();
+  if (/[:\s]/.test(user) || /[\r\n]/.test(password)) throw new Error('pure-ftpd user must not contain ":" or spaces, password no newline');
+  const root = path.resolve(opts.root);
+  mkdirSync(root, { recursive: true });
+  chownTree(root, NOBODY, NOBODY);
+
+  const state = mkdtempSync(path.join(os.tmpdir(), 'vmftp-pureftpd-'));
+  try {
+    const hash = run('openssl', ['passwd', '-6', '-stdin'], `${password}\n`).trim();
+    // user:hash:uid:gid:gecos:home/./ (the /./ chroots into home), then 12 empty limit fields.
+    writeFileSync(path.join(state, 'pw.txt'), `${user}:${hash}:${NOBODY}:${NOBODY}::${root}/./::::::::::::\n`, { mode: 0o600 });
+    const pdb = path.join(state, 'pw.pdb');
+    run('pure-pw', ['mkdb', pdb, '-f', path.join(state, 'pw.txt')]);
+
+    const args = (port: number) => {
+      const pasvLow = 20000 + ((port * 7) % 120) * 100;
+      return [
+        '-S', `127.0.0.1,${port}`, '-4', '-H', '-E', '-A', '-j', '-D',
+        '-l', `puredb:${pdb}`,
+        '-p', `${pasvLow}:${pasvLow + 99}`, '-P', '127.0.0.1',
+        '-c', '100', '-C', '100',
+        ...(opts.extraArgs ?? []),
+      ];
+    };
+    let started: Started | undefined;
+    for (let attempt = 0; attempt < 5 && !started; attempt++) {
+      const r = await spawnOnce(args);
+      if (r !== 'port-taken') started = r;
+    }
+    if (!started) throw new Error('pure-ftpd: could not get a free control port after 5 attempts');
+    const { child, port } = started;
+
+    let stopping: Promise<void> | undefined;
+    return {
+      host: '127.0.0.1',
+      port,
+      user,
+      password,
+      root,
+      kind: 'pure-ftpd',
+      stop() {
+        stopping ??= killGroup(child).finally(() => rmSync(state, { recursive: true, force: true }));
+        return stopping;
+      },
+    };
+  } catch (err) {
+    rmSync(state, { recursive: true, force: true });
+    throw err;
+  }
+}
