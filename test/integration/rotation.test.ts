@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
+import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { SERVER_KINDS } from '../support/servers.js';
 
 /** Returns the stamps folder names of one VM on the server, sorted. */
@@ -29,7 +30,11 @@ for (const kind of SERVER_KINDS) {
         targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password } },
       });
       const remoteRoot = path.join(server.root, 'backups');
-      const vmftp = (...args: string[]) => runVmftp(['-c', configPath, ...args], { env });
+      const vmftp = (...args: string[]) => {
+        // Folders the test wrote on the server's disk must belong to the FTP user, as uploads would.
+        chownToFtpUser(server.root);
+        return runVmftp(['-c', configPath, ...args], { env });
+      };
       return { work, source, server, remoteRoot, vmftp };
     }
 

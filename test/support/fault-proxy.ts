@@ -192,11 +192,14 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
       timers.delete(timer);
     };
   };
-  const sendToClient = (s: Session, text: string): void => {
-    s.toClient = s.toClient.then(() => {
+  /** Queues work on the session's ordered path to the client; a failure drops the client. */
+  const queue = (s: Session, fn: () => void | Promise<void>): void => {
+    s.toClient = s.toClient.then(fn).catch(() => void s.client.destroy());
+  };
+  const sendToClient = (s: Session, text: string): void =>
+    queue(s, () => {
       if (!s.client.destroyed) s.client.write(text);
     });
-  };
 
   /** The client is gone for good (network cut): reset it, close the server side once the server is done. */
   const cutSession = (s: Session): void => {
@@ -213,6 +216,7 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
 
   /** A one-shot listener for one passive data connection, forwarding to the server's data port. */
   const openDataListener = (s: Session, upstreamPort: number): Promise<number> => {
+    if (stopped) return Promise.reject(new Error('fault proxy stopped'));
     const close = () => {
       listener.close();
       dataServers.delete(listener);
@@ -350,7 +354,7 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
 
   const onReply = (s: Session, lines: string[]): void => {
     const code = Number(lines[0]?.slice(0, 3));
-    s.toClient = s.toClient.then(async () => {
+    queue(s, async () => {
       if (lines.length === 1 && (code === 227 || code === 229)) lines = [await rewritePassive(s, lines[0] ?? '')];
       if (code >= 200 && s.awaitingUploadReply) {
         s.awaitingUploadReply = false;
@@ -405,7 +409,7 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
       }
     });
     s.upstream.on('close', (hadError) => {
-      s.toClient = s.toClient.then(() => {
+      queue(s, () => {
         if (hadError) s.client.destroy();
         else s.client.end();
       });

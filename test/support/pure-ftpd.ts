@@ -104,6 +104,15 @@ function chownTree(dir: string, uid: number, gid: number): void {
   for (const entry of readdirSync(dir, { recursive: true })) chownSync(path.join(dir, String(entry)), uid, gid);
 }
 
+/**
+ * Hands a folder (recursively) to the FTP user (65534). startPureFtpd() does this for its root;
+ * call it again after putting files into a running server's root behind its back, so that the
+ * server can rename/delete them. No-op when not running as root.
+ */
+export function chownToFtpUser(dir: string): void {
+  if (process.getuid?.() === 0) chownTree(dir, NOBODY, NOBODY);
+}
+
 function run(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { input, encoding: 'utf8', timeout: 10_000 });
   if (r.status !== 0) throw new Error(`${cmd} ${args[0] ?? ''} failed (${r.status ?? r.signal}): ${r.stderr || r.error?.message}`);
