@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { execa } from 'execa';
-import { createInternalBackend } from './backends/internal.js';
+import { createBackend } from './backends/index.js';
 import type { ResolvedConfig, TargetConfig } from './config/types.js';
 import type { LocalBackup, Plan, PlanSettings, TargetInventory } from './core/model.js';
 import { planRun, selectPurgeable } from './core/plan.js';
@@ -51,7 +51,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         return { kind: 'plan', plan, warnings, exitCode };
       }
       const runtimes = new Map<string, TargetRuntime>(
-        [...connected.sessions].map(([name, session]) => [name, { session, backend: createInternalBackend(session) }]),
+        [...connected.sessions].map(([name, session]) => [name, { session, backend: createBackend(config.uploadMethod, session, session.target) }]),
       );
       const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log))];
       let exitCode = exitCodeOfRun(outcomes, plan);
