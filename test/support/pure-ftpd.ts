@@ -22,6 +22,9 @@
  * - The server runs in its own process group; stop() signals the group (master and every
  *   session process). A server a test forgot to stop is killed when the test process exits.
  * - Dot files are listed (-D); anonymous login is off; every user is chrooted into root.
+ * - A FAILED login takes ~3.5-4 s (pure-ftpd's built-in delay, not configurable): give the
+ *   client a timeout well above 5 s in wrong-password tests, or test those on ftp-srv.
+ * - Seeding the root after start: call chownToFtpUser(dir) so the server may rename/delete.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
