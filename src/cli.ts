@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { assertUploadMethodUsable } from './backends/index.js';
 import { loadConfig, type CliFlags } from './config/load.js';
 import type { ResolvedConfig, UploadMethod } from './config/types.js';
 import { displayTargets } from './display.js';
@@ -81,22 +82,20 @@ function flagsOf(options: CliOptions): CliFlags {
   };
 }
 
-/** Refuses what this version cannot do yet, before anything is touched. */
+/** Refuses what this version or this machine cannot do, before anything is touched. */
 function assertSupported(options: CliOptions, config: ResolvedConfig): void {
-  if (config.uploadMethod !== 'internal') {
-    throw new ConfigError(`-u ${config.uploadMethod}: not available yet in this version`, [], 'use -u internal (the default)');
-  }
   if (options.mail === true) {
     throw new ConfigError('-m: e-mailing the report is not available yet in this version', [], 'run without -m');
   }
   const active = Object.values(config.targets).filter((target) => target.activeMode);
-  if (active.length > 0) {
+  if (active.length > 0 && config.uploadMethod === 'internal') {
     throw new ConfigError(
       `targets.${active[0]!.name}.activeMode: the internal client has no active mode`,
       [],
-      'use -u curl or -u ncftpput for that target, once available, or turn activeMode off',
+      'use -u curl or -u ncftpput for that target, or turn activeMode off',
     );
   }
+  assertUploadMethodUsable(config);
 }
 
 async function main(argv: readonly string[], log: { current: Logger }): Promise<ExitCode> {

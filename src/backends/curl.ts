@@ -1,0 +1,196 @@
+/**
+ * The `-u curl` backend: one curl process per file. The password reaches curl
+ * through a config on stdin (`-K -`), never through its command line.
+ */
+import type { TargetConfig } from '../config/types.js';
+import type { Backend, UploadJob } from './backend.js';
+import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
+import { assertLocalSize, assertSentWhole } from './local-file.js';
+import { requireProgram, runProgram, type ProgramResult } from './programs.js';
+import { withPrivateDir } from './secret-files.js';
+
+/**
+ * Every curl exit status an FTP upload can meet (man curl, EXIT CODES) and
+ * its kind; statuses of other protocols (HTTP, LDAP, TFTP, SSH...) fall to the
+ * default: permanent. `byReply` rows are the ones where curl only says "the
+ * server refused": the reply code curl prints decides, as for the internal client.
+ */
+export const CURL_EXIT: ExitTable = {
+  1: { kind: 'permanent', what: 'this curl cannot speak the protocol (built without FTP or TLS?)' },
+  2: { kind: 'permanent', what: 'curl could not initialize' },
+  3: { kind: 'permanent', what: 'curl refused the URL as malformed' },
+  4: { kind: 'permanent', what: 'this curl was built without a feature the upload needs' },
+  5: { kind: 'connect', what: 'could not resolve the proxy' },
+  6: { kind: 'connect', what: 'could not resolve the host name' },
+  7: { kind: 'connect', what: 'could not connect to the server' },
+  8: { kind: 'transient', what: 'the server sent a reply curl could not parse' },
+  9: { kind: 'permanent', what: 'the server denied access to the folder', byReply: 'command' },
+  10: { kind: 'transient', what: 'active mode: the server did not connect back' },
+  11: { kind: 'auth', what: 'the server gave an unexpected reply to the password' },
+  12: { kind: 'transient', what: 'active mode: the server did not connect back in time' },
+  13: { kind: 'transient', what: 'the server gave an unexpected reply to PASV/EPSV' },
+  14: { kind: 'transient', what: 'the server sent a malformed 227 reply' },
+  15: { kind: 'transient', what: 'the address in the server\'s 227 reply cannot be used' },
+  17: { kind: 'transient', what: 'the server refused binary mode', byReply: 'command' },
+  18: { kind: 'transient', what: 'the transfer ended early', byReply: 'command' },
+  19: { kind: 'not-found', what: 'the server could not find the file', byReply: 'command' },
+  21: { kind: 'permanent', what: 'a raw FTP command failed', byReply: 'command' },
+  23: { kind: 'local', what: 'curl could not write its output' },
+  25: { kind: 'permanent', what: 'the server refused the upload', byReply: 'command' },
+  26: { kind: 'local', what: 'the local file could not be read' },
+  27: { kind: 'transient', what: 'curl ran out of memory' },
+  28: { kind: 'transient', what: 'timed out (no progress within timeoutSeconds)' },
+  30: { kind: 'permanent', what: 'the server refused PORT (active mode)', byReply: 'command' },
+  31: { kind: 'permanent', what: 'the server refused REST', byReply: 'command' },
+  35: { kind: 'connect', what: 'the TLS handshake failed' },
+  37: { kind: 'local', what: 'curl could not open the local file' },
+  42: { kind: 'transient', what: 'the transfer was aborted' },
+  43: { kind: 'permanent', what: 'curl reported an internal error' },
+  45: { kind: 'connect', what: 'the local network interface could not be used' },
+  48: { kind: 'permanent', what: 'this curl does not know an option vmftp passes (too old?)' },
+  52: { kind: 'transient', what: 'the server closed the connection without a reply' },
+  53: { kind: 'permanent', what: 'the TLS crypto engine was not found' },
+  54: { kind: 'permanent', what: 'the TLS crypto engine could not be set' },
+  55: { kind: 'transient', what: 'sending data failed' },
+  56: { kind: 'transient', what: 'receiving data failed' },
+  58: { kind: 'permanent', what: 'the local TLS certificate could not be used' },
+  59: { kind: 'permanent', what: 'the TLS cipher could not be used' },
+  60: { kind: 'connect', what: 'the server certificate is not trusted (set ca, or allowSelfSigned)' },
+  63: { kind: 'permanent', what: 'the file is larger than allowed' },
+  64: { kind: 'connect', what: 'the server does not offer the required TLS' },
+  65: { kind: 'transient', what: 'curl had to resend data and could not rewind' },
+  66: { kind: 'permanent', what: 'the TLS engine could not be initialized' },
+  67: { kind: 'auth', what: 'the server refused the login' },
+  70: { kind: 'permanent', what: 'the server is out of space' },
+  77: { kind: 'permanent', what: 'the CA certificate (ca) could not be read' },
+  78: { kind: 'not-found', what: 'the remote file or folder does not exist' },
+  80: { kind: 'transient', what: 'closing the TLS connection failed' },
+  83: { kind: 'connect', what: 'the server certificate\'s issuer check failed' },
+  84: { kind: 'permanent', what: 'the server refused PRET', byReply: 'command' },
+  90: { kind: 'connect', what: 'the server\'s public key does not match the pinned key' },
+  91: { kind: 'connect', what: 'the server certificate\'s status is invalid' },
+};
+
+/** Settings of the curl backend that are not part of the target. */
+export interface CurlBackendOptions {
+  /** Absolute path of curl; default: found on PATH. */
+  readonly program?: string;
+  /** `--limit-rate`, bytes per second. */
+  readonly limitRateBytesPerSecond?: number;
+}
+
+/** Returns the backend that sends each file of `target` with one curl process. */
+export function createCurlBackend(target: TargetConfig, options: CurlBackendOptions = {}): Backend {
+  const program = options.program ?? requireProgram('curl');
+  return {
+    method: 'curl',
+    async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
+      await assertLocalSize(job);
+      if (job.offset >= job.size) return;
+      const run = (caFile?: string): Promise<ProgramResult> =>
+        runProgram(program, curlArgs(target, job, { caFile, limitRateBytesPerSecond: options.limitRateBytesPerSecond }), {
+          input: curlConfig(target),
+        });
+      const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
+      const result = usesCa ? await withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? ''))) : await run();
+      if (result.exitCode !== 0) throw errorOfFailure(CURL_EXIT, curlFailure(result), target, job);
+      const sent = Number(result.stdout.trim());
+      onBytes?.(Number.isFinite(sent) ? sent : job.size - job.offset);
+      // The backup job may still be writing: what curl sent must be exactly the planned file.
+      await assertLocalSize(job);
+      if (Number.isFinite(sent)) assertSentWhole(job, sent);
+    },
+  };
+}
+
+/** Returns curl's config text for stdin: the only place the password goes. */
+export function curlConfig(target: TargetConfig): string {
+  return `user = ${quoteCurlConfig(`${target.user}:${target.password.reveal()}`)}\n`;
+}
+
+/** Returns `value` as a double-quoted curl config string (man curl, -K: `\\`, `\"`, `\t`, `\n`, `\r`, `\v`). */
+export function quoteCurlConfig(value: string): string {
+  const escaped = value.replace(/[\\"\t\n\r\v]/g, (char) => {
+    switch (char) {
+      case '\t':
+        return '\\t';
+      case '\n':
+        return '\\n';
+      case '\r':
+        return '\\r';
+      case '\v':
+        return '\\v';
+      default:
+        return `\\${char}`;
+    }
+  });
+  return `"${escaped}"`;
+}
+
+/**
+ * Returns the URL of an absolute remote path. `%2F` makes the path absolute
+ * (a plain `/` would be relative to the login folder); each segment is
+ * percent-encoded, so spaces, `#`, `?`, `;type=` and non-ASCII names stay names.
+ */
+export function curlUrl(target: TargetConfig, remotePath: string): string {
+  const scheme = target.secure === 'implicit' ? 'ftps' : 'ftp';
+  const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+  const segments = remotePath.split('/').filter((segment) => segment !== '').map(encodeURIComponent);
+  return `${scheme}://${host}:${target.port}/%2F${segments.join('/')}`;
+}
+
+/** Returns curl's arguments for one upload; the password is not among them (it goes through `curlConfig`). */
+export function curlArgs(
+  target: TargetConfig,
+  job: UploadJob,
+  extra: { caFile?: string | undefined; limitRateBytesPerSecond?: number | undefined } = {},
+): string[] {
+  // --speed-time wants whole seconds; a stall that long means the connection is gone.
+  const seconds = String(Math.max(1, Math.ceil(target.timeoutSeconds)));
+  const args = [
+    // -q must come first: a user's ~/.curlrc must not change what vmftp sends or where.
+    '-q',
+    '--silent',
+    '--show-error',
+    '--config',
+    '-',
+    // The internal client never uses a proxy; neither does curl here, whatever *_proxy says.
+    '--noproxy',
+    '*',
+    // -T does brace/bracket globbing on the local name: `disk[1].vmdk` is a file name, not a pattern.
+    '--globoff',
+    // STOR/APPE with the full path: no CWD walk, the same commands the internal client sends.
+    '--ftp-method',
+    'nocwd',
+    '--connect-timeout',
+    String(target.timeoutSeconds),
+    '--speed-time',
+    seconds,
+    '--speed-limit',
+    '1',
+    ...(target.activeMode ? ['--ftp-port', '-'] : ['--ftp-pasv']),
+  ];
+  if (target.secure !== false) args.push('--ssl-reqd');
+  if (target.secure !== false && target.allowSelfSigned) args.push('--insecure');
+  if (extra.caFile !== undefined) args.push('--cacert', extra.caFile);
+  if (extra.limitRateBytesPerSecond !== undefined) args.push('--limit-rate', String(Math.max(1, Math.floor(extra.limitRateBytesPerSecond))));
+  // An explicit offset makes curl send APPE without asking SIZE: the server holds `offset` bytes, as planned.
+  if (job.offset > 0) args.push('--continue-at', String(job.offset));
+  args.push('--upload-file', job.localPath, '--write-out', '%{size_upload}', curlUrl(target, job.remotePath));
+  return args;
+}
+
+/** Returns what curl's output tells about a failure: its error line and the reply code in it, if any. */
+export function curlFailure(result: Pick<ProgramResult, 'exitCode' | 'signal' | 'stderr' | 'startError'>): ProgramFailure {
+  const lines = [...result.stderr.matchAll(/^curl: \(\d+\) (.*)$/gm)];
+  const detail = lines.at(-1)?.[1]?.trim() ?? (result.startError ?? result.stderr.trim()).slice(0, 300);
+  // curl ends its FTP refusals with the code: "Failed FTP upload: 553", "server did not report OK, got 451".
+  const code = /(?::|got) ([1-5]\d\d)$/.exec(detail)?.[1];
+  return {
+    program: 'curl',
+    exitCode: result.exitCode,
+    signal: result.signal,
+    detail,
+    ...(code === undefined ? {} : { reply: { code: Number(code), text: '' } }),
+  };
+}

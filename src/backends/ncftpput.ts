@@ -1,0 +1,169 @@
+/**
+ * The `-u ncftpput` backend: one ncftpput process per file. Host, user and
+ * password reach it through `-f` with a 0600 file in a private folder that is
+ * removed in every case; its conversation goes to a debug log in the same
+ * folder (ncftpput writes PASS there as `xxxxxxxx`), which is where the
+ * server's reply codes come from.
+ *
+ * Resume: ncftpput's own `-z` sends REST+STOR (and without `-s` the whole
+ * file after REST). ftp-srv corrupts REST+STOR, and the planned offset should
+ * decide, not ncftpput's own look at the server; so a resume pipes the local
+ * file from `offset` into `-c -A`, which sends APPE, exactly like the internal
+ * client and curl do.
+ */
+import { createReadStream, promises as fs } from 'node:fs';
+import type { TargetConfig } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import type { Backend, UploadJob } from './backend.js';
+import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
+import { assertLocalSize, assertSentWhole } from './local-file.js';
+import { requireProgram, runProgram, type ProgramResult } from './programs.js';
+import { withPrivateDir } from './secret-files.js';
+
+/**
+ * Every ncftpput exit status (man ncftpput, DIAGNOSTICS) and its kind.
+ * Status 1 covers both "no connection" and "login refused": the reply in the
+ * debug log tells them apart (530 is auth).
+ */
+export const NCFTPPUT_EXIT: ExitTable = {
+  1: { kind: 'connect', what: 'could not connect or log in', byReply: 'login' },
+  2: { kind: 'connect', what: 'connecting timed out' },
+  3: { kind: 'transient', what: 'the transfer failed', byReply: 'command' },
+  4: { kind: 'transient', what: 'the transfer timed out (no progress within timeoutSeconds)' },
+  5: { kind: 'permanent', what: 'could not change to the remote folder', byReply: 'command' },
+  6: { kind: 'transient', what: 'changing to the remote folder timed out' },
+  7: { kind: 'permanent', what: 'ncftpput refused the URL as malformed' },
+  8: { kind: 'permanent', what: 'ncftpput refused its arguments (usage error)' },
+  9: { kind: 'permanent', what: 'ncftpput could not read its login file' },
+  10: { kind: 'permanent', what: 'ncftpput could not initialize its FTP library' },
+  11: { kind: 'permanent', what: 'ncftpput could not initialize the session' },
+};
+
+/**
+ * ncftpput reads its `-f` file line by line into a 128-byte buffer: a longer
+ * value is cut (measured: 121 bytes of password reach PASS), a line break ends it.
+ */
+const MAX_LOGIN_VALUE_BYTES = 121;
+
+/** Returns why ncftpput cannot log in to `target` with its `-f` file (empty: it can), each naming the field. */
+export function ncftpputLoginProblems(target: TargetConfig): string[] {
+  const problems: string[] = [];
+  const check = (field: string, value: string): void => {
+    if (/[\r\n]/.test(value)) problems.push(`targets.${target.name}.${field}: contains a line break, which ncftpput's login file cannot hold`);
+    else if (Buffer.byteLength(value) > MAX_LOGIN_VALUE_BYTES) {
+      problems.push(`targets.${target.name}.${field}: longer than the ${MAX_LOGIN_VALUE_BYTES} bytes ncftpput reads; use -u curl or -u internal`);
+    }
+  };
+  check('user', target.user);
+  check('password', target.password.reveal());
+  return problems;
+}
+
+/** Settings of the ncftpput backend that are not part of the target. */
+export interface NcftpputBackendOptions {
+  /** Absolute path of ncftpput; default: found on PATH. */
+  readonly program?: string;
+}
+
+/** Returns the backend that sends each file of `target` with one ncftpput process. */
+export function createNcftpputBackend(target: TargetConfig, options: NcftpputBackendOptions = {}): Backend {
+  const problems = ncftpputLoginProblems(target);
+  if (problems.length > 0) throw new ConfigError(`-u ncftpput cannot log in to ${target.name}`, problems);
+  if (target.secure !== false) {
+    throw new ConfigError(`-u ncftpput cannot reach ${target.name}: ncftpput has no TLS`, [
+      `targets.${target.name}.secure: ncftpput has no TLS; use -u curl or -u internal`,
+    ]);
+  }
+  const program = options.program ?? requireProgram('ncftpput');
+  return {
+    method: 'ncftpput',
+    async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
+      await assertLocalSize(job);
+      if (job.offset >= job.size) return;
+      let sent: number | undefined;
+      const { result, log } = await withPrivateDir(async (dir) => {
+        const loginFile = await dir.writeFile('login.cfg', ncftpputLoginFile(target));
+        // Created here so it is 0600 too: ncftpput would create it with the umask's mode.
+        const logFile = await dir.writeFile('ncftpput.log', '');
+        const args = ncftpputArgs(target, job, { loginFile, logFile });
+        let outcome: ProgramResult;
+        if (job.offset === 0) {
+          outcome = await runProgram(program, args);
+        } else {
+          const source = createReadStream(job.localPath, { start: job.offset });
+          try {
+            outcome = await runProgram(program, args, { stdin: source });
+          } finally {
+            sent = source.bytesRead;
+            source.destroy();
+          }
+        }
+        const text = outcome.exitCode === 0 ? '' : await fs.readFile(logFile, 'utf8').catch(() => '');
+        return { result: outcome, log: text };
+      });
+      if (result.exitCode !== 0) throw errorOfFailure(NCFTPPUT_EXIT, ncftpputFailure(result, log), target, job);
+      onBytes?.(sent ?? job.size - job.offset);
+      // The backup job may still be writing: what ncftpput sent must be exactly the planned file.
+      await assertLocalSize(job);
+      if (sent !== undefined) assertSentWhole(job, sent);
+    },
+  };
+}
+
+/** Returns the text of ncftpput's `-f` login file (man ncftpput: `host`, `user`, `pass` lines). */
+export function ncftpputLoginFile(target: TargetConfig): string {
+  return `host ${target.host}\nuser ${target.user}\npass ${target.password.reveal()}\n`;
+}
+
+/**
+ * Returns ncftpput's arguments for one upload; the password is not among them
+ * (it is in `loginFile`). Offset 0: `-C local remote` (STOR to the exact
+ * path). Resume: `-c -A host remote` with the rest of the file on stdin (APPE).
+ */
+export function ncftpputArgs(target: TargetConfig, job: UploadJob, files: { loginFile: string; logFile: string }): string[] {
+  const args = [
+    '-f',
+    files.loginFile,
+    '-P',
+    String(target.port),
+    // No progress meter; one dial: whether to try again is the caller's decision (ncftpput redials 3 times, 20 s apart).
+    '-V',
+    '-r',
+    '1',
+    '-t',
+    String(Math.max(1, Math.ceil(target.timeoutSeconds))),
+    // -E: PORT (active). -F: passive only, without ncftpput's silent fallback to PORT.
+    target.activeMode ? '-E' : '-F',
+    // write() instead of sendfile(): with sendfile a stalled server is noticed after 5 x -t (measured), not -t.
+    '-s',
+    '-d',
+    files.logFile,
+  ];
+  if (job.offset === 0) args.push('-C', job.localPath, job.remotePath);
+  else args.push('-c', '-A', target.host, job.remotePath);
+  return args;
+}
+
+/** A reply line of ncftpput's debug log: `2024-01-31 12:00:00  552: Disk full`. */
+const LOG_REPLY = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}(\d{3}): ?(.*)$/;
+
+/**
+ * Returns the server's reply to the command that failed, from ncftpput's debug
+ * log: the last reply before ncftpput says goodbye (QUIT), when it is an error.
+ */
+export function lastErrorReply(log: string): { code: number; text: string } | undefined {
+  const lines = log.split(/\r?\n/);
+  const quit = lines.findIndex((line) => /  Cmd: QUIT$/.test(line));
+  let last: { code: number; text: string } | undefined;
+  for (const line of quit === -1 ? lines : lines.slice(0, quit)) {
+    const match = LOG_REPLY.exec(line);
+    if (match !== null) last = { code: Number(match[1]), text: (match[2] ?? '').trim() };
+  }
+  return last !== undefined && last.code >= 400 ? last : undefined;
+}
+
+/** Returns what ncftpput's stderr and debug log tell about a failure. */
+export function ncftpputFailure(result: Pick<ProgramResult, 'exitCode' | 'signal' | 'stderr' | 'startError'>, log: string): ProgramFailure {
+  const detail = (result.startError ?? result.stderr).replace(/\s+/g, ' ').trim().slice(0, 300);
+  return { program: 'ncftpput', exitCode: result.exitCode, signal: result.signal, detail, reply: lastErrorReply(log) };
+}

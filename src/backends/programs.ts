@@ -1,0 +1,96 @@
+/**
+ * Finding and running the external programs of the curl and ncftpput
+ * backends: an absolute path from PATH, an argument array, never a shell.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { execa } from 'execa';
+import { ConfigError } from '../errors.js';
+
+/** The programs a backend may run, by the `-u` value that selects them. */
+export type ExternalProgram = 'curl' | 'ncftpput';
+
+/** Returns the absolute path of `name` in one of PATH's folders (PATHEXT on Windows), or undefined. */
+export function findProgram(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const isWindows = process.platform === 'win32';
+  // Windows spells the variable Path; env lookups there are case-insensitive only on process.env itself.
+  const searchPath = env.PATH ?? env.Path ?? '';
+  const extensions = isWindows ? (env.PATHEXT ?? '.EXE;.CMD;.BAT;.COM').split(';').filter(Boolean) : [''];
+  for (const dir of searchPath.split(path.delimiter)) {
+    if (dir === '') continue; // an empty entry means "current folder": never run a program from wherever we were started
+    for (const extension of extensions) {
+      const candidate = path.join(dir, `${name}${extension}`);
+      if (isRunnable(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+function isRunnable(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) return false;
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Returns the absolute path of `name`; throws the ConfigError (exit 2) that says how to go on when it is not on PATH. */
+export function requireProgram(name: ExternalProgram, env: NodeJS.ProcessEnv = process.env): string {
+  const found = findProgram(name, env);
+  if (found === undefined) {
+    throw new ConfigError(
+      `${name} not found on PATH — install it or use -u internal`,
+      [],
+      name === 'curl' ? 'Debian/Ubuntu: apt-get install curl; Windows 10+ ships curl.exe' : 'Debian/Ubuntu: apt-get install ncftp',
+    );
+  }
+  return found;
+}
+
+/** What a finished program left behind. */
+export interface ProgramResult {
+  /** The exit status; undefined when the program was killed or never started. */
+  readonly exitCode: number | undefined;
+  /** The signal that ended it, if one did. */
+  readonly signal: string | undefined;
+  /** Set when the program could not be started at all (ENOENT, EACCES...). */
+  readonly startError: string | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  /** Text written to the program's stdin (curl's `-K -` config). */
+  readonly input?: string;
+  /** A stream piped into the program's stdin (ncftpput `-c`). */
+  readonly stdin?: Readable;
+}
+
+/**
+ * Returns how `file args...` ended. Never rejects for a non-zero exit: the
+ * backends translate exit statuses themselves. The program gets an argument
+ * array (no shell), and is killed if this process exits first.
+ */
+export async function runProgram(file: string, args: readonly string[], options: RunOptions = {}): Promise<ProgramResult> {
+  const result = await execa(file, args, {
+    reject: false,
+    // Kills the program when vmftp exits (Ctrl-C, SIGTERM from a scheduler), so no upload outlives the run.
+    cleanup: true,
+    windowsHide: true,
+    stripFinalNewline: true,
+    // A stream alone would be handed to spawn() as a file descriptor; [stream, 'pipe'] makes execa pipe it.
+    ...(options.input !== undefined ? { input: options.input } : options.stdin !== undefined ? { stdin: [options.stdin, 'pipe'] } : { stdin: 'ignore' as const }),
+  });
+  const code = (result as { code?: unknown }).code;
+  const neverStarted = result.exitCode === undefined && result.signal === undefined;
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    startError: neverStarted ? (typeof code === 'string' ? code : result.shortMessage) : undefined,
+    stdout: typeof result.stdout === 'string' ? result.stdout : '',
+    stderr: typeof result.stderr === 'string' ? result.stderr : '',
+  };
+}
