@@ -1,7 +1,7 @@
-import { createReadStream, promises as fs } from 'node:fs';
-import { LocalFileError } from '../errors.js';
+import { createReadStream } from 'node:fs';
 import type { FtpSession } from '../ftp/session.js';
 import type { Backend, UploadJob } from './backend.js';
+import { assertLocalSize, assertSentWhole } from './local-file.js';
 
 /** basic-ftp's default 64 KiB reads run at ~1/3 of curl's speed; 1 MiB matches curl (FTP-SERVERS.md). */
 const READ_CHUNK_BYTES = 1 << 20;
@@ -22,24 +22,7 @@ export function createInternalBackend(session: FtpSession): Backend {
       }
       // The backup job may still be writing: what we sent must be exactly the planned file.
       await assertLocalSize(job);
-      if (job.offset + source.bytesRead !== job.size) {
-        throw new LocalFileError(
-          `${job.localPath} changed while it was sent (${job.offset + source.bytesRead} bytes read, ${job.size} expected)`,
-          'wait for the backup job to finish, then run vmftp again',
-        );
-      }
+      assertSentWhole(job, source.bytesRead);
     },
   };
-}
-
-async function assertLocalSize(job: UploadJob): Promise<void> {
-  const stats = await fs.stat(job.localPath).catch((error: NodeJS.ErrnoException) => {
-    throw new LocalFileError(`${job.localPath} cannot be read: ${error.code ?? error.message}`, undefined, { cause: error });
-  });
-  if (stats.size !== job.size) {
-    throw new LocalFileError(
-      `${job.localPath} is ${stats.size} bytes, ${job.size} when the run started: the backup is still being written`,
-      'wait for the backup job to finish, then run vmftp again',
-    );
-  }
 }
