@@ -53,8 +53,8 @@ export default defineConfig({
   mail: {
     from: 'vmftp@lan',
     to: ['ops@lan', 'backup-admin@lan'], // one address or a list
-    subject: 'vmftp: backups sent', // default: says success or failure at a glance
-    subjectOnError: 'vmftp: backups FAILED',
+    subject: 'vmftp: backups sent', // default 'vmftp: OK'; ' — 3 uploaded, 1 deleted' follows
+    subjectOnError: 'vmftp: backups FAILED', // default 'vmftp: FAILED'; ' — what failed' follows
     smtp: {
       host: 'mail.lan',
       port: 587, // default 587; 465 when secure is true
@@ -65,7 +65,17 @@ export default defineConfig({
   },
 
   log: {
-    file: 'C:\\vmftp\\logs\\vmftp.log', // the run's log, also attached to the e-mail
+    file: 'C:\\vmftp\\logs\\vmftp.log', // this run's log, also attached to the e-mail
+    keep: 10, // older runs kept as vmftp.log.1 ... vmftp.log.10 (default 10; 0 keeps none)
+  },
+
+  // Pings for a monitoring service, healthchecks.io style: url/start, url (success), url/fail.
+  // A ping that fails is a warning, never a failed run.
+  notify: {
+    url: 'https://hc-ping.com/your-check-uuid',
+    // start: 'https://...', success: 'https://...', failure: 'https://...', // or one URL per moment
+    method: 'POST', // 'POST' (default) sends the summary as the body; 'GET' sends nothing
+    timeoutSeconds: 10, // default 10
   },
 
   // One run at a time. Default: vmftp.lock next to log.file, else in the temp folder.

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { assertUploadMethodUsable } from './backends/index.js';
+import { colorsFor } from './color.js';
+import { backupCommand } from './commands/backup.js';
+import { checkTargets, formatCheck } from './commands/check.js';
+import { STARTER_PASSWORD_ENV, writeStarterConfig } from './commands/init.js';
 import { loadConfig, type CliFlags } from './config/load.js';
 import type { ResolvedConfig, UploadMethod } from './config/types.js';
-import { displayTargets } from './display.js';
-import { ConfigError, ExitCode, VmftpError, exitCodeOf } from './errors.js';
+import { ConfigError, ExitCode } from './errors.js';
+import { reportFailure } from './failure.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
-import { formatDisplay, formatPlan, formatReport } from './report.js';
-import { runBackup } from './run.js';
-import { scanSource } from './scan.js';
 
 interface CliOptions {
   folder?: string;
@@ -22,27 +23,38 @@ interface CliOptions {
   verbosity?: LogLevel;
   json?: boolean;
   deleteFirst?: boolean;
+  /** false with --no-progress. */
+  progress: boolean;
 }
 
 const HELP_AFTER = `
+Without a command, vmftp runs the backup with the options above.
+
 Examples:
   vmftp                          run with the vmftp config found from here
   vmftp -c /etc/vmftp.config.ts -S    show what would be uploaded and deleted, change nothing
-  vmftp -f D:\\Backups -n 5 -x     upload, keep 5 per VM, then purge the uploaded local backups
+  vmftp -f D:\\Backups -n 5 -x -m   upload, keep 5 per VM, purge the uploaded local backups, e-mail the report
   vmftp -d                       list the backups on every target
   vmftp --json -S                the plan as JSON
+  vmftp check -c vmftp.config.ts test every target before the first night
 
 Exit codes:
   0    all done: every planned upload verified, every planned delete done
+       (also when only the -m e-mail failed: that is logged as an error)
   1    some transfer, verify, rename or delete failed (the rest ran)
   2    usage or config error: nothing was changed
   3    another vmftp run holds the lock
-  4    a target could not be reached or refused the login
+  4    a target could not be reached or refused the login (check: a target failed)
   130  interrupted (SIGINT/SIGTERM)`;
 
+/** What the command line asked for; `run` is set by the action commander picked. */
+interface Invocation {
+  run?: () => Promise<ExitCode>;
+}
+
 /** Returns the commander program; options carry no defaults so the config file is not silently overridden. */
-function buildProgram(): Command {
-  return new Command()
+function buildProgram(invocation: Invocation, log: { current: Logger }): Command {
+  const program = new Command()
     .name('vmftp')
     .description('Send VM backups (<source>/<VM>/<STAMP>/) to FTP servers, keep the newest N per VM, free the local disk.')
     .option('-f, --folder <path>', 'local backup root (default: config `source`)')
@@ -58,13 +70,75 @@ function buildProgram(): Command {
       ]),
     )
     .option('-x, --execute [command]', 'after full success: purge the uploaded local backups, or run <command>')
-    .option('-m, --mail', 'e-mail the report (config `mail`)')
+    .option('-m, --mail', 'e-mail the report (config `mail`), also after a failed run')
     .addOption(new Option('-v, --verbosity <level>', 'error | warn | info | debug (default: info)').choices(LOG_LEVELS))
     .option('--json', 'machine-readable plan or report on stdout')
     .option('--delete-first', 'delete rotated-out backups before uploading (servers without room for N+1)')
+    .option('--no-progress', 'no progress bars or progress lines on stderr')
     .addHelpText('after', HELP_AFTER)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
+
+  const setUp = (): CliOptions => {
+    const options = program.opts<CliOptions>();
+    log.current = createLogger(options.verbosity ?? 'info', undefined, colorsFor(process.stderr));
+    return options;
+  };
+  const load = async (options: CliOptions) =>
+    loadConfig({ ...(options.config === undefined ? {} : { configPath: options.config }), flags: flagsOf(options) });
+
+  program.action(() => {
+    invocation.run = async () => {
+      const options = setUp();
+      const { config, warnings } = await load(options);
+      assertSupported(options, config);
+      return backupCommand(config, {
+        display: options.display === true,
+        simulate: options.simulate === true,
+        ...(options.execute === undefined ? {} : { execute: options.execute }),
+        mail: options.mail === true,
+        json: options.json === true,
+        progress: options.progress,
+        level: options.verbosity ?? 'info',
+        warnings,
+      });
+    };
+  });
+
+  program
+    .command('init')
+    .description('write a commented starter vmftp.config.ts (default: in the current folder)')
+    .argument('[file]', 'where to write it', 'vmftp.config.ts')
+    .option('--force', 'replace the file if it exists')
+    .action((file: string, initOptions: { force?: boolean }) => {
+      invocation.run = async () => {
+        setUp();
+        const written = await writeStarterConfig(file, initOptions.force === true);
+        process.stdout.write(
+          `wrote ${written}\n` +
+            `next: set ${STARTER_PASSWORD_ENV} for the account that runs vmftp, edit source, host, user and remoteDir,\n` +
+            `      then run: vmftp check -c "${written}"\n`,
+        );
+        return ExitCode.Ok;
+      };
+    });
+
+  program
+    .command('check')
+    .description('log into every target and create, write, rename and delete a probe folder under remoteDir (uses -c, -v, --json)')
+    .action(() => {
+      invocation.run = async () => {
+        const options = setUp();
+        const { config, warnings } = await load(options);
+        for (const warning of warnings) log.current.warn(warning);
+        const checks = await checkTargets(config, log.current);
+        process.stdout.write(
+          `${options.json === true ? JSON.stringify({ targets: checks }, null, 2) : formatCheck(checks, colorsFor(process.stdout))}\n`,
+        );
+        return checks.every((check) => check.ok) ? ExitCode.Ok : ExitCode.Unreachable;
+      };
+    });
+  return program;
 }
 
 function parseKeep(value: string): number {
@@ -82,10 +156,14 @@ function flagsOf(options: CliOptions): CliFlags {
   };
 }
 
-/** Refuses what this version or this machine cannot do, before anything is touched. */
+/** Refuses what this config or this machine cannot do, before anything is touched. */
 function assertSupported(options: CliOptions, config: ResolvedConfig): void {
-  if (options.mail === true) {
-    throw new ConfigError('-m: e-mailing the report is not available yet in this version', [], 'run without -m');
+  if (options.mail === true && config.mail === undefined) {
+    throw new ConfigError(
+      '-m: there is nothing to send the report with',
+      ['mail: missing (-m e-mails the report through the config\'s mail block)'],
+      'add mail: { from, to, smtp: { host } } to the config (see README, "Config reference"), or run without -m',
+    );
   }
   const active = Object.values(config.targets).filter((target) => target.activeMode);
   if (active.length > 0 && config.uploadMethod === 'internal') {
@@ -99,53 +177,9 @@ function assertSupported(options: CliOptions, config: ResolvedConfig): void {
 }
 
 async function main(argv: readonly string[], log: { current: Logger }): Promise<ExitCode> {
-  const program = buildProgram();
-  program.parse(argv);
-  const options = program.opts<CliOptions>();
-  log.current = createLogger(options.verbosity ?? 'info');
-  const { config, warnings } = await loadConfig({ ...(options.config === undefined ? {} : { configPath: options.config }), flags: flagsOf(options) });
-  for (const warning of warnings) log.current.warn(warning);
-  assertSupported(options, config);
-  const print = (text: string) => process.stdout.write(`${text}\n`);
-
-  if (options.display === true) {
-    const local = await scanSource(config.source).then(
-      (scan) => scan.backups,
-      () => [],
-    );
-    const targets = await displayTargets(config, local, log.current);
-    print(options.json === true ? JSON.stringify({ targets }, null, 2) : formatDisplay(targets));
-    return targets.some((target) => target.error !== undefined) ? ExitCode.Unreachable : ExitCode.Ok;
-  }
-
-  const result = await runBackup(
-    config,
-    { simulate: options.simulate === true, ...(options.execute === undefined ? {} : { afterSuccess: options.execute }) },
-    log.current,
-  );
-  if (result.kind === 'plan') {
-    print(options.json === true ? JSON.stringify({ plan: result.plan, warnings: result.warnings }, null, 2) : formatPlan(result.plan, result.warnings));
-    return result.exitCode;
-  }
-  print(options.json === true ? JSON.stringify({ report: result.report }, null, 2) : formatReport(result.report));
-  return result.report.exitCode;
-}
-
-/** The one place where errors become a message and an exit code. */
-function reportFailure(error: unknown, log: Logger): ExitCode {
-  if (error instanceof CommanderError) {
-    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? ExitCode.Ok : ExitCode.Usage;
-  }
-  if (error instanceof VmftpError) {
-    log.error(error.message);
-    if (error instanceof ConfigError) for (const problem of error.problems) log.error(`  ${problem}`);
-    if (error.hint !== undefined) log.error(`  → ${error.hint}`);
-  } else {
-    log.error(`unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
-    log.error('  → this is a bug in vmftp: run again with -v debug and report the output');
-  }
-  if (log.level === 'debug' && error instanceof Error && error.stack !== undefined) log.debug(error.stack);
-  return exitCodeOf(error);
+  const invocation: Invocation = {};
+  await buildProgram(invocation, log).parseAsync(argv);
+  return invocation.run === undefined ? ExitCode.Ok : invocation.run();
 }
 
 const log = { current: createLogger('info') };

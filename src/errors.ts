@@ -20,6 +20,24 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** Returns what an exit code means, in the words of the README and --help. */
+export function describeExitCode(code: ExitCode): string {
+  switch (code) {
+    case ExitCode.Ok:
+      return 'all done';
+    case ExitCode.PartialFailure:
+      return 'some transfer, verify, rename or delete failed';
+    case ExitCode.Usage:
+      return 'usage or config error, nothing was changed';
+    case ExitCode.Locked:
+      return 'another vmftp run holds the lock';
+    case ExitCode.Unreachable:
+      return 'a target could not be reached or refused the login';
+    case ExitCode.Interrupted:
+      return 'interrupted';
+  }
+}
+
 /** How an FTP failure behaves, whatever program met it; retries are decided from this, never from text. */
 export type FtpErrorKind = 'connect' | 'auth' | 'transient' | 'permanent' | 'not-found';
 

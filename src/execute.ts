@@ -17,6 +17,17 @@ import { takeInventory } from './inventory.js';
 import type { Logger } from './log.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
 
+/**
+ * Watches the bytes of uploads as they go (the progress display). It only
+ * looks: nothing it does changes what runs or how the run ends.
+ */
+export interface TransferObserver {
+  /** Called once before anything moves, with the plan that will run. */
+  start(plan: Plan): void;
+  /** Called before one file is sent: `onBytes` gets the bytes of this transfer so far, `end` its end. */
+  file(target: string, name: string, bytes: number): { readonly onBytes: (bytes: number) => void; end(): void };
+}
+
 /** A connected target: the session for listing, rename and delete, the backend for file bytes. */
 export interface TargetRuntime {
   readonly session: FtpSession;
@@ -34,24 +45,29 @@ export function executePlan(
   runtimes: ReadonlyMap<string, TargetRuntime>,
   local: readonly LocalBackup[],
   log: Logger,
+  observer?: TransferObserver,
 ): Promise<TargetOutcome[]> {
+  observer?.start(plan);
   return Promise.all(
     plan.targets.map(async (targetPlan) => {
       const runtime = runtimes.get(targetPlan.target);
       if (runtime === undefined) throw new Error(`no connection for planned target ${targetPlan.target}`);
-      return new TargetExecution(targetPlan, runtime, local, log).run(plan.deleteFirst);
+      return new TargetExecution(targetPlan, runtime, local, log, observer).run(plan.deleteFirst);
     }),
   );
 }
 
 class TargetExecution {
   readonly #outcomes: ActionOutcome[] = [];
+  /** `.partial` folders removed along with their backup: the plan's own delete of one has nothing left to do. */
+  readonly #removed = new Set<string>();
 
   constructor(
     readonly plan: TargetPlan,
     readonly runtime: TargetRuntime,
     readonly local: readonly LocalBackup[],
     readonly log: Logger,
+    readonly observer?: TransferObserver,
   ) {}
 
   async run(deleteFirst: boolean): Promise<TargetOutcome> {
@@ -82,12 +98,18 @@ class TargetExecution {
       for (const file of action.files) {
         if (file.offset >= file.size) continue;
         this.log.debug(`${this.plan.target}: ${vm}/${action.stamp}/${file.path} from byte ${file.offset}`);
-        await backend.upload({
-          localPath: path.join(action.localDir, ...file.path.split('/')),
-          remotePath: path.posix.join(partialDir, file.path),
-          offset: file.offset,
-          size: file.size,
-        });
+        const watch = this.observer?.file(this.plan.target, `${vm}/${action.stamp}/${file.path}`, file.size - file.offset);
+        await backend
+          .upload(
+            {
+              localPath: path.join(action.localDir, ...file.path.split('/')),
+              remotePath: path.posix.join(partialDir, file.path),
+              offset: file.offset,
+              size: file.size,
+            },
+            watch?.onBytes,
+          )
+          .finally(() => watch?.end());
         sent += file.size - file.offset;
       }
       await this.#verify(partialDir, action);
@@ -118,18 +140,21 @@ class TargetExecution {
     }
   }
 
-  /** Some servers refuse to rename onto an existing name (553): remove the stale folder, then rename. */
-  async #rename(partialDir: string, finalDir: string): Promise<void> {
+  /**
+   * Some servers refuse to rename onto an existing name (553, 550; pure-ftpd 451 "Directory not
+   * empty"): whatever the code, when the target exists, remove it, then rename.
+   */
+  async #rename(from: string, to: string): Promise<void> {
     const { session } = this.runtime;
     try {
-      await session.rename(partialDir, finalDir);
+      await session.rename(from, to);
     } catch (error) {
-      if (!(error instanceof FtpError) || (error.replyCode !== 553 && error.replyCode !== 550)) throw error;
-      const siblings = (await session.list(path.posix.dirname(finalDir))) ?? [];
-      if (!siblings.some((entry) => entry.name === path.posix.basename(finalDir))) throw error;
-      this.log.warn(`${this.plan.target}: ${finalDir} exists and blocks the rename: removing it`);
-      await session.removeDir(finalDir);
-      await session.rename(partialDir, finalDir);
+      if (!(error instanceof FtpError) || error.replyCode === undefined) throw error;
+      const siblings = (await session.list(path.posix.dirname(to))) ?? [];
+      if (!siblings.some((entry) => entry.name === path.posix.basename(to))) throw error;
+      this.log.warn(`${this.plan.target}: ${to} exists and blocks the rename: removing it`);
+      await session.removeDir(to);
+      await session.rename(from, to);
     }
   }
 
@@ -160,8 +185,13 @@ class TargetExecution {
   async #delete(vm: string, action: DeleteAction): Promise<void> {
     const started = Date.now();
     const dir = backupPath(this.plan.remoteDir, vm, action.stamp, action.partial);
+    if (this.#removed.has(dir)) {
+      this.#record(vm, action.stamp, 'delete', 'done', 0, 0, `${action.reason}: removed with ${action.stamp}`);
+      return;
+    }
     try {
-      await this.runtime.session.removeDir(dir);
+      if (action.partial) await this.runtime.session.removeDir(dir);
+      else await this.#retire(dir, backupPath(this.plan.remoteDir, vm, action.stamp, true));
       this.#record(vm, action.stamp, 'delete', 'done', 0, Date.now() - started, action.reason);
       this.log.info(`${this.plan.target}: deleted ${dir} (${action.reason})`);
     } catch (error) {
@@ -169,6 +199,17 @@ class TargetExecution {
       this.#record(vm, action.stamp, 'delete', 'failed', 0, Date.now() - started, message);
       this.log.error(`${this.plan.target}: ${dir} not deleted: ${message}`);
     }
+  }
+
+  /**
+   * Deletes a backup by first taking its final name away (`<stamp>` -> `<stamp>.partial`): a delete
+   * that stops halfway then leaves a stale `.partial`, removed by the next run (invariant 3), never
+   * an incomplete folder under a final name (invariant 1).
+   */
+  async #retire(finalDir: string, partialDir: string): Promise<void> {
+    await this.#rename(finalDir, partialDir);
+    await this.runtime.session.removeDir(partialDir);
+    this.#removed.add(partialDir);
   }
 
   #record(...[vm, stamp, action, status, bytes, durationMs, detail]: RecordArgs): void {

@@ -1,6 +1,7 @@
 import type { Plan, PlanAction } from './core/model.js';
 import { describePolicy } from './core/retention.js';
-import type { DisplayedTarget } from './display.js';
+import type { DisplayedBackup, DisplayedTarget } from './display.js';
+import { NO_COLORS, type Colors } from './color.js';
 import type { ActionOutcome, RunReport } from './outcome.js';
 
 /** Returns `bytes` as a short human size: 0 B, 12.3 KiB, 4.0 GiB. */
@@ -15,21 +16,40 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-function formatDuration(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+/** Returns a duration as `850 ms`, `12.3 s`, `4m05s` or `1h02m`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** Returns MB/s (10^6 bytes per second) of a transfer, or '-' when nothing moved. */
-function throughput(bytes: number, ms: number): string {
+export function throughput(bytes: number, ms: number): string {
   return bytes === 0 || ms === 0 ? '-' : `${(bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s`;
 }
 
-/** Returns rows of cells as aligned text columns. */
-export function table(rows: readonly (readonly string[])[]): string {
+/** Paints one already padded cell; `row` 0 is the header. */
+export type CellStyle = (text: string, row: number, column: number) => string;
+
+/**
+ * Returns rows of cells as aligned text columns. `style` colours a cell after
+ * it was padded, so escape codes never count towards a column's width.
+ */
+export function table(rows: readonly (readonly string[])[], style?: CellStyle): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
   return rows
-    .map((row) => row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0))).join('  '))
+    .map((row, rowIndex) =>
+      row
+        .map((cell, index) => {
+          const padded = index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0);
+          return style === undefined ? padded : style(padded, rowIndex, index);
+        })
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -60,24 +80,40 @@ export function formatPlan(plan: Plan, warnings: readonly string[]): string {
   return lines.join('\n');
 }
 
-interface Tally {
+/** What one target and VM (or a whole run) came to. */
+export interface Tally {
   uploaded: number;
+  resumed: number;
   deleted: number;
   kept: number;
   skipped: number;
   held: number;
   failed: number;
+  /** Bytes sent by uploads and resumes. */
   bytes: number;
+  /** Time spent on uploads and resumes, for the throughput. */
   transferMs: number;
+  /** Time spent on every action. */
+  durationMs: number;
 }
 
-function tally(actions: readonly ActionOutcome[]): Tally {
-  const sum: Tally = { uploaded: 0, deleted: 0, kept: 0, skipped: 0, held: 0, failed: 0, bytes: 0, transferMs: 0 };
+function emptyTally(): Tally {
+  return { uploaded: 0, resumed: 0, deleted: 0, kept: 0, skipped: 0, held: 0, failed: 0, bytes: 0, transferMs: 0, durationMs: 0 };
+}
+
+/** Returns the counts of a list of outcomes. */
+export function tally(actions: readonly ActionOutcome[]): Tally {
+  const sum = emptyTally();
   for (const action of actions) {
-    sum.bytes += action.bytes;
-    if (action.action === 'upload' || action.action === 'resume') sum.transferMs += action.durationMs;
+    const transfer = action.action === 'upload' || action.action === 'resume';
+    if (transfer) {
+      sum.bytes += action.bytes;
+      sum.transferMs += action.durationMs;
+    }
+    sum.durationMs += action.durationMs;
     if (action.status === 'failed') sum.failed++;
-    else if (action.action === 'upload' || action.action === 'resume') sum.uploaded++;
+    else if (action.action === 'upload') sum.uploaded++;
+    else if (action.action === 'resume') sum.resumed++;
     else if (action.action === 'delete') sum.deleted++;
     else if (action.action === 'keep') sum.kept++;
     else if (action.action === 'skip') sum.skipped++;
@@ -86,42 +122,108 @@ function tally(actions: readonly ActionOutcome[]): Tally {
   return sum;
 }
 
-/** Returns the end-of-run summary: one row per target and VM, then failures, problems and `-x`. */
-export function formatReport(report: RunReport): string {
-  const rows: string[][] = [['target', 'VM', 'uploaded', 'deleted', 'kept', 'skipped', 'failed', 'bytes', 'speed']];
+/** The whole run in a few numbers: what the e-mail subject and the notification say. */
+export interface RunTotals extends Tally {
+  /** Targets that could not be reached or logged into. */
+  readonly unreachable: readonly string[];
+  /** VMs the plan could not handle (no route). */
+  readonly problems: number;
+}
+
+/** Returns the totals of a run over every target and VM. */
+export function runTotals(report: RunReport): RunTotals {
+  const sum = tally(report.targets.flatMap((target) => target.actions));
+  const unreachable = report.targets.filter((target) => target.error !== undefined).map((target) => target.target);
+  return { ...sum, unreachable, problems: report.problems.length };
+}
+
+/** Returns the totals as a short phrase: `3 uploaded, 1 resumed, 2 deleted, 1 failed, nas unreachable`. */
+export function describeTotals(totals: RunTotals): string {
+  const parts: string[] = [];
+  if (totals.uploaded > 0) parts.push(`${totals.uploaded} uploaded`);
+  if (totals.resumed > 0) parts.push(`${totals.resumed} resumed`);
+  if (totals.deleted > 0) parts.push(`${totals.deleted} deleted`);
+  if (totals.failed > 0) parts.push(`${totals.failed} failed`);
+  if (totals.unreachable.length > 0) parts.push(`${totals.unreachable.join(', ')} unreachable`);
+  if (totals.problems > 0) parts.push(`${totals.problems} VM${totals.problems === 1 ? '' : 's'} without a target`);
+  if (parts.length === 0) parts.push(totals.kept > 0 ? `nothing to do, ${totals.kept} kept` : 'nothing to do');
+  return parts.join(', ');
+}
+
+/** How the report is drawn: colours for a terminal, and every action under `-v debug`. */
+export interface ReportStyle {
+  readonly colors?: Colors;
+  /** List every action with its detail below the table. */
+  readonly detail?: boolean;
+}
+
+const REPORT_HEADER = ['target', 'VM', 'uploaded', 'resumed', 'deleted', 'kept', 'skipped', 'failed', 'bytes', 'time', 'speed'];
+const FAILED_COLUMN = REPORT_HEADER.indexOf('failed');
+
+function tallyRow(target: string, vm: string, sum: Tally): string[] {
+  return [
+    target,
+    vm,
+    String(sum.uploaded),
+    String(sum.resumed),
+    String(sum.deleted),
+    String(sum.kept),
+    String(sum.skipped),
+    String(sum.failed),
+    formatBytes(sum.bytes),
+    formatDuration(sum.durationMs),
+    throughput(sum.bytes, sum.transferMs),
+  ];
+}
+
+/**
+ * Returns the end-of-run summary: one row per target and VM (uploaded,
+ * resumed, deleted, kept, skipped, failed, bytes, time, MB/s), a total row,
+ * then failures, problems and `-x`, and the one-line verdict.
+ */
+export function formatReport(report: RunReport, style: ReportStyle = {}): string {
+  const c = style.colors ?? NO_COLORS;
+  const rows: string[][] = [REPORT_HEADER];
   const failures: string[] = [];
+  const details: string[] = [];
   for (const target of report.targets) {
     if (target.error !== undefined) {
-      rows.push([target.target, '-', '-', '-', '-', '-', 'unreachable', '-', '-']);
+      rows.push([target.target, '-', '-', '-', '-', '-', '-', 'unreachable', '-', '-', '-']);
       failures.push(`${target.target}: ${target.error}`);
       continue;
     }
+    if (target.actions.length === 0) rows.push([target.target, '-', '0', '0', '0', '0', '0', '0', '0 B', '0 ms', '-']);
     const vms = [...new Set(target.actions.map((action) => action.vm))];
     for (const vm of vms) {
       const actions = target.actions.filter((action) => action.vm === vm);
-      const sum = tally(actions);
-      rows.push([
-        target.target,
-        vm,
-        String(sum.uploaded),
-        String(sum.deleted),
-        String(sum.kept),
-        String(sum.skipped),
-        String(sum.failed),
-        formatBytes(sum.bytes),
-        throughput(sum.bytes, sum.transferMs),
-      ]);
+      rows.push(tallyRow(target.target, vm, tally(actions)));
       for (const action of actions) {
         if (action.status === 'failed') failures.push(`${target.target}: ${vm}/${action.stamp} ${action.action} failed: ${action.detail}`);
         else if (action.action === 'held') failures.push(`${target.target}: ${vm}/${action.stamp} ${action.detail}`);
+        details.push(
+          `  ${target.target} ${vm}/${action.stamp} ${action.action} ${action.status}` +
+            `${action.bytes > 0 ? ` ${formatBytes(action.bytes)}` : ''}${action.durationMs > 0 ? ` in ${formatDuration(action.durationMs)}` : ''}: ${action.detail}`,
+        );
       }
     }
   }
-  const lines = [table(rows)];
-  if (failures.length > 0) lines.push('', ...failures);
-  for (const problem of report.problems) lines.push(`problem: ${problem.vm}: ${problem.message}`);
+  if (rows.length > 2) {
+    const totals = runTotals(report);
+    rows.push(tallyRow('total', '', totals));
+  }
+  const paint: CellStyle = (text, row, column) => {
+    if (row === 0) return c.bold(text);
+    const cell = rows[row]?.[column]?.trim();
+    if (column === FAILED_COLUMN && cell !== '0') return c.red(c.bold(text));
+    if (row === rows.length - 1 && rows.length > 2 && rows[row]?.[0] === 'total') return c.bold(text);
+    return text;
+  };
+  const lines = [table(rows, paint)];
+  if (failures.length > 0) lines.push('', ...failures.map((line) => c.red(line)));
+  for (const problem of report.problems) lines.push(c.red(`problem: ${problem.vm}: ${problem.message}`));
+  if (style.detail === true && details.length > 0) lines.push('', 'every action:', ...details);
   if (report.afterSuccess !== undefined) lines.push('', formatAfterSuccess(report.afterSuccess));
-  const outcome = report.exitCode === 0 ? 'success' : `FAILED (exit code ${report.exitCode})`;
+  const outcome = report.exitCode === 0 ? c.green(c.bold('success')) : c.red(c.bold(`FAILED (exit code ${report.exitCode})`));
   lines.push('', `vmftp ${outcome} in ${formatDuration(report.durationMs)} (upload method ${report.uploadMethod})`);
   return lines.join('\n');
 }
@@ -140,12 +242,14 @@ function formatAfterSuccess(afterSuccess: NonNullable<RunReport['afterSuccess']>
 }
 
 /** Returns the `-d` listing: per target and VM, every backup with files, size and state. */
-export function formatDisplay(targets: readonly DisplayedTarget[]): string {
+export function formatDisplay(targets: readonly DisplayedTarget[], colors: Colors = NO_COLORS): string {
+  const c = colors;
+  const stateColor = { complete: c.green, partial: c.yellow, incomplete: c.red } as const;
   const lines: string[] = [];
   for (const target of targets) {
-    lines.push(`target ${target.target} (${target.remoteDir})`);
+    lines.push(c.bold(`target ${target.target} (${target.remoteDir})`));
     if (target.error !== undefined) {
-      lines.push(`  unreachable: ${target.error}`, '');
+      lines.push(c.red(`  unreachable: ${target.error}`), '');
       continue;
     }
     if (target.vms.length === 0) lines.push('  no backups');
@@ -155,7 +259,16 @@ export function formatDisplay(targets: readonly DisplayedTarget[]): string {
         rows.push([`  ${vm.vm}`, backup.stamp, `${backup.files} files`, formatBytes(backup.bytes), backup.state]);
       }
     }
-    if (rows.length > 0) lines.push(table([['  VM', 'stamp', 'files', 'size', 'state'], ...rows]));
+    const paint: CellStyle = (text, row, column) => {
+      if (row === 0) return c.bold(text);
+      const state = rows[row - 1]?.[4] as DisplayedBackup['state'] | undefined;
+      return column === 4 && state !== undefined ? stateColor[state](text) : text;
+    };
+    if (rows.length > 0) lines.push(table([['  VM', 'stamp', 'files', 'size', 'state'], ...rows], paint));
+    if (rows.length > 0) {
+      const bytes = target.vms.reduce((sum, vm) => sum + vm.backups.reduce((vmSum, backup) => vmSum + backup.bytes, 0), 0);
+      lines.push(`  ${target.vms.length} VM${target.vms.length === 1 ? '' : 's'}, ${rows.length} backup${rows.length === 1 ? '' : 's'}, ${formatBytes(bytes)}`);
+    }
     for (const stray of target.strays) lines.push(`  not a backup: ${stray}`);
     lines.push('');
   }

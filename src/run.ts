@@ -5,7 +5,7 @@ import type { ResolvedConfig, TargetConfig } from './config/types.js';
 import type { LocalBackup, Plan, PlanSettings, TargetInventory } from './core/model.js';
 import { planRun, selectPurgeable } from './core/plan.js';
 import { ExitCode, FtpError, VmftpError } from './errors.js';
-import { executePlan, type TargetRuntime } from './execute.js';
+import { executePlan, type TargetRuntime, type TransferObserver } from './execute.js';
 import { FtpSession } from './ftp/session.js';
 import { takeInventory } from './inventory.js';
 import { acquireLock } from './lock.js';
@@ -17,6 +17,8 @@ export interface RunOptions {
   readonly simulate: boolean;
   /** `-x`: true purges the uploaded local backups; a string is a command to run. */
   readonly afterSuccess?: true | string;
+  /** Watches the uploads' bytes (progress display). */
+  readonly observer?: TransferObserver;
 }
 
 export type RunResult =
@@ -53,7 +55,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       const runtimes = new Map<string, TargetRuntime>(
         [...connected.sessions].map(([name, session]) => [name, { session, backend: createBackend(config.uploadMethod, session, session.target) }]),
       );
-      const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log))];
+      const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer))];
       let exitCode = exitCodeOfRun(outcomes, plan);
       let afterSuccess: AfterSuccess | undefined;
       if (options.afterSuccess !== undefined) {

@@ -15,7 +15,7 @@ import type { KeepPolicy, VmRoute } from '../core/model.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { passwordSchema, type vmRouteSchema } from './schema.js';
-import type { MailConfig, ResolvedConfig, TargetConfig, UploadMethod } from './types.js';
+import type { MailConfig, NotifyConfig, ResolvedConfig, TargetConfig, UploadMethod } from './types.js';
 import { fieldPath, validateConfig, type ValidatedConfig } from './validate.js';
 
 /** The flags the user actually typed; an absent flag leaves the config file's value in place. */
@@ -451,6 +451,8 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
     ...(value.mail !== undefined ? { mail: toMail(value.mail, secrets) } : {}),
     lockFile,
     ...(logFile !== undefined ? { logFile } : {}),
+    logKeep: value.log?.keep ?? 10,
+    ...(value.notify !== undefined ? { notify: toNotify(value.notify) } : {}),
     uploadMethod: flags.uploadMethod ?? 'internal',
     deleteFirst: flags.deleteFirst ?? false,
   };
@@ -460,6 +462,21 @@ function toRoute(route: z.output<typeof vmRouteSchema>): VmRoute {
   if (typeof route === 'string') return { targets: [route] };
   if (Array.isArray(route)) return { targets: [...route] };
   return { targets: [...route.targets], ...(route.keep !== undefined ? { keep: route.keep } : {}) };
+}
+
+/** Expands healthchecks-style `url` into its three pings; explicit start/success/failure win. */
+function toNotify(notify: NonNullable<ValidatedConfig['notify']>): NotifyConfig {
+  const base = notify.url?.replace(/\/+$/, '');
+  const start = notify.start ?? (base === undefined ? undefined : `${base}/start`);
+  const success = notify.success ?? base;
+  const failure = notify.failure ?? (base === undefined ? undefined : `${base}/fail`);
+  return {
+    ...(start !== undefined ? { start } : {}),
+    ...(success !== undefined ? { success } : {}),
+    ...(failure !== undefined ? { failure } : {}),
+    method: notify.method,
+    timeoutSeconds: notify.timeoutSeconds,
+  };
 }
 
 function toMail(mail: NonNullable<ValidatedConfig['mail']>, secrets: ReadonlyMap<string, Secret>): MailConfig {

@@ -167,6 +167,29 @@ export const mailSchema = z.strictObject({
     .transform((smtp) => ({ ...smtp, port: smtp.port ?? (smtp.secure ? 465 : 587) })),
 });
 
+const url = nonEmpty.refine((value) => /^https?:\/\/[^/\s]+/.test(value), {
+  error: 'expected an http:// or https:// URL',
+});
+
+/**
+ * Pings at start, success and failure, healthchecks.io style: `url` alone means `url/start`,
+ * `url` and `url/fail`; `start`, `success` and `failure` set or override each one.
+ */
+export const notifySchema = z
+  .strictObject({
+    url: url.optional(),
+    start: url.optional(),
+    success: url.optional(),
+    failure: url.optional(),
+    method: z.enum(['GET', 'POST']).default('POST'),
+    // A monitoring service that hangs must not hold up the night's backups for long.
+    timeoutSeconds: z.number().positive({ error: 'expected a number of seconds above 0' }).default(10),
+  })
+  .refine((notify) => [notify.url, notify.start, notify.success, notify.failure].some((value) => value !== undefined), {
+    error: 'sets no URL: give url (healthchecks style) or at least one of start, success, failure',
+    when: onlyIfFieldsValid,
+  });
+
 /** The whole config file. */
 export const configSchema = z.strictObject({
   source: localPath.optional(),
@@ -177,7 +200,14 @@ export const configSchema = z.strictObject({
   vms: z.record(z.string(), vmRouteSchema).optional(),
   mail: mailSchema.optional(),
   lockFile: localPath.optional(),
-  log: z.strictObject({ file: localPath.optional() }).optional(),
+  log: z
+    .strictObject({
+      file: localPath.optional(),
+      // The original tool's RotatingFileHandler kept 10 old logs: ten nights of history.
+      keep: z.number().int().min(0, { error: 'expected a whole number >= 0 (old logs to keep)' }).default(10),
+    })
+    .optional(),
+  notify: notifySchema.optional(),
 });
 
 /** What a user writes in `vmftp.config.ts` (defaults optional); the type `defineConfig` checks. */

@@ -42,6 +42,15 @@ export interface MailConfig {
   };
 }
 
+/** Where to ping, per moment of the run; a moment without a URL is not pinged. */
+export interface NotifyConfig {
+  readonly start?: string;
+  readonly success?: string;
+  readonly failure?: string;
+  readonly method: 'GET' | 'POST';
+  readonly timeoutSeconds: number;
+}
+
 /** The configuration a run works with: file, then flags, defaults filled in. */
 export interface ResolvedConfig {
   /** Absolute path of the config file, when one was loaded. */
@@ -59,6 +68,9 @@ export interface ResolvedConfig {
   readonly lockFile: string;
   /** Absolute path of the log file (config `log.file`), when one is set. */
   readonly logFile?: string;
+  /** Old logs kept beside `logFile` (`vmftp.log.1` … `.N`); default 10. */
+  readonly logKeep: number;
+  readonly notify?: NotifyConfig;
   readonly uploadMethod: UploadMethod;
   readonly deleteFirst: boolean;
 }

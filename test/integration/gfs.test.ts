@@ -58,7 +58,8 @@ for (const kind of SERVER_KINDS.filter((candidate) => candidate.name === 'pure-f
       const { plan } = JSON.parse(simulated.stdout) as { plan: { targets: { vms: { actions: { type: string; stamp: string; reason: string }[] }[] }[] } };
       const actions = plan.targets[0]!.vms[0]!.actions;
       const upload = actions.find((action) => action.type === 'upload');
-      assert.equal(upload?.stamp, tonight);
+      assert.ok(upload !== undefined, 'tonight is uploaded');
+      assert.equal(upload.stamp, tonight);
       assert.match(upload.reason, /last 1\/2, daily 1\/7, weekly 1\/4, monthly 1\/6/);
       assert.ok(actions.some((action) => action.type === 'keep' && /monthly \d\/6/.test(action.reason)));
 

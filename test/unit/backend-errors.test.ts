@@ -242,6 +242,7 @@ describe('before anything changes', () => {
     targets: Object.fromEntries(targets.map((one) => [one.name, one])),
     vms: { '*': { targets: targets.map((one) => one.name) } },
     lockFile: '/tmp/vmftp.lock',
+    logKeep: 10,
     uploadMethod,
     deleteFirst: false,
   });

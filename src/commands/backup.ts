@@ -1,0 +1,151 @@
+/**
+ * The default command, as a scheduled task runs it: open the run's log,
+ * ping "start", run (or simulate, or list), print the result, write the
+ * summary to the log, ping "success"/"failure", e-mail the report.
+ * Whatever happens after the config loaded, the log, the ping and the
+ * e-mail still go out, and the exit code stays the run's own.
+ */
+import { colorsFor } from '../color.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { displayTargets } from '../display.js';
+import { ExitCode } from '../errors.js';
+import { failureLines, reportFailure } from '../failure.js';
+import { logs, type LogLevel } from '../log.js';
+import { composeMail, sendMail } from '../mail.js';
+import { ping } from '../notify.js';
+import { createProgress, noProgress, type Progress } from '../progress.js';
+import { createRedactor, secretsOf } from '../redact.js';
+import { formatDisplay, formatPlan, formatReport, runTotals } from '../report.js';
+import { runBackup } from '../run.js';
+import { openRunLog, type RunLog } from '../run-log.js';
+import { scanSource } from '../scan.js';
+import { summarizeError, summarizePlan, summarizeReport, verdict, type RunSummary } from '../summary.js';
+
+export interface BackupOptions {
+  readonly display: boolean;
+  readonly simulate: boolean;
+  /** `-x` */
+  readonly execute?: true | string;
+  /** `-m` */
+  readonly mail: boolean;
+  readonly json: boolean;
+  /** false with `--no-progress`. */
+  readonly progress: boolean;
+  readonly level: LogLevel;
+  /** What the config loader warned about. */
+  readonly warnings: readonly string[];
+}
+
+/** What the run printed and how it ended. */
+interface Ended {
+  readonly stdout?: string;
+  readonly summary: RunSummary;
+}
+
+/** Returns the run's exit code after the log, the pings and the e-mail are done. */
+export async function backupCommand(config: ResolvedConfig, options: BackupOptions): Promise<ExitCode> {
+  const startedAt = new Date();
+  const redact = createRedactor(secretsOf(config));
+  const real = !options.display && !options.simulate;
+  // Bars and plain progress lines are info: `-v warn` and `-v error` ask for a quiet console.
+  const progress: Progress =
+    real && options.progress && logs(options.level, 'info') ? createProgress({ stream: process.stderr }) : noProgress();
+  const runLog = await openRunLog({
+    level: options.level,
+    console: (line) => progress.log(line),
+    colors: colorsFor(process.stderr),
+    ...(config.logFile === undefined ? {} : { file: config.logFile }),
+    keep: config.logKeep,
+    redact,
+  });
+  const log = runLog.logger;
+  const mode = options.display ? 'list (-d)' : options.simulate ? 'simulation (-S)' : 'backup run';
+  log.info(`vmftp ${mode} started with config ${config.configPath ?? '(none)'}, upload method ${config.uploadMethod}`);
+  for (const warning of options.warnings) log.warn(warning);
+  if (options.mail && options.display) log.warn('-m: no e-mail for -d; the listing is printed only');
+  if (real) await ping(config.notify, 'start', '', log, redact);
+
+  let ended: Ended;
+  try {
+    ended = await runSelected(config, options, runLog, progress);
+  } catch (error) {
+    const exitCode = reportFailure(error, log);
+    ended = { summary: summarizeError(failureLines(error).join('\n'), exitCode) };
+  } finally {
+    progress.stop();
+  }
+
+  if (ended.stdout !== undefined) process.stdout.write(`${redact(ended.stdout)}\n`);
+  const { summary } = ended;
+  runLog.record(summary.exitCode === ExitCode.Ok ? 'info' : 'error', `${verdict(summary)}: ${summary.headline}`);
+  runLog.record('info', summary.text);
+  if (real) {
+    await ping(config.notify, summary.exitCode === ExitCode.Ok ? 'success' : 'failure', `${verdict(summary)}\n\n${summary.text}`, log, redact);
+  }
+  if (options.mail && !options.display && config.mail !== undefined) {
+    const message = composeMail(
+      config.mail,
+      summary,
+      {
+        log: runLog.text(),
+        ...(config.logFile === undefined ? {} : { logFile: config.logFile }),
+        ...(config.configPath === undefined ? {} : { configPath: config.configPath }),
+        startedAt,
+      },
+      redact,
+    );
+    try {
+      await sendMail(config.mail, message);
+      log.info(`mail: report sent to ${String(config.mail.to)} ("${message.subject}")`);
+    } catch (error) {
+      // The backups are what the exit code tells; a lost e-mail is said loudly but does not change it.
+      log.error(`mail: ${(error as Error).message}`);
+      log.error(`  → check mail.smtp (host, port, secure, user, password); exit code stays ${summary.exitCode}, the run's own`);
+    }
+  }
+  await runLog.close();
+  return summary.exitCode;
+}
+
+/** Runs what the flags ask for; throws what the run throws (lock held, source missing...). */
+async function runSelected(config: ResolvedConfig, options: BackupOptions, runLog: RunLog, progress: Progress): Promise<Ended> {
+  const log = runLog.logger;
+  const colors = colorsFor(process.stdout);
+  if (options.display) {
+    const local = await scanSource(config.source).then(
+      (scan) => scan.backups,
+      () => [],
+    );
+    const targets = await displayTargets(config, local, log);
+    const exitCode = targets.some((target) => target.error !== undefined) ? ExitCode.Unreachable : ExitCode.Ok;
+    const unreachable = targets.filter((target) => target.error !== undefined).map((target) => target.target);
+    const headline = unreachable.length === 0 ? `listed ${targets.length} targets` : `${unreachable.join(', ')} unreachable`;
+    return {
+      stdout: options.json ? JSON.stringify({ targets }, null, 2) : formatDisplay(targets, colors),
+      summary: { exitCode, headline, text: formatDisplay(targets) },
+    };
+  }
+  const result = await runBackup(
+    config,
+    {
+      simulate: options.simulate,
+      ...(options.execute === undefined ? {} : { afterSuccess: options.execute }),
+      observer: progress,
+    },
+    log,
+  );
+  progress.stop();
+  if (result.kind === 'plan') {
+    const summary = summarizePlan(result.plan, result.warnings, result.exitCode);
+    return {
+      stdout: options.json ? JSON.stringify({ plan: result.plan, warnings: result.warnings }, null, 2) : formatPlan(result.plan, result.warnings),
+      summary,
+    };
+  }
+  return {
+    stdout: options.json
+      ? JSON.stringify({ report: result.report, totals: runTotals(result.report) }, null, 2)
+      : formatReport(result.report, { colors, detail: options.level === 'debug' }),
+    summary: summarizeReport(result.report),
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * `vmftp check`: before the first night, prove every target works: connect,
+ * log in, and create, write, rename and delete a probe folder
+ * `<remoteDir>/.vmftp-check-<random>`. Nothing else on the server is touched.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { ResolvedConfig, TargetConfig } from '../config/types.js';
+import { FtpError, VmftpError } from '../errors.js';
+import { FtpSession } from '../ftp/session.js';
+import type { Logger } from '../log.js';
+import type { Colors } from '../color.js';
+import { NO_COLORS } from '../color.js';
+import { table } from '../report.js';
+
+/** What `check` found on one target. */
+export interface TargetCheck {
+  readonly target: string;
+  readonly host: string;
+  readonly remoteDir: string;
+  readonly ok: boolean;
+  /** The steps that worked, in order. */
+  readonly passed: readonly string[];
+  /** The step that failed and why, with what to do. */
+  readonly failure?: string;
+}
+
+const PROBE_TEXT = 'vmftp check: this folder is a probe and is deleted right away\n';
+
+/** Returns the result of every configured target, checked in parallel. */
+export function checkTargets(config: ResolvedConfig, log: Logger): Promise<TargetCheck[]> {
+  return Promise.all(Object.values(config.targets).map((target) => checkTarget(target, log)));
+}
+
+async function checkTarget(target: TargetConfig, log: Logger): Promise<TargetCheck> {
+  const probe = path.posix.join(target.remoteDir, `.vmftp-check-${randomBytes(4).toString('hex')}`);
+  const renamed = `${probe}-renamed`;
+  const passed: string[] = [];
+  let step = `connect and log in as ${target.user}`;
+  let session: FtpSession | undefined;
+  let created: string | undefined;
+  try {
+    session = await FtpSession.open(target);
+    passed.push(`logged in as ${target.user}`);
+
+    step = `find ${target.remoteDir}`;
+    const existed = (await session.list(target.remoteDir)) !== undefined;
+    if (!existed) passed.push(`${target.remoteDir} does not exist yet: creating it`);
+
+    step = `create folder ${probe}`;
+    await session.ensureDir(probe);
+    created = probe;
+    passed.push(`created ${probe}`);
+
+    step = `write a file into ${probe}`;
+    const file = path.posix.join(probe, 'probe.txt');
+    await session.upload(Readable.from([Buffer.from(PROBE_TEXT)]), file, 0);
+    const size = await session.size(file);
+    if (size !== Buffer.byteLength(PROBE_TEXT)) {
+      throw new FtpError(`${file} is ${size} bytes on the server after sending ${Buffer.byteLength(PROBE_TEXT)}`, 'permanent');
+    }
+    passed.push('wrote and sized a file');
+
+    step = `rename ${probe} to ${renamed}`;
+    await session.rename(probe, renamed);
+    created = renamed;
+    passed.push('renamed the folder');
+
+    step = `delete ${renamed}`;
+    await session.removeDir(renamed);
+    created = undefined;
+    passed.push('deleted the folder');
+    log.info(`check ${target.name}: OK (${passed.join(', ')})`);
+    return { target: target.name, host: `${target.host}:${target.port}`, remoteDir: target.remoteDir, ok: true, passed };
+  } catch (error) {
+    // The project's errors already name the operation and the server; anything else gets the step.
+    const failure = error instanceof VmftpError ? describe(error) : `${step}: ${describe(error)}`;
+    log.error(`check ${target.name}: FAILED at ${failure}`);
+    if (session !== undefined && created !== undefined) {
+      // Leave nothing behind; if even that fails, say which folder to remove by hand.
+      await session.removeDir(created).catch(() => log.warn(`check ${target.name}: could not remove the probe ${created}; delete it by hand`));
+    }
+    return { target: target.name, host: `${target.host}:${target.port}`, remoteDir: target.remoteDir, ok: false, passed, failure };
+  } finally {
+    session?.close();
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof VmftpError) return error.hint === undefined ? error.message : `${error.message} (${error.hint})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Returns the per-target result table of `check`. */
+export function formatCheck(checks: readonly TargetCheck[], colors: Colors = NO_COLORS): string {
+  const rows = [
+    ['target', 'server', 'remoteDir', 'result'],
+    ...checks.map((check) => [check.target, check.host, check.remoteDir, check.ok ? 'OK' : `FAILED: ${check.failure ?? ''}`]),
+  ];
+  const good = checks.filter((check) => check.ok).length;
+  const verdict =
+    good === checks.length
+      ? colors.green(`all ${checks.length} target${checks.length === 1 ? '' : 's'} OK: login, create, write, rename and delete work`)
+      : colors.red(`${checks.length - good} of ${checks.length} target${checks.length === 1 ? '' : 's'} FAILED: fix what is listed, then run vmftp check again`);
+  const paint = (text: string, row: number, column: number): string => {
+    if (row === 0) return colors.bold(text);
+    if (column === 3) return checks[row - 1]?.ok === true ? colors.green(text) : colors.red(text);
+    return text;
+  };
+  return `${table(rows, paint)}\n\n${verdict}`;
+}

@@ -1,0 +1,69 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { finished } from 'node:stream/promises';
+import { createStream, type Generator, type RotatingFileStream } from 'rotating-file-stream';
+
+/** The open log file of one run. */
+export interface LogFile {
+  readonly file: string;
+  /** Appends text; after a write error the file is given up and `error` says why. */
+  write(text: string): void;
+  /** Set once the file could not be written: the run goes on, logging to the console only. */
+  readonly error: string | undefined;
+  /** Resolves when everything written is on disk and the file is closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * A run's log that grows past this is rotated mid-run (an endless debug loop must not fill the
+ * disk); a normal night writes a few kilobytes.
+ */
+const MAX_RUN_LOG_SIZE = '100M';
+
+/** `vmftp.log` for the current run, `vmftp.log.1` … `.N` for older ones, as Python's RotatingFileHandler. */
+function namer(base: string): Generator {
+  // rotating-file-stream asks with `null` for the current file and with 1..N for the rotated ones.
+  return (time: number | Date | null) => (time === null ? base : `${base}.${String(time)}`);
+}
+
+/**
+ * Returns the log file of a new run: the previous runs' logs move one step up
+ * (`vmftp.log` -> `vmftp.log.1`, …, the oldest beyond `keep` is dropped) and
+ * this run starts an empty `vmftp.log`. `keep` 0 keeps no older log.
+ * Rejects when the folder cannot be created or the file cannot be opened.
+ */
+export async function openLogFile(file: string, keep: number): Promise<LogFile> {
+  const options = { path: `${path.dirname(file)}${path.sep}`, rotate: keep };
+  const generator = namer(path.basename(file));
+  if (keep === 0) await rm(file, { force: true });
+  else {
+    // A stream with a 1-byte limit rotates a non-empty file as it opens: that is the per-run rollover.
+    // Nothing is written to it, so it never rotates again.
+    const rollover = createStream(generator, { ...options, size: '1B' });
+    rollover.end();
+    await finished(rollover);
+  }
+  const stream: RotatingFileStream = createStream(generator, { ...options, rotate: Math.max(keep, 1), size: MAX_RUN_LOG_SIZE });
+  let error: string | undefined;
+  const opened = new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', reject);
+  });
+  stream.on('error', (cause: Error) => {
+    error ??= `${file}: ${cause.message}`;
+  });
+  await opened;
+  return {
+    file,
+    get error() {
+      return error;
+    },
+    write(text) {
+      if (error === undefined && !stream.destroyed) stream.write(text);
+    },
+    async close() {
+      stream.end();
+      await finished(stream).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { format } from 'date-fns';
+import type { Colors } from './color.js';
+import { createLogger, logs, type Logger, type LogLevel } from './log.js';
+import { openLogFile, type LogFile } from './logfile.js';
+import { NO_SECRETS, type Redactor } from './redact.js';
+
+export interface RunLogOptions {
+  /** `-v`: what the console shows. */
+  readonly level: LogLevel;
+  /** Where console lines go (stderr, or above the progress bars). */
+  readonly console: (line: string) => void;
+  readonly colors?: Colors;
+  /** `log.file`, absolute; without it the run's lines are kept in memory only (for the e-mail). */
+  readonly file?: string;
+  /** Old logs to keep (`log.keep`). */
+  readonly keep: number;
+  readonly redact?: Redactor;
+  /** The clock, for tests. */
+  readonly now?: () => Date;
+}
+
+/** One run's log: the console, the rotated log file and the lines the e-mail attaches. */
+export interface RunLog {
+  readonly logger: Logger;
+  /** Absolute path of the log file, when this run writes one. */
+  readonly file?: string;
+  /** Writes a block of text (the summary) to the log file and the run's lines, not to the console. */
+  record(level: LogLevel, text: string): void;
+  /** Returns this run's log as the log file holds it (also when there is no file). */
+  text(): string;
+  /** Flushes and closes the log file; the logger keeps writing to the console. */
+  close(): Promise<void>;
+}
+
+/**
+ * Returns the log of a run. The file (and the lines kept for the e-mail)
+ * get every message at info or above, with debug too under `-v debug`, each
+ * with a timestamp and level: a quiet console (`-v error` under cron) must
+ * not leave an empty log. Every line passes through `redact` first.
+ * A log file that cannot be opened is reported on the console and the run
+ * goes on without it: the backups matter more than their log.
+ */
+export async function openRunLog(options: RunLogOptions): Promise<RunLog> {
+  const redact = options.redact ?? NO_SECRETS;
+  const now = options.now ?? (() => new Date());
+  const consoleLog = createLogger(options.level, (line) => options.console(redact(line)), options.colors);
+  const fileLevel: LogLevel = options.level === 'debug' ? 'debug' : 'info';
+  const lines: string[] = [];
+
+  let file: LogFile | undefined;
+  let fileProblem: string | undefined;
+  if (options.file !== undefined) {
+    try {
+      file = await openLogFile(options.file, options.keep);
+    } catch (error) {
+      fileProblem = `log.file: cannot write ${options.file} (${(error as Error).message}); this run logs to the console only. Fix the folder or its permissions`;
+    }
+  }
+
+  const keep = (at: LogLevel, message: string): void => {
+    const stamp = `${format(now(), 'yyyy-MM-dd HH:mm:ss.SSS')} ${at.toUpperCase().padEnd(5)} `;
+    const text = redact(message)
+      .split('\n')
+      .map((line) => `${stamp}${line}\n`)
+      .join('');
+    lines.push(text);
+    file?.write(text);
+  };
+  const emit = (at: LogLevel) => (message: string) => {
+    consoleLog[at](message);
+    if (logs(fileLevel, at)) keep(at, message);
+  };
+  const logger: Logger = { level: options.level, error: emit('error'), warn: emit('warn'), info: emit('info'), debug: emit('debug') };
+  if (fileProblem !== undefined) logger.warn(fileProblem);
+
+  return {
+    logger,
+    ...(file === undefined ? {} : { file: file.file }),
+    record: keep,
+    text: () => lines.join(''),
+    async close() {
+      const open = file;
+      file = undefined;
+      if (open === undefined) return;
+      await open.close();
+      if (open.error !== undefined) consoleLog.warn(`log.file: writing failed: ${open.error}; the log is incomplete`);
+    },
+  };
+}

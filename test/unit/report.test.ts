@@ -1,0 +1,130 @@
+/**
+ * The end-of-run summary and the -d listing: per target and VM, the counts,
+ * bytes, time and MB/s; colour only when asked for, and never counted in a
+ * column's width.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { colorsFor } from '../../src/color.js';
+import type { DisplayedTarget } from '../../src/display.js';
+import type { ActionOutcome, RunReport } from '../../src/outcome.js';
+import { describeTotals, formatDisplay, formatReport, runTotals } from '../../src/report.js';
+
+function action(vm: string, stamp: string, kind: ActionOutcome['action'], status: ActionOutcome['status'] = 'done', bytes = 0, durationMs = 0, detail = 'reason'): ActionOutcome {
+  return { vm, stamp, action: kind, status, bytes, durationMs, detail };
+}
+
+const REPORT: RunReport = {
+  startedAt: '2026-11-23T02:00:00.000Z',
+  durationMs: 125_000,
+  uploadMethod: 'internal',
+  problems: [],
+  warnings: [],
+  exitCode: 1,
+  targets: [
+    {
+      target: 'nas',
+      durationMs: 120_000,
+      actions: [
+        action('Bart', '2026-11-23-020000', 'upload', 'done', 50_000_000, 10_000),
+        action('Bart', '2026-11-22-020000', 'resume', 'done', 10_000_000, 2_000),
+        action('Bart', '2026-11-21-020000', 'keep'),
+        action('Bart', '2026-11-18-020000', 'delete', 'done', 0, 500),
+        action('Raoul', '2026-11-23-021500', 'upload', 'failed', 1_000, 300, 'upload /vm/Raoul/2026-11-23-021500.partial/d.vmdk on nas: server replied 552 Disk full'),
+        action('Raoul', '2010-01-01-000000', 'skip'),
+      ],
+    },
+    { target: 'offsite', error: 'cannot connect to offsite (ftp.example.net:21): ECONNREFUSED', actions: [], durationMs: 0 },
+  ],
+};
+
+describe('formatReport', () => {
+  test('one row per target and VM with uploaded, resumed, deleted, kept, skipped, failed, bytes, time and MB/s, and a total', () => {
+    const text = formatReport(REPORT);
+    const rows = text.split('\n');
+    assert.deepEqual(rows.slice(0, 5), [
+      'target   VM     uploaded  resumed  deleted  kept  skipped  failed       bytes     time    speed',
+      'nas      Bart   1         1        1        1     0        0            57.2 MiB  12.5 s  5.0 MB/s',
+      'nas      Raoul  0         0        0        0     1        1            1000 B    300 ms  0.0 MB/s',
+      'offsite  -      -         -        -        -     -        unreachable  -         -       -',
+      'total           1         1        1        1     1        1            57.2 MiB  12.8 s  4.9 MB/s',
+    ]);
+    assert.match(text, /^nas: Raoul\/2026-11-23-021500 upload failed: .*552 Disk full$/m);
+    assert.match(text, /^offsite: cannot connect to offsite .*ECONNREFUSED$/m);
+    assert.match(text, /vmftp FAILED \(exit code 1\) in 2m05s \(upload method internal\)$/);
+    assert.doesNotMatch(text, /\x1b\[/, 'no colour unless asked');
+  });
+
+  test('-v debug lists every action with its detail', () => {
+    const text = formatReport(REPORT, { detail: true });
+    assert.match(text, /^every action:$/m);
+    assert.match(text, /^ {2}nas Bart\/2026-11-22-020000 resume done 9\.5 MiB in 2\.0 s: reason$/m);
+  });
+
+  test('colours (a terminal without NO_COLOR) keep the columns aligned', () => {
+    const colors = colorsFor({ isTTY: true }, { TERM: 'xterm' });
+    const painted = formatReport(REPORT, { colors });
+    assert.match(painted, /\x1b\[31m/, 'failures in red');
+    assert.equal(painted.replace(/\x1b\[\d+m/g, ''), formatReport(REPORT));
+  });
+
+  test('NO_COLOR, TERM=dumb and a pipe turn colour off; FORCE_COLOR turns it on', () => {
+    assert.equal(colorsFor({ isTTY: true }, { NO_COLOR: '1', TERM: 'xterm' }).isColorSupported, false);
+    assert.equal(colorsFor({ isTTY: true }, { TERM: 'dumb' }).isColorSupported, false);
+    assert.equal(colorsFor({ isTTY: false }, {}).isColorSupported, false);
+    assert.equal(colorsFor({ isTTY: false }, { FORCE_COLOR: '1' }).isColorSupported, true);
+    assert.equal(colorsFor({ isTTY: true }, { TERM: 'xterm' }).isColorSupported, true);
+  });
+});
+
+describe('describeTotals (the e-mail subject)', () => {
+  test('says what happened in a few words', () => {
+    assert.equal(describeTotals(runTotals(REPORT)), '1 uploaded, 1 resumed, 1 deleted, 1 failed, offsite unreachable');
+    const quiet: RunReport = { ...REPORT, exitCode: 0, targets: [{ target: 'nas', durationMs: 1, actions: [action('Bart', '2026-11-21-020000', 'keep')] }] };
+    assert.equal(describeTotals(runTotals(quiet)), 'nothing to do, 1 kept');
+  });
+});
+
+describe('formatDisplay (-d)', () => {
+  const targets: DisplayedTarget[] = [
+    {
+      target: 'nas',
+      remoteDir: '/vm',
+      strays: ['notes.txt'],
+      vms: [
+        {
+          vm: 'Bart',
+          backups: [
+            { stamp: '2026-11-22-020000', files: 3, bytes: 3_000_000, state: 'complete' },
+            { stamp: '2026-11-23-020000', files: 1, bytes: 1_000, state: 'partial' },
+          ],
+        },
+      ],
+    },
+    { target: 'offsite', remoteDir: '/', error: 'cannot connect', vms: [], strays: [] },
+  ];
+
+  test('a table per target with files, size and state, a total line, and the unreachable ones', () => {
+    assert.equal(
+      formatDisplay(targets),
+      [
+        'target nas (/vm)',
+        '  VM    stamp              files    size     state',
+        '  Bart  2026-11-22-020000  3 files  2.9 MiB  complete',
+        '  Bart  2026-11-23-020000  1 files  1000 B   partial',
+        '  1 VM, 2 backups, 2.9 MiB',
+        '  not a backup: notes.txt',
+        '',
+        'target offsite (/)',
+        '  unreachable: cannot connect',
+      ].join('\n'),
+    );
+  });
+
+  test('states in colour on a terminal, same text without the codes', () => {
+    const painted = formatDisplay(targets, colorsFor({ isTTY: true }, { TERM: 'xterm' }));
+    assert.match(painted, /\x1b\[32mcomplete/);
+    assert.match(painted, /\x1b\[33mpartial/);
+    assert.equal(painted.replace(/\x1b\[\d+m/g, ''), formatDisplay(targets));
+  });
+});
