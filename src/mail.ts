@@ -1,6 +1,5 @@
 import path from 'node:path';
-import { format } from 'date-fns';
-import nodemailer from 'nodemailer';
+import { format } from 'date-fns/format';
 import type { MailConfig } from './config/types.js';
 import { ExitCode } from './errors.js';
 import type { Redactor } from './redact.js';
@@ -68,6 +67,7 @@ function escapeHtml(text: string): string {
  */
 export async function sendMail(mail: MailConfig, message: ReportMail): Promise<void> {
   const { smtp } = mail;
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: smtp.host,
     port: smtp.port,

@@ -1,4 +1,4 @@
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import type { Colors } from './color.js';
 import { createLogger, logs, type Logger, type LogLevel } from './log.js';
 import { openLogFile, type LogFile } from './logfile.js';

@@ -5,7 +5,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { execa } from 'execa';
 import { ConfigError } from '../errors.js';
 
 /** The programs a backend may run, by the `-u` value that selects them. */
@@ -75,6 +74,7 @@ export interface RunOptions {
  * array (no shell), and is killed if this process exits first.
  */
 export async function runProgram(file: string, args: readonly string[], options: RunOptions = {}): Promise<ProgramResult> {
+  const { execa } = await import('execa');
   const result = await execa(file, args, {
     reject: false,
     // Kills the program when vmftp exits (Ctrl-C, SIGTERM from a scheduler), so no upload outlives the run.

@@ -2,7 +2,7 @@
  * Which backups a retention policy keeps, and why: restic's `forget` rules applied to stamps.
  * Pure: "now" is the newest stamp, never the clock, so a dry run and the real run agree.
  */
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import type { GfsPolicy, KeepPolicy, RetentionResult } from './model.js';
 import { compareStamps, parseStamp } from './stamp.js';
 

@@ -2,7 +2,6 @@
  * Backup folder names <-> dates, and the rule for what a VM folder may be called.
  * Pure: the clock is never read; stamps are wall-clock local time, as the backup job wrote them.
  */
-import { format, isValid, parse } from 'date-fns';
 
 /** The date-fns pattern of a backup folder name, e.g. `2012-08-18-154137`. */
 export const STAMP_FORMAT = 'yyyy-MM-dd-HHmmss';
@@ -10,24 +9,35 @@ export const STAMP_FORMAT = 'yyyy-MM-dd-HHmmss';
 /** Suffix of a folder that holds an upload not yet verified: `<stamp>.partial`. */
 export const PARTIAL_SUFFIX = '.partial';
 
-// date-fns needs a reference date to fill fields the pattern lacks; ours names every field,
-// so any fixed value works, and a fixed one keeps this module free of the clock.
-const REFERENCE_DATE = new Date(0);
+const STAMP_PATTERN = /^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})$/;
 
 /**
  * Returns the local time a stamp names, or undefined when `name` is not exactly a stamp.
- * Strict: date-fns alone accepts `2012-8-18-154137` and rolls nothing over, but a name
- * is a stamp only when formatting the parsed date gives back the very same text, so
- * `2012-13-40-999999`, `2012-02-30-000000` and `2012-08-18` are not stamps.
+ * Strict: every field is fixed-width digits, and the name is a stamp only when the local
+ * date built from the fields shows the very same fields again, so `2012-13-40-999999`,
+ * `2012-02-30-000000` and `2012-08-18` are not stamps. (No date-fns here: its parse+format
+ * round trip costs ~7 us a call, 2 s for a plan of 100,000 backups.)
  */
 export function parseStamp(name: string): Date | undefined {
-  // The length test keeps date-fns from parsing arbitrary long strings.
-  if (name.length !== STAMP_FORMAT.length) return undefined;
-  const date = parse(name, STAMP_FORMAT, REFERENCE_DATE);
-  if (!isValid(date)) return undefined;
+  const match = STAMP_PATTERN.exec(name);
+  if (match === null) return undefined;
+  const [year, month, day, hours, minutes, seconds] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  // Year 0 is not a year of the Gregorian calendar as written (date-fns refuses it too).
+  if (year < 1) return undefined;
+  const date = new Date(2000, 0, 1);
+  // setFullYear, not the constructor: the constructor maps years 0-99 to 1900-1999.
+  date.setFullYear(year, month - 1, day);
+  date.setHours(hours, minutes, seconds, 0);
   // A local time skipped by a daylight-saving change fails here too: no clock showed it,
   // so no backup job can have written it, and treating it as "not a backup" never deletes anything.
-  return format(date, STAMP_FORMAT) === name ? date : undefined;
+  const same =
+    date.getFullYear() === year &&
+    date.getMonth() === month - 1 &&
+    date.getDate() === day &&
+    date.getHours() === hours &&
+    date.getMinutes() === minutes &&
+    date.getSeconds() === seconds;
+  return same ? date : undefined;
 }
 
 /** Returns true when `name` is a valid backup stamp (see {@link parseStamp}). */
