@@ -53,7 +53,7 @@ interface Invocation {
 }
 
 /** Returns the commander program; options carry no defaults so the config file is not silently overridden. */
-function buildProgram(invocation: Invocation, log: { current: Logger }): Command {
+function buildProgram(invocation: Invocation, log: { current: Logger }, signal: AbortSignal): Command {
   const program = new Command()
     .name('vmftp')
     .description('Send VM backups (<source>/<VM>/<STAMP>/) to FTP servers, keep the newest N per VM, free the local disk.')
@@ -101,6 +101,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }): Command
         progress: options.progress,
         level: options.verbosity ?? 'info',
         warnings,
+        signal,
       });
     };
   });
@@ -176,25 +177,34 @@ function assertSupported(options: CliOptions, config: ResolvedConfig): void {
   assertUploadMethodUsable(config);
 }
 
-async function main(argv: readonly string[], log: { current: Logger }): Promise<ExitCode> {
+async function main(argv: readonly string[], log: { current: Logger }, signal: AbortSignal): Promise<ExitCode> {
   const invocation: Invocation = {};
-  await buildProgram(invocation, log).parseAsync(argv);
+  await buildProgram(invocation, log, signal).parseAsync(argv);
   return invocation.run === undefined ? ExitCode.Ok : invocation.run();
 }
 
+/** Time a stopped run gets to close its connections, write its log and send its report before it is cut short. */
+const STOP_GRACE_MS = 10_000;
+
 const log = { current: createLogger('info') };
+const interrupt = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    // Unfinished uploads stay as <stamp>.partial and are resumed next time; the lock goes with the exit handler.
-    log.current.error(`interrupted by ${signal}: unfinished uploads stay as .partial and resume next run`);
-    process.exit(ExitCode.Interrupted);
+  process.on(signal, () => {
+    if (interrupt.signal.aborted) {
+      // Asked twice: stop now. The lock still goes with the exit handler; the .partial folders stay.
+      process.exit(ExitCode.Interrupted);
+    }
+    // Unfinished uploads stay as <stamp>.partial and are resumed next time.
+    log.current.error(`interrupted by ${signal}: stopping the transfers; unfinished uploads stay as .partial and resume next run`);
+    interrupt.abort();
+    setTimeout(() => process.exit(ExitCode.Interrupted), STOP_GRACE_MS).unref();
   });
 }
-main(process.argv, log).then(
+main(process.argv, log, interrupt.signal).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = interrupt.signal.aborted ? ExitCode.Interrupted : code;
   },
   (error: unknown) => {
-    process.exitCode = reportFailure(error, log.current);
+    process.exitCode = interrupt.signal.aborted ? ExitCode.Interrupted : reportFailure(error, log.current);
   },
 );

@@ -1,9 +1,10 @@
 import path from 'node:path';
-import type { Backend } from './backends/backend.js';
+import type { UploadJob } from './backends/backend.js';
 import type {
   DeleteAction,
   LocalBackup,
   Plan,
+  FileTransfer,
   RemoteBackup,
   TargetPlan,
   UploadAction,
@@ -12,10 +13,12 @@ import type {
 import { confirmDeletes } from './core/plan.js';
 import { PARTIAL_SUFFIX, isStamp, isValidVmName } from './core/stamp.js';
 import { FtpError, VmftpError } from './errors.js';
+import type { SessionPool } from './ftp/pool.js';
 import type { FtpSession } from './ftp/session.js';
 import { takeInventory } from './inventory.js';
 import type { Logger } from './log.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
+import { withRetries, type OnRetry, type RetryPolicy } from './retry.js';
 
 /**
  * Watches the bytes of uploads as they go (the progress display). It only
@@ -28,17 +31,25 @@ export interface TransferObserver {
   file(target: string, name: string, bytes: number): { readonly onBytes: (bytes: number) => void; end(): void };
 }
 
-/** A connected target: the session for listing, rename and delete, the backend for file bytes. */
+/** A connected target: its connections (listing, rename, delete, and the slots of transfers), how file bytes move, how failures are retried. */
 export interface TargetRuntime {
-  readonly session: FtpSession;
-  readonly backend: Backend;
+  readonly pool: SessionPool;
+  /**
+   * Sends one file within the pool's cap, through the configured backend; rejects with FtpError
+   * (its kind decides a retry) or LocalFileError (never retried).
+   */
+  upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void>;
+  readonly retry: RetryPolicy;
 }
 
 /**
  * Returns one outcome per planned target after running exactly the plan:
  * uploads into `<stamp>.partial`, verify, rename, then (unless deleteFirst)
  * a fresh inventory and only the planned deletes it still confirms.
- * Targets run in parallel, each over its own connection.
+ * Targets run in parallel; within a target, backups and their files go up
+ * side by side, as many at once as the target's connection pool allows.
+ * Transient failures are retried with backoff (uploads resume from the
+ * server's size); permanent ones fail their backup at once.
  */
 export function executePlan(
   plan: Plan,
@@ -46,13 +57,15 @@ export function executePlan(
   local: readonly LocalBackup[],
   log: Logger,
   observer?: TransferObserver,
+  /** Aborted by SIGINT/SIGTERM: no retry waits, and no delete phase after the uploads. */
+  signal?: AbortSignal,
 ): Promise<TargetOutcome[]> {
   observer?.start(plan);
   return Promise.all(
     plan.targets.map(async (targetPlan) => {
       const runtime = runtimes.get(targetPlan.target);
       if (runtime === undefined) throw new Error(`no connection for planned target ${targetPlan.target}`);
-      return new TargetExecution(targetPlan, runtime, local, log, observer).run(plan.deleteFirst);
+      return new TargetExecution(targetPlan, runtime, local, log, observer, signal).run(plan.deleteFirst);
     }),
   );
 }
@@ -68,6 +81,7 @@ class TargetExecution {
     readonly local: readonly LocalBackup[],
     readonly log: Logger,
     readonly observer?: TransferObserver,
+    readonly signal?: AbortSignal,
   ) {}
 
   async run(deleteFirst: boolean): Promise<TargetOutcome> {
@@ -77,67 +91,120 @@ class TargetExecution {
         for (const action of deletesOf(vmPlan)) await this.#delete(vmPlan.vm, action);
       }
     }
+    // Every backup starts at once; the pool lets as many transfers run as the target allows.
+    const entries: (ActionOutcome | Promise<ActionOutcome>)[] = [];
     for (const vmPlan of this.plan.vms) {
       for (const action of vmPlan.actions) {
-        if (action.type === 'upload' || action.type === 'resume') await this.#upload(vmPlan.vm, action);
-        else if (action.type === 'keep' || action.type === 'skip') this.#record(vmPlan.vm, action.stamp, action.type, 'done', 0, 0, action.reason);
+        if (action.type === 'upload' || action.type === 'resume') entries.push(this.#upload(vmPlan.vm, action));
+        else if (action.type === 'keep' || action.type === 'skip') entries.push(outcome(vmPlan.vm, action.stamp, action.type, 'done', 0, 0, action.reason));
       }
     }
-    if (!deleteFirst) await this.#deleteConfirmed();
+    // Outcomes in plan order, whatever order the transfers ended in.
+    this.#outcomes.push(...(await Promise.all(entries)));
+    // A stopped run deletes nothing: the fresh inventory it would trust is of a half-done run.
+    if (!deleteFirst && this.signal?.aborted !== true) await this.#deleteConfirmed();
     return { target: this.plan.target, actions: this.#outcomes, durationMs: Date.now() - started };
   }
 
-  async #upload(vm: string, action: UploadAction): Promise<void> {
-    const { session, backend } = this.runtime;
+  /** Returns the outcome of one backup: every file sent and verified, then the `.partial` renamed to its final name. */
+  async #upload(vm: string, action: UploadAction): Promise<ActionOutcome> {
     const started = Date.now();
     const partialDir = backupPath(this.plan.remoteDir, vm, action.stamp, true);
     const finalDir = backupPath(this.plan.remoteDir, vm, action.stamp, false);
     let sent = 0;
     try {
-      for (const dir of foldersOf(partialDir, action)) await session.ensureDir(dir);
-      for (const file of action.files) {
-        if (file.offset >= file.size) continue;
-        this.log.debug(`${this.plan.target}: ${vm}/${action.stamp}/${file.path} from byte ${file.offset}`);
-        const watch = this.observer?.file(this.plan.target, `${vm}/${action.stamp}/${file.path}`, file.size - file.offset);
-        await backend
-          .upload(
-            {
-              localPath: path.join(action.localDir, ...file.path.split('/')),
-              remotePath: path.posix.join(partialDir, file.path),
-              offset: file.offset,
-              size: file.size,
-            },
-            watch?.onBytes,
-          )
-          .finally(() => watch?.end());
-        sent += file.size - file.offset;
-      }
-      await this.#verify(partialDir, action);
-      if (action.replacesIncomplete) await session.removeDir(finalDir);
+      for (const dir of foldersOf(partialDir, action)) await this.#op(`create folder ${dir}`, (session) => session.ensureDir(dir));
+      // Every file ends (sent, failed or not started) before the backup is judged: no transfer outlives its backup.
+      // Once one file failed for good the backup cannot be renamed into place: its other files are not started.
+      let firstFailure: { readonly error: unknown } | undefined;
+      await Promise.allSettled(
+        action.files.map(async (file) => {
+          try {
+            const bytes = await this.#sendFile(vm, action, partialDir, file, () => firstFailure !== undefined);
+            sent += bytes;
+          } catch (error) {
+            firstFailure ??= { error };
+          }
+        }),
+      );
+      if (firstFailure !== undefined) throw firstFailure.error;
+      if (action.replacesIncomplete) await this.#op(`delete ${finalDir}`, (session) => session.removeDir(finalDir));
       await this.#rename(partialDir, finalDir);
-      this.#record(vm, action.stamp, action.type, 'done', sent, Date.now() - started, action.reason);
       this.log.info(`${this.plan.target}: ${vm}/${action.stamp} uploaded and verified`);
+      return outcome(vm, action.stamp, action.type, 'done', sent, Date.now() - started, action.reason);
     } catch (error) {
       const message = describe(error);
-      this.#record(vm, action.stamp, action.type, 'failed', sent, Date.now() - started, message);
       this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
+      return outcome(vm, action.stamp, action.type, 'failed', sent, Date.now() - started, message);
     }
   }
 
-  /** Every file must be on the server at its local size before the folder gets its final name. */
-  async #verify(partialDir: string, action: UploadAction): Promise<void> {
-    for (const file of action.files) {
-      const remotePath = path.posix.join(partialDir, file.path);
-      const remoteSize = await this.runtime.session.size(remotePath);
-      if (remoteSize !== file.size) {
-        throw new FtpError(
-          `verify failed: ${remotePath} is ${remoteSize} bytes on the server, ${file.size} locally`,
-          'transient',
-          undefined,
-          'the next run resumes it',
-        );
-      }
+  /**
+   * Returns the bytes this run added for `file`, once the server holds all of it at its local
+   * size. A transient failure is retried from the size the server then reports (APPE), or from
+   * byte 0 when the server holds more than the file; a permanent one or a changed local file
+   * rejects at once.
+   */
+  async #sendFile(vm: string, action: UploadAction, partialDir: string, file: FileTransfer, backupFailed: () => boolean): Promise<number> {
+    const remotePath = path.posix.join(partialDir, file.path);
+    const name = `${vm}/${action.stamp}/${file.path}`;
+    const job = { localPath: path.join(action.localDir, ...file.path.split('/')), remotePath, size: file.size };
+    let offset = file.offset;
+    await withRetries(
+      this.runtime.retry,
+      async (attempt) => {
+        if (backupFailed()) throw new FtpError(`${name} not sent: another file of this backup failed`, 'permanent');
+        if (attempt > 0) offset = await this.#resumeOffset(remotePath, file.size);
+        if (offset < file.size) {
+          this.log.debug(`${this.plan.target}: ${name} from byte ${offset}`);
+          const watch = this.observer?.file(this.plan.target, name, file.size - offset);
+          await this.runtime.upload({ ...job, offset }, watch?.onBytes).finally(() => watch?.end());
+        }
+        await this.#verify(remotePath, file.size);
+      },
+      this.#onRetry(`upload of ${name}`),
+      this.signal,
+    );
+    return Math.max(0, file.size - file.offset);
+  }
+
+  /** Returns where to go on with a file after a failure: the server's size of it, 0 when it has none or more than `size`. */
+  async #resumeOffset(remotePath: string, size: number): Promise<number> {
+    let remote: number;
+    try {
+      remote = await this.runtime.pool.use((session) => session.size(remotePath));
+    } catch (error) {
+      // The server has no such file (550 and the like): start from the first byte.
+      if (error instanceof FtpError && (error.kind === 'permanent' || error.kind === 'not-found')) return 0;
+      throw error;
     }
+    return remote <= size ? remote : 0;
+  }
+
+  /** A file must be on the server at its local size before its folder gets its final name (unless `verify: 'none'`). */
+  async #verify(remotePath: string, size: number): Promise<void> {
+    if (this.runtime.pool.target.verify === 'none') return;
+    const remoteSize = await this.runtime.pool.use((session) => session.size(remotePath));
+    if (remoteSize !== size) {
+      throw new FtpError(
+        `verify failed: ${remotePath} is ${remoteSize} bytes on the server, ${size} locally`,
+        'transient',
+        undefined,
+        'it is sent again from the size the server holds (this run, while retries last, else the next run)',
+      );
+    }
+  }
+
+  /** Returns what `task` returns on a session of the target's pool, retried after a transient failure. */
+  #op<T>(what: string, task: (session: FtpSession) => Promise<T>): Promise<T> {
+    return withRetries(this.runtime.retry, () => this.runtime.pool.use(task), this.#onRetry(what), this.signal);
+  }
+
+  #onRetry(what: string): OnRetry {
+    return (error, retry, delayMs) =>
+      this.log.warn(
+        `${this.plan.target}: ${what} failed (${error.message}); retry ${retry} of ${this.runtime.retry.retries} in ${(delayMs / 1000).toFixed(1)} s`,
+      );
   }
 
   /**
@@ -145,16 +212,16 @@ class TargetExecution {
    * empty"): whatever the code, when the target exists, remove it, then rename.
    */
   async #rename(from: string, to: string): Promise<void> {
-    const { session } = this.runtime;
+    const rename = () => this.#op(`rename ${from} to ${to}`, (session) => session.rename(from, to));
     try {
-      await session.rename(from, to);
+      await rename();
     } catch (error) {
       if (!(error instanceof FtpError) || error.replyCode === undefined) throw error;
-      const siblings = (await session.list(path.posix.dirname(to))) ?? [];
+      const siblings = (await this.#op(`list ${path.posix.dirname(to)}`, (session) => session.list(path.posix.dirname(to)))) ?? [];
       if (!siblings.some((entry) => entry.name === path.posix.basename(to))) throw error;
       this.log.warn(`${this.plan.target}: ${to} exists and blocks the rename: removing it`);
-      await session.removeDir(to);
-      await session.rename(from, to);
+      await this.#op(`delete ${to}`, (session) => session.removeDir(to));
+      await rename();
     }
   }
 
@@ -163,7 +230,7 @@ class TargetExecution {
     if (planned.length === 0) return;
     let fresh: readonly RemoteBackup[];
     try {
-      fresh = (await takeInventory(this.runtime.session)).backups;
+      fresh = (await this.#op('list the target again', (session) => takeInventory(session))).backups;
     } catch (error) {
       const message = `not deleted: the fresh inventory failed (${describe(error)})`;
       for (const vmPlan of planned) {
@@ -190,7 +257,7 @@ class TargetExecution {
       return;
     }
     try {
-      if (action.partial) await this.runtime.session.removeDir(dir);
+      if (action.partial) await this.#op(`delete ${dir}`, (session) => session.removeDir(dir));
       else await this.#retire(dir, backupPath(this.plan.remoteDir, vm, action.stamp, true));
       this.#record(vm, action.stamp, 'delete', 'done', 0, Date.now() - started, action.reason);
       this.log.info(`${this.plan.target}: deleted ${dir} (${action.reason})`);
@@ -207,14 +274,25 @@ class TargetExecution {
    * an incomplete folder under a final name (invariant 1).
    */
   async #retire(finalDir: string, partialDir: string): Promise<void> {
+    // A `.partial` of the same stamp blocks the rename, and pure-ftpd says so with 451, which reads
+    // as transient and would be retried: look first, and clear the way.
+    const vmDir = path.posix.dirname(partialDir);
+    const siblings = (await this.#op(`list ${vmDir}`, (session) => session.list(vmDir))) ?? [];
+    if (siblings.some((entry) => entry.name === path.posix.basename(partialDir))) {
+      await this.#op(`delete ${partialDir}`, (session) => session.removeDir(partialDir));
+    }
     await this.#rename(finalDir, partialDir);
-    await this.runtime.session.removeDir(partialDir);
+    await this.#op(`delete ${partialDir}`, (session) => session.removeDir(partialDir));
     this.#removed.add(partialDir);
   }
 
-  #record(...[vm, stamp, action, status, bytes, durationMs, detail]: RecordArgs): void {
-    this.#outcomes.push({ vm, stamp, action, status, bytes, durationMs, detail });
+  #record(...args: RecordArgs): void {
+    this.#outcomes.push(outcome(...args));
   }
+}
+
+function outcome(...[vm, stamp, action, status, bytes, durationMs, detail]: RecordArgs): ActionOutcome {
+  return { vm, stamp, action, status, bytes, durationMs, detail };
 }
 
 type RecordArgs = [

@@ -1,16 +1,21 @@
 import { promises as fs } from 'node:fs';
 import { execa } from 'execa';
-import { createBackend } from './backends/index.js';
-import type { ResolvedConfig, TargetConfig } from './config/types.js';
+import type { UploadJob } from './backends/backend.js';
+import { createCurlBackend } from './backends/curl.js';
+import { createInternalBackend } from './backends/internal.js';
+import { createNcftpputBackend } from './backends/ncftpput.js';
+import type { ResolvedConfig, TargetConfig, UploadMethod } from './config/types.js';
 import type { LocalBackup, Plan, PlanSettings, TargetInventory } from './core/model.js';
 import { planRun, selectPurgeable } from './core/plan.js';
-import { ExitCode, FtpError, VmftpError } from './errors.js';
+import { ExitCode, FtpError, InterruptedError, VmftpError } from './errors.js';
 import { executePlan, type TargetRuntime, type TransferObserver } from './execute.js';
+import { SessionPool } from './ftp/pool.js';
 import { FtpSession } from './ftp/session.js';
 import { takeInventory } from './inventory.js';
 import { acquireLock } from './lock.js';
 import type { Logger } from './log.js';
 import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
+import { retryPolicyOf, withRetries } from './retry.js';
 import { scanSource } from './scan.js';
 
 export interface RunOptions {
@@ -19,6 +24,11 @@ export interface RunOptions {
   readonly afterSuccess?: true | string;
   /** Watches the uploads' bytes (progress display). */
   readonly observer?: TransferObserver;
+  /**
+   * Aborted on SIGINT/SIGTERM: every connection closes at once (transfers fail, their `.partial`
+   * stays for the next run), nothing is deleted or purged, and the report ends with exit 130.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type RunResult =
@@ -43,7 +53,15 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
     const scan = await scanSource(config.source);
     for (const warning of scan.warnings) log.warn(warning);
     const connected = await connectTargets(config, targetsInUse(config), log);
+    // The inventory's connection becomes the first of each target's pool: at most maxConnections in all.
+    const pools = new Map([...connected.sessions].map(([name, session]) => [name, new SessionPool(session.target, session, log)]));
+    const stop = () => {
+      for (const pool of pools.values()) pool.abort();
+    };
+    const interrupted = () => options.signal?.aborted === true;
+    options.signal?.addEventListener('abort', stop, { once: true });
     try {
+      if (interrupted()) throw new InterruptedError('interrupted before the uploads started: nothing was changed');
       const plan = planRun({ local: scan.backups, inventories: connected.inventories, settings: planSettings(config) });
       const strays = strayWarnings(connected.inventories);
       for (const warning of strays) log.warn(warning);
@@ -52,16 +70,14 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
         return { kind: 'plan', plan, warnings, exitCode };
       }
-      const runtimes = new Map<string, TargetRuntime>(
-        [...connected.sessions].map(([name, session]) => [name, { session, backend: createBackend(config.uploadMethod, session, session.target) }]),
-      );
-      const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer))];
-      let exitCode = exitCodeOfRun(outcomes, plan);
+      const runtimes = new Map<string, TargetRuntime>([...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool)]));
+      const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer, options.signal))];
+      let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan);
       let afterSuccess: AfterSuccess | undefined;
       if (options.afterSuccess !== undefined) {
         afterSuccess =
           exitCode === ExitCode.Ok
-            ? await runAfterSuccess(options.afterSuccess, config, scan.backups, connected.sessions, log)
+            ? await runAfterSuccess(options.afterSuccess, config, scan.backups, pools, log)
             : { kind: 'not-run', reason: 'the run had failures: nothing purged, no command run' };
         if (afterSuccess.kind === 'command' && afterSuccess.exitCode !== 0) exitCode = ExitCode.PartialFailure;
       }
@@ -77,11 +93,30 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       };
       return { kind: 'report', report };
     } finally {
-      for (const session of connected.sessions.values()) session.close();
+      options.signal?.removeEventListener('abort', stop);
+      for (const pool of pools.values()) pool.close();
     }
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Returns how one target's files move: over a pooled session (internal client), or through
+ * curl/ncftpput while holding one of the pool's connection slots, so transfers and listings
+ * together stay within maxConnections.
+ */
+function targetRuntime(method: UploadMethod, pool: SessionPool): TargetRuntime {
+  const retry = retryPolicyOf(pool.target);
+  if (method === 'internal') {
+    return {
+      pool,
+      retry,
+      upload: (job: UploadJob, onBytes?: (bytes: number) => void) => pool.use((session) => createInternalBackend(session).upload(job, onBytes)),
+    };
+  }
+  const backend = method === 'curl' ? createCurlBackend(pool.target) : createNcftpputBackend(pool.target);
+  return { pool, retry, upload: (job, onBytes) => pool.useSlot(() => backend.upload(job, onBytes)) };
 }
 
 /** Returns the names of the targets that some VM route maps to, in config order. */
@@ -112,8 +147,13 @@ async function connectTarget(
 ): Promise<{ session: FtpSession; inventory: TargetInventory } | { error: string }> {
   let session: FtpSession | undefined;
   try {
+    // A target that cannot be reached or refuses the login is reported at once (exit 4, nothing changed, the
+    // next night tries again); once logged in, a transient failure of the listing is retried like any other.
     session = await FtpSession.open(target);
-    const inventory = await takeInventory(session);
+    const opened = session;
+    const inventory = await withRetries(retryPolicyOf(target), () => takeInventory(opened), (error, retry, delayMs) =>
+      log.warn(`${target.name}: listing failed (${error.message}); retry ${retry} of ${target.retries} in ${(delayMs / 1000).toFixed(1)} s`),
+    );
     log.debug(`${target.name}: ${inventory.backups.length} backups under ${target.remoteDir}`);
     return { session, inventory };
   } catch (error) {
@@ -157,7 +197,7 @@ async function runAfterSuccess(
   afterSuccess: true | string,
   config: ResolvedConfig,
   local: readonly LocalBackup[],
-  sessions: ReadonlyMap<string, FtpSession>,
+  pools: ReadonlyMap<string, SessionPool>,
   log: Logger,
 ): Promise<AfterSuccess> {
   if (typeof afterSuccess === 'string') {
@@ -168,7 +208,7 @@ async function runAfterSuccess(
   }
   let inventories: TargetInventory[];
   try {
-    inventories = await Promise.all([...sessions.values()].map((session) => takeInventory(session)));
+    inventories = await Promise.all([...pools.values()].map((pool) => pool.use((session) => takeInventory(session))));
   } catch (error) {
     const detail = error instanceof FtpError ? error.message : String(error);
     return { kind: 'not-run', reason: `the check before purging failed (${detail}): nothing purged` };

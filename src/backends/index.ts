@@ -1,26 +1,7 @@
-import type { ResolvedConfig, TargetConfig, UploadMethod } from '../config/types.js';
+import type { ResolvedConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
-import type { FtpSession } from '../ftp/session.js';
-import type { Backend } from './backend.js';
-import { createCurlBackend, type CurlBackendOptions } from './curl.js';
-import { createInternalBackend } from './internal.js';
-import { createNcftpputBackend, ncftpputLoginProblems, type NcftpputBackendOptions } from './ncftpput.js';
+import { ncftpputLoginProblems } from './ncftpput.js';
 import { requireProgram } from './programs.js';
-
-/** Settings of the external backends that are not part of a target (tests throttle curl with them). */
-export type BackendOptions = CurlBackendOptions & NcftpputBackendOptions;
-
-/** Returns the backend that moves the file bytes of one target with the chosen program. */
-export function createBackend(method: UploadMethod, session: FtpSession, target: TargetConfig, options: BackendOptions = {}): Backend {
-  switch (method) {
-    case 'internal':
-      return createInternalBackend(session);
-    case 'curl':
-      return createCurlBackend(target, options);
-    case 'ncftpput':
-      return createNcftpputBackend(target, options);
-  }
-}
 
 /**
  * Returns when `config.uploadMethod` can upload to every target on this

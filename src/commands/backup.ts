@@ -34,6 +34,8 @@ export interface BackupOptions {
   readonly level: LogLevel;
   /** What the config loader warned about. */
   readonly warnings: readonly string[];
+  /** Aborted on SIGINT/SIGTERM: the run stops its transfers and ends with exit 130, log, ping and e-mail included. */
+  readonly signal?: AbortSignal;
 }
 
 /** What the run printed and how it ended. */
@@ -131,6 +133,7 @@ async function runSelected(config: ResolvedConfig, options: BackupOptions, runLo
       simulate: options.simulate,
       ...(options.execute === undefined ? {} : { afterSuccess: options.execute }),
       observer: progress,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     },
     log,
   );

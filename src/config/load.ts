@@ -421,6 +421,8 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
       maxConnections: target.maxConnections,
       activeMode: target.activeMode,
       timeoutSeconds: target.timeoutSeconds,
+      retries: target.retries,
+      retryDelaySeconds: target.retryDelaySeconds,
       verify: target.verify,
       ...(target.keep !== undefined ? { keep: target.keep satisfies KeepPolicy } : {}),
     };

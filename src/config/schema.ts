@@ -126,6 +126,10 @@ export const targetSchema = z
     maxConnections: z.number().int().min(1, { error: 'expected a whole number >= 1' }).default(2),
     activeMode: z.boolean().default(false),
     timeoutSeconds: z.number().positive({ error: 'expected a number of seconds above 0' }).default(30),
+    // Three retries ride out a NAS reboot or a WAN hiccup without holding a scheduled task for long.
+    retries: z.number().int().min(0, { error: 'expected a whole number >= 0' }).default(3),
+    // Doubled after each failed attempt: 2, 4, 8 s.
+    retryDelaySeconds: z.number().min(0, { error: 'expected a number of seconds >= 0' }).default(2),
     verify: z.enum(['size', 'hash', 'none']).default('size'),
     keep: keepSchema.optional(),
   })

@@ -24,6 +24,10 @@ export interface TargetConfig {
   readonly maxConnections: number;
   readonly activeMode: boolean;
   readonly timeoutSeconds: number;
+  /** Times a transient failure (421, 425, 426, 450, 451, reset, timeout) is retried; permanent ones never are. */
+  readonly retries: number;
+  /** Wait before the first retry; doubled after each further failure. */
+  readonly retryDelaySeconds: number;
   readonly verify: VerifyMode;
   readonly keep?: KeepPolicy;
 }

@@ -112,6 +112,8 @@ for (const method of METHODS) {
           local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 400_000, 'vm.ovf': '<vm/>' }, 'Raoul/2012-07-13-154137': { 'disk.vmdk': 20_000 } },
           remote: OLD_BART,
           rules: { cutUpload: { match: 'disk1.vmdk', afterBytes: 150_000 } },
+          // No retry in this run: the next run's resume is what this test shows (fault-suite.test.ts: the same run).
+          target: { retries: 0 },
         });
         const { source, remoteRoot, proxy, vmftp } = setup;
 
@@ -134,8 +136,8 @@ for (const method of METHODS) {
         assert.deepEqual(remoteEntries(remoteRoot, 'Bart'), [...OLD_STAMPS.slice(1), STAMP]);
         assert.deepEqual(readTree(path.join(remoteRoot, 'Bart', STAMP)), readTree(path.join(source, 'Bart', STAMP)));
         const writes = proxy.log.slice(logStart).filter((line) => /^(STOR|APPE|REST)/.test(line));
-        // The cut file is appended to; vm.ovf, never reached after the cut, is sent whole.
-        assert.deepEqual(writes, [`APPE /backups/Bart/${STAMP}.partial/disk1.vmdk`, `STOR /backups/Bart/${STAMP}.partial/vm.ovf`]);
+        // The cut file is appended to; vm.ovf went up beside it in the first run (files of a backup upload in parallel).
+        assert.deepEqual(writes, [`APPE /backups/Bart/${STAMP}.partial/disk1.vmdk`]);
         assertNoSecretsLeft(setup);
       });
 

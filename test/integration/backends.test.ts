@@ -72,6 +72,8 @@ function targetFor(endpoint: { host: string; port: number }, server: FtpServerHa
     activeMode: false,
     // pure-ftpd answers a wrong password after ~4 s: room for that, bounded for the stall tests.
     timeoutSeconds: 10,
+    retries: 3,
+    retryDelaySeconds: 2,
     verify: 'size',
     ...overrides,
   };

@@ -30,6 +30,9 @@
  * - replyToCommand: the first `times` (default 1) commands with that verb (and an argument
  *   matching `match`) are answered with `code text` and never reach the server. One rule or a
  *   list of them.
+ * - stallCommand: the first `times` (default 1) commands with that verb (and an argument matching
+ *   `match`) are swallowed: they never reach the server and get no reply, as from a server that
+ *   stopped answering on the control connection. One rule or a list of them.
  * - refuseConnectionNumber: the n-th control connection since the proxy started (1-based) gets
  *   `421 Too many connections` and is closed without reaching the server.
  * - stallUpload: after `afterBytes` bytes nothing more is forwarded and the client's data
@@ -69,10 +72,18 @@ export interface ReplyToCommandRule {
   text: string;
   times?: number;
 }
+export interface StallCommandRule {
+  /** FTP verb, case-insensitive. */
+  command: string;
+  /** Tested on the command's argument. */
+  match?: NameMatch;
+  times?: number;
+}
 export interface FaultRules {
   cutUpload?: CutUploadRule;
   replyToUpload?: ReplyToUploadRule;
   replyToCommand?: ReplyToCommandRule | ReplyToCommandRule[];
+  stallCommand?: StallCommandRule | StallCommandRule[];
   refuseConnectionNumber?: number;
   stallUpload?: StallUploadRule;
 }
@@ -99,6 +110,7 @@ interface UploadRule {
 interface CommandRule {
   verb: string;
   match?: NameMatch;
+  /** Empty: swallow the command, no reply. */
   reply: string;
   left: number;
 }
@@ -142,7 +154,11 @@ function compile(r: FaultRules): Rules {
   }
   if (r.stallUpload) uploads.push({ kind: 'stall', match: r.stallUpload.match, afterBytes: r.stallUpload.afterBytes, left: r.stallUpload.times ?? 1 });
   const commandRules = r.replyToCommand === undefined ? [] : Array.isArray(r.replyToCommand) ? r.replyToCommand : [r.replyToCommand];
-  const commands = commandRules.map((c) => ({ verb: c.command.toUpperCase(), match: c.match, reply: `${c.code} ${c.text}\r\n`, left: c.times ?? 1 }));
+  const stallRules = r.stallCommand === undefined ? [] : Array.isArray(r.stallCommand) ? r.stallCommand : [r.stallCommand];
+  const commands = [
+    ...commandRules.map((c) => ({ verb: c.command.toUpperCase(), match: c.match, reply: `${c.code} ${c.text}\r\n`, left: c.times ?? 1 })),
+    ...stallRules.map((c) => ({ verb: c.command.toUpperCase(), match: c.match, reply: '', left: c.times ?? 1 })),
+  ];
   return { uploads, commands, refuse: r.refuseConnectionNumber };
 }
 
@@ -326,7 +342,8 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
     const rule = rules.commands.find((r) => r.left > 0 && r.verb === verb && matches(r.match, arg));
     if (rule) {
       rule.left--;
-      return sendToClient(s, rule.reply);
+      if (rule.reply !== '') sendToClient(s, rule.reply);
+      return;
     }
     if (UPLOADS.has(verb)) {
       s.uploadName = arg;

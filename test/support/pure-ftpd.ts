@@ -38,6 +38,11 @@ export const PURE_FTPD = '/usr/sbin/pure-ftpd';
 const NOBODY = 65534;
 const BANNER_TIMEOUT_MS = 5000;
 
+/** A running pure-ftpd; restart() stops it (every session too) and starts it again on the same port, root and user. */
+export interface PureFtpdHandle extends FtpServerHandle<'pure-ftpd'> {
+  restart(): Promise<void>;
+}
+
 export interface StartPureFtpdOptions extends StartServerOptions {
   /** More pure-ftpd flags, e.g. ['-G'] (no rename), ['-K'] (keep all files), ['-n', '1000:10'] (quota). */
   extraArgs?: string[];
@@ -163,8 +168,8 @@ interface Started {
   port: number;
 }
 
-async function spawnOnce(args: (port: number) => string[]): Promise<Started | 'port-taken'> {
-  const port = await freePort();
+async function spawnOnce(args: (port: number) => string[], fixedPort?: number): Promise<Started | 'port-taken'> {
+  const port = fixedPort ?? (await freePort());
   const child = spawn(PURE_FTPD, args(port), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   if (child.pid !== undefined) liveGroups.add(child.pid);
   child.unref();
@@ -219,7 +224,7 @@ async function killGroup(child: ChildProcess): Promise<void> {
   liveGroups.delete(pgid);
 }
 
-export async function startPureFtpd(opts: StartPureFtpdOptions): Promise<FtpServerHandle<'pure-ftpd'>> {
+export async function startPureFtpd(opts: StartPureFtpdOptions): Promise<PureFtpdHandle> {
   const reason = pureFtpdUnavailableReason();
   if (reason) throw new Error(`cannot start pure-ftpd: ${reason}`);
   const user = opts.user ?? 'backup';
@@ -253,7 +258,8 @@ export async function startPureFtpd(opts: StartPureFtpdOptions): Promise<FtpServ
       if (r !== 'port-taken') started = r;
     }
     if (!started) throw new Error('pure-ftpd: could not get a free control port after 5 attempts');
-    const { child, port } = started;
+    const { port } = started;
+    let { child } = started;
 
     let stopping: Promise<void> | undefined;
     return {
@@ -263,6 +269,20 @@ export async function startPureFtpd(opts: StartPureFtpdOptions): Promise<FtpServ
       password,
       root,
       kind: 'pure-ftpd',
+      async restart() {
+        if (stopping !== undefined) throw new Error('pure-ftpd: restart() after stop()');
+        await killGroup(child);
+        // The port was ours a moment ago; a few tries in case the old listener is still closing.
+        for (let attempt = 0; ; attempt++) {
+          const r = await spawnOnce(args, port);
+          if (r !== 'port-taken') {
+            child = r.child;
+            return;
+          }
+          if (attempt >= 10) throw new Error(`pure-ftpd: could not listen on 127.0.0.1:${port} again`);
+          await sleep(100);
+        }
+      },
       stop() {
         stopping ??= killGroup(child).finally(() => rmSync(state, { recursive: true, force: true }));
         return stopping;

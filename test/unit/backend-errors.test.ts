@@ -31,6 +31,8 @@ function target(overrides: Partial<TargetConfig> = {}): TargetConfig {
     maxConnections: 2,
     activeMode: false,
     timeoutSeconds: 30,
+    retries: 3,
+    retryDelaySeconds: 2,
     verify: 'size',
     ...overrides,
   };

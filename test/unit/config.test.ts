@@ -110,7 +110,7 @@ describe('validateConfig: valid configs', () => {
     assert.deepEqual(
       { ...result.value.targets.nas, password: undefined },
       { host: 'nas.lan', port: 21, user: 'backup', password: undefined, remoteDir: '/vm', secure: false,
-        allowSelfSigned: false, maxConnections: 2, activeMode: false, timeoutSeconds: 30, verify: 'size' },
+        allowSelfSigned: false, maxConnections: 2, activeMode: false, timeoutSeconds: 30, retries: 3, retryDelaySeconds: 2, verify: 'size' },
     );
   });
 
@@ -165,6 +165,9 @@ describe('validateConfig: each invalid field and its problem line', () => {
     [withNas({ maxConnections: 0 }), 'targets.nas.maxConnections: expected a whole number >= 1, got 0'],
     [withNas({ timeoutSeconds: 0 }), 'targets.nas.timeoutSeconds: expected a number of seconds above 0, got 0'],
     [withNas({ timeoutSeconds: '30' }), 'targets.nas.timeoutSeconds: expected a number, got "30"'],
+    [withNas({ retries: -1 }), 'targets.nas.retries: expected a whole number >= 0, got -1'],
+    [withNas({ retries: 1.5 }), 'targets.nas.retries: expected a whole number, got 1.5'],
+    [withNas({ retryDelaySeconds: -2 }), 'targets.nas.retryDelaySeconds: expected a number of seconds >= 0, got -2'],
     [withNas({ verify: 'sha256' }), 'targets.nas.verify: expected one of "size", "hash", "none", got "sha256"'],
     [withNas({ secure: 'yes' }),
       'targets.nas.secure: expected true (explicit FTPS), false (plain FTP) or "implicit", got "yes"'],
@@ -522,7 +525,7 @@ describe('loadConfig: precedence, paths, defaults', () => {
     assert.deepEqual(config.targets.nas, {
       name: 'nas', host: 'nas.lan', port: 21, user: 'backup', password: config.targets.nas?.password,
       remoteDir: '/vm', secure: false, allowSelfSigned: false, maxConnections: 2, activeMode: false,
-      timeoutSeconds: 30, verify: 'size',
+      timeoutSeconds: 30, retries: 3, retryDelaySeconds: 2, verify: 'size',
     });
   });
 

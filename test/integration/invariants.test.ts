@@ -1,0 +1,532 @@
+/**
+ * One group per safety invariant of DESIGN.md ("Safety invariants" 1-8), each a real run of the
+ * built CLI against a real FTP server on 127.0.0.1 (ftp-srv; pure-ftpd too where it is cheap),
+ * with the fault proxy in front. Judged on the server's and the local disk, and on the exit code.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { runVmftp, type CliResult } from '../support/cli.js';
+import { makeBackupTree, readTree, type TreeSpec } from '../support/fixtures.js';
+import { assertNoIncompleteFinal, assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
+import { serverWrites, setUpScenario, type Scenario } from '../support/scenario.js';
+import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
+import { waitFor } from '../support/wait.js';
+
+const BOUNDED = { timeout: 60_000 };
+const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
+const STAMP = '2012-08-18-154137';
+const OLD_STAMPS = ['2012-05-01-000000', '2012-06-01-000000', '2012-07-01-000000'];
+const OLD_BART: TreeSpec = Object.fromEntries(OLD_STAMPS.map((stamp) => [`Bart/${stamp}`, { 'vm.ovf': `<old ${stamp}/>` }]));
+/** The original tool's sample tree, as local backups. */
+const FIXTURE_TREE: TreeSpec = {
+  'Bart/2000-08-28-154138': { 'sample.txt': 'old Bart\n' },
+  'Bart/2012-08-18-154137': { 'sample.txt': 'Bart\n', 'disk/disk1.vmdk': 20_000 },
+  'Raoul/2012-07-13-154137': { 'samplefile.txt': 'Raoul\n' },
+};
+
+interface Report {
+  readonly exitCode: number;
+  readonly afterSuccess?: { kind: string; purged?: string[] };
+  readonly targets: readonly {
+    readonly actions: readonly { vm: string; stamp: string; action: string; status: string; bytes: number }[];
+  }[];
+}
+
+function parseReport(stdout: string): Report {
+  return (JSON.parse(stdout) as { report: Report }).report;
+}
+
+function output(run: CliResult): string {
+  return `${run.stdout}\n${run.stderr}`;
+}
+
+/** Returns a port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Returns the `-x` command that creates `marker`, through the shell as a user would write it. */
+function markerCommand(marker: string): string {
+  return `"${process.execPath}" -e "require('fs').writeFileSync(process.argv[1],'x')" "${marker}"`;
+}
+
+/** Rewrites the scenario's config file through `edit`. */
+function editConfig(s: Scenario, edit: (config: Record<string, unknown>) => void): void {
+  const config = JSON.parse(readFileSync(s.configPath, 'utf8')) as Record<string, unknown>;
+  edit(config);
+  writeFileSync(s.configPath, JSON.stringify(config, null, 2));
+}
+
+/** Waits until the server's disk holds `bytes` bytes of a file that the proxy stalls. */
+function stalledAt(file: string, bytes: number): Promise<void> {
+  return waitFor(() => existsSync(file) && statSync(file).size === bytes, `${file} to reach ${bytes} bytes on the server`, 15_000);
+}
+
+function lockOwner(lockFile: string): { pid: number; host: string; startedAt: string } {
+  return JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number; host: string; startedAt: string };
+}
+
+describe('invariant 1: upload into <STAMP>.partial, rename only after every file verified', () => {
+  for (const kind of SERVER_KINDS) {
+    test(`${kind.name}: while an upload is stalled only <STAMP>.partial exists; SIGTERM exits 130, frees the lock, keeps the .partial; the next run completes`, BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const s = await setUpScenario(t, kind, {
+        local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 300_000, 'vm.ovf': '<vm/>' } },
+        remote: { 'Bart/2012-07-01-000000': { 'vm.ovf': '<old/>' } },
+        rules: { stallUpload: { match: 'disk1.vmdk', afterBytes: 100_000 } },
+      });
+      const before = snapshot(s.source, s.remoteRoot);
+      const seen = new Set<string>();
+      const watch = setInterval(() => remoteEntries(s.remoteRoot, 'Bart').forEach((name) => seen.add(name)), 10);
+      t.after(() => clearInterval(watch));
+
+      const running = s.start('-x');
+      await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 100_000);
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-07-01-000000', `${STAMP}.partial`]);
+      assert.equal(lockOwner(s.lockFile).pid, running.pid, 'the running vmftp holds the lock');
+
+      running.kill('SIGTERM');
+      const killed = await running.done;
+      clearInterval(watch);
+      assertSafeFailure(killed, before, { source: s.source, remoteRoot: s.remoteRoot, code: 130, cause: /interrupted by SIGTERM/ });
+      assert.ok(!seen.has(STAMP), `the final name never appeared during the upload (saw ${[...seen].join(', ')})`);
+      assert.ok(!existsSync(s.lockFile), 'the lock goes with the interrupted run');
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-07-01-000000', `${STAMP}.partial`]);
+
+      s.proxy.setRules({});
+      const next = await s.vmftp();
+      assert.equal(next.code, 0, next.stderr);
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-07-01-000000', STAMP]);
+      assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
+    });
+
+    test(`${kind.name}: a server that answers 226 for a short file fails the verify: no rename, purges nothing; the next run resumes it`, BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      // The proxy ends the data after 100 000 bytes and tells the client all went well: only the verify can notice.
+      const s = await setUpScenario(t, kind, {
+        local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 300_000, 'vm.ovf': '<vm/>' } },
+        remote: { 'Bart/2012-07-01-000000': { 'vm.ovf': '<old/>' } },
+        rules: { replyToUpload: { match: 'disk1.vmdk', code: 226, text: 'Transfer complete', afterBytes: 100_000 } },
+        // No retry in this run (a retry would resend the rest at once): the failed verify is what this test shows.
+        targetFields: { retries: 0 },
+      });
+      const before = snapshot(s.source, s.remoteRoot);
+
+      const lied = await s.vmftp('-x');
+      assertSafeFailure(lied, before, { source: s.source, remoteRoot: s.remoteRoot, code: 1, cause: /verify failed: [^\n]*disk1\.vmdk is 100000 bytes on the server, 300000 locally/ });
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-07-01-000000', `${STAMP}.partial`]);
+      assert.ok(!s.proxy.log.some((line) => line.startsWith('RNTO')), 'no rename of an unverified folder');
+
+      s.proxy.setRules({});
+      const next = await s.vmftp();
+      assert.equal(next.code, 0, next.stderr);
+      assert.ok(s.proxy.log.includes(`APPE /backups/Bart/${STAMP}.partial/disk1.vmdk`));
+      assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
+    });
+  }
+});
+
+describe('invariant 2: upload everything, then a fresh inventory, then delete', () => {
+  test('ftp-srv: the new backup is renamed into place before the server is listed again and the oldest deleted', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } }, remote: OLD_BART, keep: 3 });
+
+    const run = await s.vmftp();
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS.slice(1), STAMP]);
+    const log = s.proxy.log;
+    const rename = log.indexOf(`RNTO /backups/Bart/${STAMP}`);
+    // A delete starts by taking the final name away (RNFR), and ends with the RMD of what was renamed.
+    const deleted = log.indexOf(`RNFR /backups/Bart/${OLD_STAMPS[0]}`);
+    const relisted = log.findIndex((line, index) => index > rename && /^(LIST|MLSD)\b.*\/backups$/.test(line));
+    assert.ok(rename >= 0 && deleted >= 0, log.join(' | '));
+    assert.ok(rename < relisted && relisted < deleted, `upload, fresh inventory, delete: ${log.join(' | ')}`);
+  });
+
+  test('ftp-srv: with a 552 on the upload the default order keeps every old backup; --delete-first has already deleted the rotated-out one', BOUNDED, async (t) => {
+    const rules = { replyToUpload: { match: 'disk1.vmdk', code: 552, text: 'Disk full' } };
+    const local: TreeSpec = { [`Bart/${STAMP}`]: { 'disk1.vmdk': 20_000 } };
+
+    const safe = await setUpScenario(t, FTP_SRV, { local, remote: OLD_BART, keep: 3, rules });
+    const safeBefore = snapshot(safe.source, safe.remoteRoot);
+    const byDefault = await safe.vmftp();
+    assertSafeFailure(byDefault, safeBefore, { source: safe.source, remoteRoot: safe.remoteRoot, code: 1, cause: /552 Disk full/ });
+    assert.deepEqual(remoteEntries(safe.remoteRoot, 'Bart'), [...OLD_STAMPS, `${STAMP}.partial`]);
+
+    // The trade-off --delete-first documents: room for the new backup is made before it is on the server.
+    const tight = await setUpScenario(t, FTP_SRV, { local, remote: OLD_BART, keep: 3, rules });
+    const tightBefore = snapshot(tight.source, tight.remoteRoot);
+    const deleteFirst = await tight.vmftp('--delete-first');
+    assertSafeFailure(deleteFirst, tightBefore, {
+      source: tight.source,
+      remoteRoot: tight.remoteRoot,
+      code: 1,
+      cause: /552 Disk full/,
+      deletedOnPurpose: [`Bart/${OLD_STAMPS[0]}`],
+    });
+    assert.deepEqual(remoteEntries(tight.remoteRoot, 'Bart'), [...OLD_STAMPS.slice(1), `${STAMP}.partial`]);
+    const log = tight.proxy.log;
+    const deleted = log.indexOf(`RMD /backups/Bart/${OLD_STAMPS[0]}.partial`);
+    const stored = log.findIndex((line) => line.startsWith('STOR '));
+    assert.ok(deleted >= 0 && deleted < stored, `--delete-first deletes before it uploads: ${log.join(' | ')}`);
+  });
+});
+
+describe('invariant 3: a stale .partial is resumed when wanted, removed when not', () => {
+  for (const kind of SERVER_KINDS) {
+    test(`${kind.name}: a .partial of a wanted backup is resumed from the size the server holds`, BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const s = await setUpScenario(t, kind, { local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 200_000, 'vm.ovf': '<vm/>' } } });
+      const disk = readFileSync(path.join(s.source, 'Bart', STAMP, 'disk1.vmdk'));
+      s.seedRemote({ [`Bart/${STAMP}.partial`]: { 'disk1.vmdk': disk.subarray(0, 100_000) } });
+
+      const run = await s.vmftp('--json');
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(readTree(s.remoteRoot), readTree(s.source));
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [STAMP]);
+      assert.ok(s.proxy.log.includes(`APPE /backups/Bart/${STAMP}.partial/disk1.vmdk`), s.proxy.log.join(' | '));
+      assert.ok(!s.proxy.log.includes(`STOR /backups/Bart/${STAMP}.partial/disk1.vmdk`), 'the first half is not sent again');
+      const action = parseReport(run.stdout).targets[0]!.actions.find((candidate) => candidate.stamp === STAMP);
+      assert.equal(action?.action, 'resume');
+      assert.equal(action?.bytes, 200_000 + '<vm/>'.length - 100_000);
+    });
+  }
+
+  for (const kind of SERVER_KINDS) {
+    test(`${kind.name}: a .partial older than the window, with no local backup, or beside a rotated-out backup is removed; the kept backups stay`, BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const s = await setUpScenario(t, kind, {
+        local: FIXTURE_TREE,
+        remote: {
+          // The 2000 backup is older than the window of -n 1: skipped, so its .partial is not wanted.
+          'Bart/2000-08-28-154138.partial': { 'sample.txt': 'old' },
+          'Homer/2010-01-01-000000': { 'h.txt': 'Homer 2010' },
+          // A stale .partial beside a complete backup of the same stamp, both rotated out.
+          'Homer/2010-01-01-000000.partial': { 'h.txt': 'Homer 2010, again' },
+          'Homer/2011-01-01-000000': { 'h.txt': 'Homer' },
+          // No local Homer backup will ever complete this one.
+          'Homer/2013-01-01-000000.partial': { 'h.txt': 'Hom' },
+        },
+      });
+
+      const run = await s.vmftp('-n', '1');
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-08-18-154137']);
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Homer'), ['2011-01-01-000000']);
+      assert.deepEqual(readTree(path.join(s.remoteRoot, 'Homer', '2011-01-01-000000')), { 'h.txt': Buffer.from('Homer') });
+    });
+  }
+});
+
+describe('invariant 4: deletes only touch <remoteDir>/<VM>/<STAMP> and <STAMP>.partial', () => {
+  for (const kind of SERVER_KINDS) {
+    test(`${kind.name}: strays beside and inside the VM folders survive a rotation that deletes`, BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const s = await setUpScenario(t, kind, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } } });
+      s.seedRemote({
+        '.': { 'README.txt': 'a file in remoteDir' },
+        Bart: { notes: 'a file in the VM folder' },
+        'Bart/2012-08-18': { 'x.txt': 'a date, not a stamp' },
+        'Bart/2012-13-40-999999': { 'x.txt': 'an invalid stamp' },
+        'Bart/2012-13-40-999999.partial': { 'x.txt': 'an invalid stamp, partial' },
+        'Bart/2000-01-01-000000': { 'old.txt': 'a real old backup: rotated out' },
+        'Bart/2000-01-02-000000.partial': { 'old.txt': 'a stale partial: removed' },
+        'Bart./2000-01-01-000000': { 'x.txt': 'not a VM name' },
+      });
+      makeBackupTree(s.server.root, { 'outside/Bart/2000-01-01-000000': { 'x.txt': 'outside remoteDir' } });
+      const before = readTree(s.server.root);
+
+      const run = await s.vmftp('-n', '1');
+      assert.equal(run.code, 0, run.stderr);
+      const expected = Object.fromEntries(
+        Object.entries(before).filter(([file]) => !/^backups\/Bart\/(2000-01-01-000000|2000-01-02-000000\.partial)\//.test(file)),
+      );
+      expected[`backups/Bart/${STAMP}/vm.ovf`] = Buffer.from('<vm/>');
+      assert.deepEqual(readTree(s.server.root), expected);
+      assert.match(output(run), /Bart\/2012-13-40-999999 is not a <VM>\/<STAMP> backup/);
+      assert.match(output(run), /Bart\. is not a <VM>\/<STAMP> backup/);
+    });
+  }
+
+  test('ftp-srv: a config whose vms has a key ".." (or one with a "/") is rejected with exit 2 naming the field, before any connection', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } }, remote: OLD_BART });
+    editConfig(s, (config) => {
+      config.vms = { '..': 'nas', 'Bart/..': 'nas', Bart: 'nas' };
+    });
+    const before = readTree(s.server.root);
+    const local = readTree(s.source);
+
+    const run = await s.vmftp('-n', '1', '-x');
+    assert.equal(run.code, 2, output(run));
+    assert.deepEqual(readTree(s.source), local);
+    assert.match(run.stderr, /vms\["\.\."\]/);
+    assert.match(run.stderr, /vms\["Bart\/\.\."\]/);
+    assert.equal(s.proxy.connections, 0, 'no connection to the server');
+    assert.deepEqual(readTree(s.server.root), before);
+  });
+});
+
+describe('invariant 5: -x only after full success; bare -x purges exactly what is complete on all its targets', () => {
+  test('ftp-srv: bare -x purges the uploaded backups, not a skipped older one', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE });
+
+    const run = await s.vmftp('-n', '1', '-x', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(Object.keys(readTree(s.source)), ['Bart/2000-08-28-154138/sample.txt'], 'only the skipped backup stays');
+    assert.deepEqual(
+      [...(parseReport(run.stdout).afterSuccess?.purged ?? [])].sort(),
+      [path.join(s.source, 'Bart', '2012-08-18-154137'), path.join(s.source, 'Raoul', '2012-07-13-154137')],
+    );
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-08-18-154137']);
+    assert.deepEqual(readTree(path.join(s.remoteRoot, 'Raoul', '2012-07-13-154137')), { 'samplefile.txt': Buffer.from('Raoul\n') });
+  });
+
+  test('ftp-srv: with two targets, a VM mapped to both is purged only once it is complete on both', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { 'Bart/2012-08-18-154137': { 'b.txt': 'Bart' }, 'Raoul/2012-07-13-154137': { 'r.txt': 'Raoul' } },
+      targets: { nas: '/nas', offsite: '/offsite' },
+      vms: { Bart: 'nas', Raoul: ['nas', 'offsite'] },
+      keep: 3,
+    });
+    // Offsite already holds 3 newer Raoul backups: the local one is older than the window there, so it is skipped.
+    const newer = ['2013-01-01-000000', '2013-02-01-000000', '2013-03-01-000000'];
+    s.seedRemote(Object.fromEntries(newer.map((stamp) => [`Raoul/${stamp}`, { 'r.txt': stamp }])), 'offsite');
+
+    const first = await s.vmftp('-x');
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(Object.keys(readTree(s.source)), ['Raoul/2012-07-13-154137/r.txt'], 'Raoul is on nas only: not purged');
+    assert.deepEqual(remoteEntries(s.remoteRootOf('nas'), 'Raoul'), ['2012-07-13-154137']);
+    assert.deepEqual(remoteEntries(s.remoteRootOf('offsite'), 'Raoul'), newer);
+
+    // With room for 4, offsite takes it too: now it is complete on both, and purged.
+    const second = await s.vmftp('-n', '4', '-x');
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(remoteEntries(s.remoteRootOf('offsite'), 'Raoul'), ['2012-07-13-154137', ...newer]);
+    assert.deepEqual(readTree(s.source), {});
+  });
+
+  test('ftp-srv: after a failure nothing is purged and the -x command is not run', BOUNDED, async (t) => {
+    const rules = { replyToUpload: { match: 'disk1.vmdk', code: 552, text: 'Disk full' } };
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { ...FIXTURE_TREE, [`Homer/${STAMP}`]: { 'disk1.vmdk': 20_000 } },
+      rules,
+    });
+    const marker = path.join(s.work, 'x-command-ran');
+    const before = snapshot(s.source, s.remoteRoot);
+
+    const purge = await s.vmftp('-x');
+    assertSafeFailure(purge, before, { source: s.source, remoteRoot: s.remoteRoot, code: 1, cause: /552 Disk full/ });
+    assert.match(output(purge), /-x: not run/);
+
+    s.proxy.setRules(rules);
+    const command = await s.vmftp('-x', markerCommand(marker));
+    assertSafeFailure(command, before, { source: s.source, remoteRoot: s.remoteRoot, code: 1, cause: /552 Disk full/ });
+    assert.ok(!existsSync(marker), 'the -x command must not run after a failure');
+  });
+
+  test('ftp-srv: -S -x purges nothing, runs no command and changes nothing on the server', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE, remote: OLD_BART });
+    const marker = path.join(s.work, 'x-command-ran');
+    const local = readTree(s.source);
+    const remote = readTree(s.server.root);
+
+    const purge = await s.vmftp('-S', '-x');
+    assert.equal(purge.code, 0, purge.stderr);
+    const command = await s.vmftp('-S', '-x', markerCommand(marker));
+    assert.equal(command.code, 0, command.stderr);
+    assert.deepEqual(readTree(s.source), local);
+    assert.ok(!existsSync(marker), 'no command on --simulate');
+    assert.deepEqual(readTree(s.server.root), remote);
+    assert.deepEqual(serverWrites(s.proxy), []);
+  });
+
+  test('ftp-srv: -x <command> runs the command after a full success and purges nothing itself; a failing command fails the run', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE });
+    const marker = path.join(s.work, 'x-command-ran');
+    const local = readTree(s.source);
+
+    const run = await s.vmftp('-x', markerCommand(marker));
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(existsSync(marker), 'the -x command ran');
+    assert.deepEqual(readTree(s.source), local);
+    assertNoIncompleteFinal(s.remoteRoot, s.source);
+
+    const failing = await s.vmftp('-x', `"${process.execPath}" -e "process.exit(3)"`);
+    assert.equal(failing.code, 1, output(failing));
+    assert.match(failing.stdout, /exited with 3/);
+  });
+});
+
+describe('invariant 6: one run at a time', () => {
+  test('ftp-srv: a second run while one runs exits 3 naming the lock file, and leaves that lock alone', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 200_000 } },
+      rules: { stallUpload: { match: 'disk1.vmdk', afterBytes: 50_000 } },
+    });
+    const first = s.start();
+    t.after(() => first.kill('SIGKILL'));
+    await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 50_000);
+    const held = lockOwner(s.lockFile);
+    assert.equal(held.pid, first.pid);
+    const before = snapshot(s.source, s.remoteRoot);
+    const connections = s.proxy.connections;
+
+    const second = await s.vmftp('-x');
+    assertSafeFailure(second, before, { source: s.source, remoteRoot: s.remoteRoot, code: 3, cause: /another vmftp run holds the lock/ });
+    assert.ok(second.stderr.includes(s.lockFile), `the message names ${s.lockFile}: ${second.stderr}`);
+    assert.match(second.stderr, new RegExp(`pid ${first.pid}`));
+    assert.deepEqual(lockOwner(s.lockFile), held, 'the refused run must not touch the lock it did not take');
+    assert.equal(s.proxy.connections, connections, 'the refused run does not even connect');
+
+    first.kill('SIGTERM');
+    assert.equal((await first.done).code, 130);
+    assert.ok(!existsSync(s.lockFile));
+  });
+
+  test('ftp-srv: a lock whose process is gone is taken over with a warning, and the run succeeds', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } } });
+    const gone = spawnSync(process.execPath, ['-e', ''], { timeout: 10_000 }).pid;
+    assert.ok(gone !== undefined);
+    assert.throws(() => process.kill(gone, 0), { code: 'ESRCH' }, `pid ${gone} must not exist`);
+    writeFileSync(s.lockFile, JSON.stringify({ pid: gone, host: os.hostname(), startedAt: '2012-08-18T15:41:37.000Z' }));
+
+    const run = await s.vmftp();
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`warn: lock .*vmftp\\.lock was left by pid ${gone}.*taking it over`));
+    assert.ok(!existsSync(s.lockFile), 'the taken-over lock is released at the end');
+    assert.deepEqual(readTree(s.remoteRoot), readTree(s.source));
+  });
+});
+
+describe('invariant 7: secrets never appear in output, reports, plans, listings, logs or the lock file', () => {
+  test('ftp-srv: a distinctive password is in no stdout/stderr of any kind of run, nor in the lock file', BOUNDED, async (t) => {
+    const password = `Secret-${randomBytes(6).toString('hex')}`;
+    const wrong = `Wrong-${randomBytes(6).toString('hex')}`;
+    const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE, serverPassword: password, keep: 1 });
+    const leaks = (label: string, run: CliResult) => {
+      for (const secret of [password, wrong]) {
+        assert.ok(!run.stdout.includes(secret), `${label}: a password is on stdout`);
+        assert.ok(!run.stderr.includes(secret), `${label}: a password is on stderr`);
+      }
+    };
+
+    const runs: [string, string[]][] = [
+      ['-S', ['-S']],
+      ['-S --json', ['-S', '--json']],
+      ['-S -v debug', ['-S', '-v', 'debug']],
+      ['normal run, -v debug', ['-v', 'debug']],
+      ['--json', ['--json']],
+      ['-d', ['-d']],
+      ['-d --json', ['-d', '--json']],
+    ];
+    for (const [label, args] of runs) {
+      const run = await s.vmftp(...args);
+      assert.equal(run.code, 0, `${label}: ${run.stderr}`);
+      leaks(label, run);
+    }
+    for (const args of [['-x'], ['-v', 'debug'], ['--json'], ['-d']]) {
+      const before = snapshot(s.source, s.remoteRoot);
+      const failing = await runVmftp(['-c', s.configPath, ...args], { env: { ...s.env, VMFTP_TEST_PASSWORD_NAS: wrong }, timeoutMs: 30_000 });
+      assertSafeFailure(failing, before, { source: s.source, remoteRoot: s.remoteRoot, code: 4, cause: /530/ });
+      leaks(`wrong login ${args.join(' ')}`, failing);
+    }
+
+    // The lock file, read while a run holds it.
+    makeBackupTree(s.source, { 'Bart/2013-01-01-000000': { 'disk1.vmdk': 100_000 } });
+    s.proxy.setRules({ stallUpload: { match: 'disk1.vmdk', afterBytes: 10_000 } });
+    const running = s.start('-v', 'debug');
+    t.after(() => running.kill('SIGKILL'));
+    await stalledAt(path.join(s.remoteRoot, 'Bart', '2013-01-01-000000.partial', 'disk1.vmdk'), 10_000);
+    const lock = readFileSync(s.lockFile, 'utf8');
+    assert.ok(!lock.includes(password), 'the lock file holds no password');
+    running.kill('SIGTERM');
+    const interrupted = await running.done;
+    assert.equal(interrupted.code, 130);
+    leaks('interrupted run', interrupted);
+  });
+});
+
+describe('invariant 8: bad input gets a clear error naming the field or path, and changes nothing', () => {
+  async function scenario(t: Parameters<typeof setUpScenario>[0], kind: ServerKind = FTP_SRV) {
+    const s = await setUpScenario(t, kind, { local: FIXTURE_TREE, remote: OLD_BART, keep: 1 });
+    return { s, local: readTree(s.source), remote: readTree(s.server.root) };
+  }
+
+  test('ftp-srv: an invalid config with several problems exits 2, names every one by its field path, touches nothing', BOUNDED, async (t) => {
+    const { s, local, remote } = await scenario(t);
+    editConfig(s, (config) => {
+      const nas = (config.targets as Record<string, Record<string, unknown>>).nas!;
+      nas.port = 'twenty-one';
+      nas.remoteDir = 'backups';
+      config.keep = 0;
+      config.vms = { Bart: 'nowhere', '*': 'nas' };
+      config.sorce = '/typo';
+    });
+
+    const run = await s.vmftp('-x');
+    assert.equal(run.code, 2, output(run));
+    for (const field of [/targets\.nas\.port: .*twenty-one/, /targets\.nas\.remoteDir: /, /keep: /, /vms\.Bart: .*nowhere/, /sorce/]) {
+      assert.match(run.stderr, field);
+    }
+    assert.match(run.stderr, /5 problems/);
+    assert.equal(s.proxy.connections, 0, 'no connection to the server');
+    assert.deepEqual(readTree(s.server.root), remote);
+    assert.deepEqual(readTree(s.source), local);
+    assert.ok(!existsSync(s.lockFile));
+  });
+
+  test('ftp-srv: a source folder that does not exist exits 2 naming the path, before any connection', BOUNDED, async (t) => {
+    const { s, remote } = await scenario(t);
+    const missing = path.join(s.work, 'no-such-folder');
+    editConfig(s, (config) => {
+      config.source = missing;
+    });
+
+    const run = await s.vmftp('-x');
+    assert.equal(run.code, 2, output(run));
+    assert.ok(run.stderr.includes(missing), run.stderr);
+    assert.equal(s.proxy.connections, 0, 'no connection to the server');
+    assert.deepEqual(readTree(s.server.root), remote);
+    assert.ok(!existsSync(s.lockFile));
+  });
+
+  test('ftp-srv: an unreachable host exits 4 naming host:port, purges nothing', BOUNDED, async (t) => {
+    const { s, local, remote } = await scenario(t);
+    const port = await closedPort();
+    editConfig(s, (config) => {
+      (config.targets as Record<string, Record<string, unknown>>).nas!.port = port;
+    });
+    const marker = path.join(s.work, 'x-command-ran');
+
+    const run = await s.vmftp('-x', markerCommand(marker));
+    assert.equal(run.code, 4, output(run));
+    assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.deepEqual(readTree(s.source), local);
+    assert.deepEqual(readTree(s.server.root), remote);
+    assert.ok(!existsSync(marker));
+  });
+
+  for (const kind of SERVER_KINDS) {
+    test(`${kind.name}: wrong credentials exit 4 naming the target, change nothing on the server`, BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const { s, remote } = await scenario(t, kind);
+      const before = snapshot(s.source, s.remoteRoot);
+      const run = await runVmftp(['-c', s.configPath, '-x'], { env: { ...s.env, VMFTP_TEST_PASSWORD_NAS: 'not-the-password' }, timeoutMs: 30_000 });
+      assertSafeFailure(run, before, { source: s.source, remoteRoot: s.remoteRoot, code: 4, cause: /login on nas \(127\.0\.0\.1:\d+\)[^\n]*530/ });
+      assert.deepEqual(readTree(s.server.root), remote);
+      assert.deepEqual(serverWrites(s.proxy), []);
+    });
+  }
+});
