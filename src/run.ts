@@ -1,5 +1,4 @@
 import { promises as fs } from 'node:fs';
-import { execa } from 'execa';
 import type { UploadJob } from './backends/backend.js';
 import { createCurlBackend } from './backends/curl.js';
 import { createInternalBackend } from './backends/internal.js';
@@ -203,6 +202,8 @@ async function runAfterSuccess(
   if (typeof afterSuccess === 'string') {
     log.info(`running -x command: ${afterSuccess}`);
     // The user's own command line, as the original's -x: it runs through the system shell they wrote it for.
+    // Loaded here: execa costs ~16 MB and startup time on every run, and few runs use -x with a command.
+    const { execa } = await import('execa');
     const result = await execa(afterSuccess, { shell: true, stdio: 'inherit', reject: false });
     return { kind: 'command', command: afterSuccess, exitCode: result.exitCode ?? 1 };
   }

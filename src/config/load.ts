@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { createJiti } from 'jiti';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { KeepPolicy, VmRoute } from '../core/model.js';
@@ -76,6 +75,8 @@ class UnusableFile extends Error {}
 
 /** Runs a JS/TS config in memory through jiti: no ts-node, no compiled copy next to the user's file. */
 const loadModule: Loader = async (filepath) => {
+  // Loaded here, not at start: only JS/TS configs need it, and it weighs ~15 MB.
+  const { createJiti } = await import('jiti');
   const jiti = createJiti(import.meta.url, {
     alias: { [MODULE_NAME]: packageEntry },
     // Reading the config must leave the disk as it was, and a re-read must see the file's current text.
