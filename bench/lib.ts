@@ -5,9 +5,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+export { freePort } from '../test/support/ports.js';
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
@@ -275,16 +275,6 @@ export async function syncDisks(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Ports
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** True when something listens on 127.0.0.1:port (read from /proc/net/tcp, without connecting). */
 function isListening(port: number): boolean {

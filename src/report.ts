@@ -256,7 +256,7 @@ export function formatDisplay(targets: readonly DisplayedTarget[], colors: Color
     const rows: string[][] = [];
     for (const vm of target.vms) {
       for (const backup of vm.backups) {
-        rows.push([`  ${vm.vm}`, backup.stamp, `${backup.files} files`, formatBytes(backup.bytes), backup.state]);
+        rows.push([`  ${vm.vm}`, backup.stamp, `${backup.files} ${backup.files === 1 ? 'file' : 'files'}`, formatBytes(backup.bytes), backup.state]);
       }
     }
     const paint: CellStyle = (text, row, column) => {

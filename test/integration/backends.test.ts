@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
 import type { Backend, UploadJob } from '../../src/backends/backend.js';
@@ -24,6 +23,7 @@ import { pseudoRandomBytes, tmpDir } from '../support/fixtures.js';
 import type { FtpServerHandle } from '../support/ftp-srv.js';
 import { chownToFtpUser, requireOrSkip, requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
 import { SERVER_KINDS } from '../support/servers.js';
+import { freePort as closedPort } from '../support/ports.js';
 
 const BOUNDED = { timeout: 45_000 };
 /** A folder name with a space and non-ASCII letters, as VM names on Windows hosts have them. */
@@ -94,17 +94,6 @@ function assertKind(error: unknown, kind: FtpErrorKind): asserts error is FtpErr
   assert.equal(error.kind, kind, error.message);
 }
 
-/** A port on 127.0.0.1 where nothing listens. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls until `check` is true (max 5 s): servers finish writing a cut file a moment after the client saw the cut. */
 async function eventually(check: () => boolean, what: string): Promise<void> {

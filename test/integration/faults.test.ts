@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
@@ -16,6 +15,7 @@ import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js
 import { serverWrites, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { waitFor } from '../support/wait.js';
+import { freePort as closedPort } from '../support/ports.js';
 
 const BOUNDED = { timeout: 60_000 };
 const STAMP = '2012-08-18-154137';
@@ -38,17 +38,6 @@ function parseReport(stdout: string): Report {
   return (JSON.parse(stdout) as { report: Report }).report;
 }
 
-/** Returns a port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 for (const kind of SERVER_KINDS) {
   describe(`faults against ${kind.name}`, () => {

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -17,6 +16,7 @@ import { assertNoIncompleteFinal, assertSafeFailure, remoteEntries, snapshot } f
 import { serverWrites, setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
 import { waitFor } from '../support/wait.js';
+import { freePort as closedPort } from '../support/ports.js';
 
 const BOUNDED = { timeout: 60_000 };
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
@@ -46,17 +46,6 @@ function output(run: CliResult): string {
   return `${run.stdout}\n${run.stderr}`;
 }
 
-/** Returns a port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Returns the `-x` command that creates `marker`, through the shell as a user would write it. */
 function markerCommand(marker: string): string {

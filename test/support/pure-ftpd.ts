@@ -33,6 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { randomPassword, type FtpServerHandle, type StartServerOptions } from './ftp-srv.js';
+import { freePort } from './ports.js';
 
 export const PURE_FTPD = '/usr/sbin/pure-ftpd';
 const NOBODY = 65534;
@@ -96,16 +97,6 @@ export function requirePureFtpd(t: Pick<TestContext, 'skip'>): boolean {
   return requireOrSkip(t, reason === undefined, `pure-ftpd: ${reason ?? ''}`);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function chownTree(dir: string, uid: number, gid: number): void {
   chownSync(dir, uid, gid);

@@ -111,7 +111,7 @@ describe('formatDisplay (-d)', () => {
         'target nas (/vm)',
         '  VM    stamp              files    size     state',
         '  Bart  2026-11-22-020000  3 files  2.9 MiB  complete',
-        '  Bart  2026-11-23-020000  1 files  1000 B   partial',
+        '  Bart  2026-11-23-020000  1 file   1000 B   partial',
         '  1 VM, 2 backups, 2.9 MiB',
         '  not a backup: notes.txt',
         '',
