@@ -28,7 +28,8 @@ export async function displayTargets(
   log: Logger,
 ): Promise<DisplayedTarget[]> {
   const names = Object.keys(config.targets);
-  const connected = await connectTargets(config, names, log);
+  // STAT may list here: these connections only list, and are closed right after.
+  const connected = await connectTargets(config, names, log, 'fast');
   for (const session of connected.sessions.values()) session.close();
   return names.map((name) => {
     const remoteDir = config.targets[name]!.remoteDir;

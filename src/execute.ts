@@ -12,7 +12,9 @@ import type {
 } from './core/model.js';
 import { confirmDeletes } from './core/plan.js';
 import { PARTIAL_SUFFIX, isStamp, isValidVmName } from './core/stamp.js';
+import { digestLocalRange } from './backends/local-file.js';
 import { FtpError, VmftpError } from './errors.js';
+import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from './hash.js';
 import type { SessionPool } from './ftp/pool.js';
 import type { FtpSession } from './ftp/session.js';
 import { takeInventory } from './inventory.js';
@@ -74,6 +76,8 @@ class TargetExecution {
   readonly #outcomes: ActionOutcome[] = [];
   /** `.partial` folders removed along with their backup: the plan's own delete of one has nothing left to do. */
   readonly #removed = new Set<string>();
+  /** How the server gives digests, asked once per target when `verify: 'hash'`. */
+  #hashMethod: Promise<RemoteHashMethod | undefined> | undefined;
 
   constructor(
     readonly plan: TargetPlan,
@@ -155,12 +159,18 @@ class TargetExecution {
       async (attempt) => {
         if (backupFailed()) throw new FtpError(`${name} not sent: another file of this backup failed`, 'permanent');
         if (attempt > 0) offset = await this.#resumeOffset(remotePath, file.size);
+        const hashMethod = await this.#remoteHashMethod();
+        const digest = hashMethod === undefined ? undefined : createLocalDigest(hashMethod.algorithm);
         if (offset < file.size) {
           this.log.debug(`${this.plan.target}: ${name} from byte ${offset}`);
           const watch = this.observer?.file(this.plan.target, name, file.size - offset);
-          await this.runtime.upload({ ...job, offset }, watch?.onBytes).finally(() => watch?.end());
+          await this.runtime.upload({ ...job, offset, ...(digest === undefined ? {} : { digest }) }, watch?.onBytes).finally(() => watch?.end());
+        } else if (digest !== undefined) {
+          // Nothing was sent, so nothing was digested on the way: read the file for it.
+          await digestLocalRange({ ...job, offset }, digest, 0, file.size);
         }
         await this.#verify(remotePath, file.size);
+        if (hashMethod !== undefined && digest !== undefined) await this.#verifyHash(remotePath, file.size, hashMethod, digest);
       },
       this.#onRetry(`upload of ${name}`),
       this.signal,
@@ -193,6 +203,59 @@ class TargetExecution {
         'it is sent again from the size the server holds (this run, while retries last, else the next run)',
       );
     }
+  }
+
+  /** Returns how the server gives digests when `verify: 'hash'` (asked once per target), else undefined. */
+  #remoteHashMethod(): Promise<RemoteHashMethod | undefined> {
+    if (this.runtime.pool.target.verify !== 'hash') return Promise.resolve(undefined);
+    this.#hashMethod ??= this.runtime.pool.use((session) => session.remoteHashMethod()).then(
+      (method) => {
+        if (method === undefined) {
+          this.log.warn(
+            `${this.plan.target}: the server offers no file digest (HASH, XSHA256, XSHA512, XSHA1, XMD5 or XCRC in FEAT): verify 'hash' checks sizes only`,
+          );
+        } else {
+          this.log.debug(`${this.plan.target}: files are verified with ${method.command} (${method.algorithm})`);
+        }
+        return method;
+      },
+      (error: unknown) => {
+        this.#hashMethod = undefined;
+        throw error;
+      },
+    );
+    return this.#hashMethod;
+  }
+
+  /**
+   * A file whose digest on the server differs from the bytes read locally is removed from the
+   * server, so the retry (this run or the next) sends it again from the first byte: a resume
+   * would only append to the bad bytes.
+   */
+  async #verifyHash(remotePath: string, size: number, method: RemoteHashMethod, digest: LocalDigest): Promise<void> {
+    const local = digest.hex();
+    const remote = await this.runtime.pool.use((session) => session.remoteHash(remotePath, method, size));
+    if (remote === undefined) {
+      this.log.warn(`${this.plan.target}: the server gave no ${method.algorithm} digest of ${remotePath} (${method.command}): checked by size only`);
+      return;
+    }
+    if (remote === local) return;
+    await this.runtime.pool
+      .use(async (session) => {
+        // proftpd caches digests per connection by path and modification time, which a copy sent
+        // again can share (ncftpput sets the local file's time): the next digest comes from a new connection.
+        session.dropConnection();
+        await session.removeFile(remotePath);
+      })
+      .catch((error: unknown) => {
+        this.log.warn(`${this.plan.target}: could not remove ${remotePath} after its digest differed: ${describe(error)}`);
+      });
+    throw new FtpError(
+      `verify failed: ${remotePath} has ${method.algorithm} ${remote} on the server, ${local} locally`,
+      'transient',
+      undefined,
+      'the server\'s copy was removed; it is sent again from the first byte (this run, while retries last, else the next run)',
+    );
   }
 
   /** Returns what `task` returns on a session of the target's pool, retried after a transient failure. */

@@ -4,13 +4,21 @@ import { isValidVmName, parseBackupFolderName } from './core/stamp.js';
 import type { FtpSession } from './ftp/session.js';
 
 /**
+ * How an inventory lists folders: 'fast' may use STAT on the control connection (checked against
+ * MLSD/LIST first, see FtpSession.list); 'proven' always uses MLSD/LIST. 'fast' only on a connection
+ * that will never change anything: STAT puts file names on the control connection, and a name
+ * holding CR LF can leave a stale reply there that would answer a later command.
+ */
+export type Listing = 'fast' | 'proven';
+
+/**
  * Returns everything a target holds under its remoteDir: every backup of every
  * VM with its files and sizes, unfinished `.partial` uploads included. A
  * remoteDir that does not exist yet is an empty inventory.
  */
-export async function takeInventory(session: FtpSession): Promise<TargetInventory> {
+export async function takeInventory(session: FtpSession, listing: Listing = 'proven'): Promise<TargetInventory> {
   const { name: target, remoteDir } = session.target;
-  const entries = (await session.list(remoteDir)) ?? [];
+  const entries = (await session.list(remoteDir, listing)) ?? [];
   const backups: RemoteBackup[] = [];
   const strays: string[] = [];
   for (const entry of entries) {
@@ -18,7 +26,7 @@ export async function takeInventory(session: FtpSession): Promise<TargetInventor
       strays.push(entry.name);
       continue;
     }
-    const vm = await inventoryVm(session, entry.name);
+    const vm = await inventoryVm(session, entry.name, listing);
     backups.push(...vm.backups);
     strays.push(...vm.strays);
   }
@@ -29,28 +37,29 @@ export async function takeInventory(session: FtpSession): Promise<TargetInventor
 export async function inventoryVm(
   session: FtpSession,
   vm: string,
+  listing: Listing = 'proven',
 ): Promise<{ backups: RemoteBackup[]; strays: string[] }> {
   const vmDir = path.posix.join(session.target.remoteDir, vm);
   const backups: RemoteBackup[] = [];
   const strays: string[] = [];
-  for (const entry of (await session.list(vmDir)) ?? []) {
+  for (const entry of (await session.list(vmDir, listing)) ?? []) {
     const folder = entry.kind === 'dir' ? parseBackupFolderName(entry.name) : undefined;
     if (folder === undefined) {
       strays.push(`${vm}/${entry.name}`);
       continue;
     }
-    const files = await listFiles(session, path.posix.join(vmDir, entry.name), '');
+    const files = await listFiles(session, path.posix.join(vmDir, entry.name), '', listing);
     const bytes = files.reduce((sum, file) => sum + file.size, 0);
     backups.push({ vm, stamp: folder.stamp, partial: folder.partial, files, bytes });
   }
   return { backups, strays };
 }
 
-async function listFiles(session: FtpSession, dir: string, prefix: string): Promise<BackupFile[]> {
+async function listFiles(session: FtpSession, dir: string, prefix: string, listing: Listing): Promise<BackupFile[]> {
   const files: BackupFile[] = [];
-  for (const entry of (await session.list(dir)) ?? []) {
+  for (const entry of (await session.list(dir, listing)) ?? []) {
     const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.kind === 'dir') files.push(...(await listFiles(session, path.posix.join(dir, entry.name), relative)));
+    if (entry.kind === 'dir') files.push(...(await listFiles(session, path.posix.join(dir, entry.name), relative, listing)));
     else if (entry.kind === 'file') files.push({ path: relative, size: entry.size });
   }
   return files;

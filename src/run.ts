@@ -10,7 +10,7 @@ import { ExitCode, FtpError, InterruptedError, VmftpError } from './errors.js';
 import { executePlan, type TargetRuntime, type TransferObserver } from './execute.js';
 import { SessionPool } from './ftp/pool.js';
 import { FtpSession } from './ftp/session.js';
-import { takeInventory } from './inventory.js';
+import { takeInventory, type Listing } from './inventory.js';
 import { acquireLock } from './lock.js';
 import type { Logger } from './log.js';
 import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
@@ -51,7 +51,8 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
     const startedAt = new Date();
     const scan = await scanSource(config.source);
     for (const warning of scan.warnings) log.warn(warning);
-    const connected = await connectTargets(config, targetsInUse(config), log);
+    // MLSD/LIST only: --simulate shows the plan the run makes, and these connections go on to rename and delete.
+    const connected = await connectTargets(config, targetsInUse(config), log, 'proven', options.signal);
     // The inventory's connection becomes the first of each target's pool: at most maxConnections in all.
     const pools = new Map([...connected.sessions].map(([name, session]) => [name, new SessionPool(session.target, session, log)]));
     const stop = () => {
@@ -124,12 +125,21 @@ function targetsInUse(config: ResolvedConfig): string[] {
   return Object.keys(config.targets).filter((target) => used.has(target));
 }
 
-/** One connection per target, opened and inventoried in parallel; a target that fails is reported, not fatal. */
-export async function connectTargets(config: ResolvedConfig, names: readonly string[], log: Logger): Promise<Connected> {
+/**
+ * One connection per target, opened and inventoried in parallel; a target that fails is reported, not fatal.
+ * `listing` 'fast' (STAT, see FtpSession.list) only for connections that will never change anything.
+ */
+export async function connectTargets(
+  config: ResolvedConfig,
+  names: readonly string[],
+  log: Logger,
+  listing: Listing,
+  signal?: AbortSignal,
+): Promise<Connected> {
   const sessions = new Map<string, FtpSession>();
   const inventories: TargetInventory[] = [];
   const failures: TargetOutcome[] = [];
-  const results = await Promise.all(names.map((name) => connectTarget(config.targets[name]!, log)));
+  const results = await Promise.all(names.map((name) => connectTarget(config.targets[name]!, listing, log, signal)));
   results.forEach((result, index) => {
     if ('error' in result) failures.push({ target: names[index]!, error: result.error, actions: [], durationMs: 0 });
     else {
@@ -142,17 +152,21 @@ export async function connectTargets(config: ResolvedConfig, names: readonly str
 
 async function connectTarget(
   target: TargetConfig,
+  listing: Listing,
   log: Logger,
+  /** Ends the waits between retries (SIGINT/SIGTERM). */
+  signal?: AbortSignal,
 ): Promise<{ session: FtpSession; inventory: TargetInventory } | { error: string }> {
   let session: FtpSession | undefined;
   try {
-    // A target that cannot be reached or refuses the login is reported at once (exit 4, nothing changed, the
-    // next night tries again); once logged in, a transient failure of the listing is retried like any other.
-    session = await FtpSession.open(target);
+    // A NAS that is rebooting or busy (421) gets the retries a lost connection gets mid-run; a refused
+    // login is reported at once (exit 4, nothing changed, the next night tries again).
+    const policy = retryPolicyOf(target);
+    const onRetry = (what: string) => (error: FtpError, retry: number, delayMs: number) =>
+      log.warn(`${target.name}: ${what} failed (${error.message}); retry ${retry} of ${target.retries} in ${(delayMs / 1000).toFixed(1)} s`);
+    session = await withRetries(policy, () => FtpSession.open(target), onRetry('login'), signal);
     const opened = session;
-    const inventory = await withRetries(retryPolicyOf(target), () => takeInventory(opened), (error, retry, delayMs) =>
-      log.warn(`${target.name}: listing failed (${error.message}); retry ${retry} of ${target.retries} in ${(delayMs / 1000).toFixed(1)} s`),
-    );
+    const inventory = await withRetries(policy, () => takeInventory(opened, listing), onRetry('listing'), signal);
     log.debug(`${target.name}: ${inventory.backups.length} backups under ${target.remoteDir}`);
     return { session, inventory };
   } catch (error) {

@@ -1,4 +1,5 @@
 import type { UploadMethod } from '../config/types.js';
+import type { LocalDigest } from '../hash.js';
 
 /** One file to send into a folder that already exists on the server. */
 export interface UploadJob {
@@ -9,6 +10,11 @@ export interface UploadJob {
   readonly offset: number;
   /** Local size when the plan was made; a file that no longer has it fails with LocalFileError. */
   readonly size: number;
+  /**
+   * With `verify: 'hash'`: the backend feeds it every byte of the file, from byte 0 and in
+   * order, reading each byte once, so the digest is of what the server should now hold.
+   */
+  readonly digest?: LocalDigest;
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { TargetConfig } from '../config/types.js';
 import type { Backend, UploadJob } from './backend.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
-import { assertLocalSize, assertSentWhole } from './local-file.js';
+import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
 import { requireProgram, runProgram, type ProgramResult } from './programs.js';
 import { withPrivateDir } from './secret-files.js';
 
@@ -55,7 +55,7 @@ export const CURL_EXIT: ExitTable = {
   56: { kind: 'transient', what: 'receiving data failed' },
   58: { kind: 'permanent', what: 'the local TLS certificate could not be used' },
   59: { kind: 'permanent', what: 'the TLS cipher could not be used' },
-  60: { kind: 'connect', what: 'the server certificate is not trusted (set ca, or allowSelfSigned)' },
+  60: { kind: 'permanent', what: 'the server certificate is not trusted (set ca, or allowSelfSigned)' },
   63: { kind: 'permanent', what: 'the file is larger than allowed' },
   64: { kind: 'connect', what: 'the server does not offer the required TLS' },
   65: { kind: 'transient', what: 'curl had to resend data and could not rewind' },
@@ -65,10 +65,10 @@ export const CURL_EXIT: ExitTable = {
   77: { kind: 'permanent', what: 'the CA certificate (ca) could not be read' },
   78: { kind: 'not-found', what: 'the remote file or folder does not exist' },
   80: { kind: 'transient', what: 'closing the TLS connection failed' },
-  83: { kind: 'connect', what: 'the server certificate\'s issuer check failed' },
+  83: { kind: 'permanent', what: 'the server certificate\'s issuer check failed' },
   84: { kind: 'permanent', what: 'the server refused PRET', byReply: 'command' },
-  90: { kind: 'connect', what: 'the server\'s public key does not match the pinned key' },
-  91: { kind: 'connect', what: 'the server certificate\'s status is invalid' },
+  90: { kind: 'permanent', what: 'the server\'s public key does not match the pinned key' },
+  91: { kind: 'permanent', what: 'the server certificate\'s status is invalid' },
 };
 
 /** Settings of the curl backend that are not part of the target. */
@@ -92,7 +92,7 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
           input: curlConfig(target),
         });
       const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
-      const result = usesCa ? await withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? ''))) : await run();
+      const result = await alongsideDigest(job, usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? ''))) : run());
       if (result.exitCode !== 0) throw errorOfFailure(CURL_EXIT, curlFailure(result), target, job);
       const sent = Number(result.stdout.trim());
       onBytes?.(Number.isFinite(sent) ? sent : job.size - job.offset);

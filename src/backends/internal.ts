@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs';
+import { Transform, pipeline, type Readable } from 'node:stream';
+import type { LocalDigest } from '../hash.js';
 import type { FtpSession } from '../ftp/session.js';
 import type { Backend, UploadJob } from './backend.js';
-import { assertLocalSize, assertSentWhole } from './local-file.js';
+import { assertLocalSize, assertSentWhole, digestLocalRange } from './local-file.js';
 
 /** basic-ftp's default 64 KiB reads run at ~1/3 of curl's speed; 1 MiB matches curl (FTP-SERVERS.md). */
 const READ_CHUNK_BYTES = 1 << 20;
@@ -12,7 +14,10 @@ export function createInternalBackend(session: FtpSession): Backend {
     method: 'internal',
     async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
       await assertLocalSize(job);
-      const source = createReadStream(job.localPath, { start: job.offset, highWaterMark: READ_CHUNK_BYTES });
+      // The bytes the server already holds are read once here; the rest are digested as they are sent: one pass.
+      if (job.digest !== undefined) await digestLocalRange(job, job.digest, 0, job.offset);
+      const file = createReadStream(job.localPath, { start: job.offset, highWaterMark: READ_CHUNK_BYTES });
+      const source = job.digest === undefined ? file : digesting(file, job.digest);
       session.trackProgress(onBytes);
       try {
         await session.upload(source, job.remotePath, job.offset);
@@ -22,7 +27,21 @@ export function createInternalBackend(session: FtpSession): Backend {
       }
       // The backup job may still be writing: what we sent must be exactly the planned file.
       await assertLocalSize(job);
-      assertSentWhole(job, source.bytesRead);
+      assertSentWhole(job, file.bytesRead);
     },
   };
+}
+
+/** Returns `file` passed through unchanged, feeding `digest` each chunk on its way to the server. */
+function digesting(file: Readable, digest: LocalDigest): Readable {
+  const tap = new Transform({
+    readableHighWaterMark: READ_CHUNK_BYTES,
+    writableHighWaterMark: READ_CHUNK_BYTES,
+    transform(chunk: Buffer, _encoding, done) {
+      digest.update(chunk);
+      done(null, chunk);
+    },
+  });
+  // A read error reaches the upload through the tap, which pipeline destroys with it.
+  return pipeline(file, tap, () => undefined);
 }

@@ -1,4 +1,5 @@
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
+import type { LocalDigest } from '../hash.js';
 import { LocalFileError } from '../errors.js';
 import type { UploadJob } from './backend.js';
 
@@ -29,4 +30,29 @@ export function assertSentWhole(job: UploadJob, sent: number): void {
       STILL_WRITTEN,
     );
   }
+}
+
+/** Feeds `digest` the bytes of `job`'s file from `start` up to (not including) `end`; rejects with LocalFileError when they cannot all be read. */
+export async function digestLocalRange(job: UploadJob, digest: LocalDigest, start: number, end: number): Promise<void> {
+  if (end <= start) return;
+  let read = 0;
+  try {
+    for await (const chunk of createReadStream(job.localPath, { start, end: end - 1, highWaterMark: 1 << 20 })) {
+      digest.update(chunk as Buffer);
+      read += (chunk as Buffer).length;
+    }
+  } catch (error) {
+    throw new LocalFileError(`${job.localPath} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, undefined, { cause: error });
+  }
+  assertSentWhole({ ...job, offset: start, size: end }, read);
+}
+
+/**
+ * Returns what `transfer` returns. With a digest to feed, the whole file is digested while an
+ * outside program (curl, ncftpput) reads it for the upload: both reads go at once, so the
+ * second mostly hits the page cache the first just filled.
+ */
+export async function alongsideDigest<T>(job: UploadJob, transfer: Promise<T>): Promise<T> {
+  const [result] = await Promise.all([transfer, job.digest === undefined ? undefined : digestLocalRange(job, job.digest, 0, job.size)]);
+  return result;
 }

@@ -16,7 +16,7 @@ import type { TargetConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Backend, UploadJob } from './backend.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
-import { assertLocalSize, assertSentWhole } from './local-file.js';
+import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
 import { requireProgram, runProgram, type ProgramResult } from './programs.js';
 import { withPrivateDir } from './secret-files.js';
 
@@ -81,7 +81,7 @@ export function createNcftpputBackend(target: TargetConfig, options: NcftpputBac
       await assertLocalSize(job);
       if (job.offset >= job.size) return;
       let sent: number | undefined;
-      const { result, log } = await withPrivateDir(async (dir) => {
+      const { result, log } = await alongsideDigest(job, withPrivateDir(async (dir) => {
         const loginFile = await dir.writeFile('login.cfg', ncftpputLoginFile(target));
         // Created here so it is 0600 too: ncftpput would create it with the umask's mode.
         const logFile = await dir.writeFile('ncftpput.log', '');
@@ -100,7 +100,7 @@ export function createNcftpputBackend(target: TargetConfig, options: NcftpputBac
         }
         const text = outcome.exitCode === 0 ? '' : await fs.readFile(logFile, 'utf8').catch(() => '');
         return { result: outcome, log: text };
-      });
+      }));
       if (result.exitCode !== 0) throw errorOfFailure(NCFTPPUT_EXIT, ncftpputFailure(result, log), target, job);
       onBytes?.(sent ?? job.size - job.offset);
       // The backup job may still be writing: what ncftpput sent must be exactly the planned file.

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import type { ResolvedConfig, TargetConfig } from '../config/types.js';
 import { FtpError, VmftpError } from '../errors.js';
 import { FtpSession } from '../ftp/session.js';
+import { createLocalDigest } from '../hash.js';
 import type { Logger } from '../log.js';
 import type { Colors } from '../color.js';
 import { NO_COLORS } from '../color.js';
@@ -62,6 +63,11 @@ async function checkTarget(target: TargetConfig, log: Logger): Promise<TargetChe
     }
     passed.push('wrote and sized a file');
 
+    if (target.verify === 'hash') {
+      step = `compare the digest of ${file}`;
+      passed.push(await checkDigest(session, file, target, log));
+    }
+
     step = `rename ${probe} to ${renamed}`;
     await session.rename(probe, renamed);
     created = renamed;
@@ -85,6 +91,35 @@ async function checkTarget(target: TargetConfig, log: Logger): Promise<TargetChe
   } finally {
     session?.close();
   }
+}
+
+/**
+ * Returns what `verify: 'hash'` will do on this server, once the probe's digest matched; a
+ * server that offers none is a warning, not a failure: uploads are then checked by size.
+ */
+async function checkDigest(session: FtpSession, file: string, target: TargetConfig, log: Logger): Promise<string> {
+  const method = await session.remoteHashMethod();
+  if (method === undefined) {
+    log.warn(`check ${target.name}: the server offers no file digest (HASH, XSHA256, XSHA512, XSHA1, XMD5 or XCRC): verify 'hash' will check sizes only`);
+    return 'no digest offered (sizes only)';
+  }
+  const digest = createLocalDigest(method.algorithm);
+  digest.update(Buffer.from(PROBE_TEXT));
+  const local = digest.hex();
+  const remote = await session.remoteHash(file, method, Buffer.byteLength(PROBE_TEXT));
+  if (remote === undefined) {
+    log.warn(`check ${target.name}: the server offers ${method.command} but gave no digest of ${file}: verify 'hash' may check sizes only`);
+    return `${method.command} gave no digest (sizes only)`;
+  }
+  if (remote !== local) {
+    throw new FtpError(
+      `${method.command} of ${file} answered ${remote}, ${local} expected`,
+      'permanent',
+      undefined,
+      `set targets.${target.name}.verify to 'size' if this server's digests cannot be trusted`,
+    );
+  }
+  return `compared ${method.algorithm} with ${method.command}`;
 }
 
 function describe(error: unknown): string {

@@ -51,6 +51,21 @@ export class SessionPool {
 
   /** Returns what `task` returns, run while it holds one connection slot for a connection of its own. */
   async useSlot<T>(task: () => Promise<T>): Promise<T> {
+    for (;;) {
+      await this.#takeSlot();
+      try {
+        return await task();
+      } catch (error) {
+        // The backend's own connection was refused (421): the same as a refused session.
+        if (!this.#shrinksAfter(error, this.#sessions + this.#slots - 1)) throw error;
+      } finally {
+        this.#slots--;
+        this.#wake();
+      }
+    }
+  }
+
+  async #takeSlot(): Promise<void> {
     while (this.#sessions + this.#slots >= this.#limit) {
       this.#assertOpen();
       // An idle session costs the server a connection too: give its slot to the transfer.
@@ -64,12 +79,20 @@ export class SessionPool {
       }
     }
     this.#slots++;
-    try {
-      return await task();
-    } finally {
-      this.#slots--;
-      this.#wake();
-    }
+  }
+
+  /**
+   * Returns true, after making the pool smaller, when `error` is a refused connection while
+   * `others` connections are open: the server lets us have `others`, not more.
+   */
+  #shrinksAfter(error: unknown, others: number): boolean {
+    if (!(error instanceof FtpError) || error.kind !== 'connect' || others === 0) return false;
+    this.#limit = others;
+    this.log.warn(
+      `${this.target.name}: the server refused connection ${others + 1} (${error.message}); using ${others} from now on` +
+        ` (lower targets.${this.target.name}.maxConnections to ${others} to avoid this)`,
+    );
+    return true;
   }
 
   async #acquire(): Promise<FtpSession> {
@@ -86,17 +109,10 @@ export class SessionPool {
           return session;
         } catch (error) {
           this.#sessions--;
-          const others = this.#sessions + this.#slots;
-          if (!(error instanceof FtpError) || error.kind !== 'connect' || others === 0) {
+          if (!this.#shrinksAfter(error, this.#sessions + this.#slots)) {
             this.#wake();
             throw error;
           }
-          // The server lets us have `others` connections, not more: wait for one of them.
-          this.#limit = others;
-          this.log.warn(
-            `${this.target.name}: the server refused connection ${others + 1} (${error.message}); using ${others} from now on` +
-              ` (lower targets.${this.target.name}.maxConnections to ${others} to avoid this)`,
-          );
           continue;
         }
       }

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
-import { Client, FileType, FTPError } from 'basic-ftp';
+import { Client, FTPError } from 'basic-ftp';
 import type { TargetConfig } from '../config/types.js';
 import { FtpError, type FtpErrorKind } from '../errors.js';
+import { chooseRemoteHash, parseRemoteHash, type RemoteHashMethod } from '../hash.js';
+import { kindOfFileType, listingDifference, parseStatReply, statMayList } from './listing.js';
 
 /** One entry of a remote directory listing. */
 export interface RemoteEntry {
@@ -12,6 +14,21 @@ export interface RemoteEntry {
 
 /** Node socket error codes that mean the server could not be reached at all. */
 const CONNECT_ERRNOS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
+/** Node's TLS verification failures (OpenSSL's X509 error names, and the host name check). */
+const CERTIFICATE_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 /**
  * Returns the project's FtpError for anything basic-ftp or the socket threw.
@@ -26,6 +43,19 @@ export function translateFtpError(error: unknown, target: TargetConfig, what: st
     return new FtpError(`${what} on ${where}: server replied ${error.message}`, kind, error.code, hint, { cause: error });
   }
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (errno !== undefined && CERTIFICATE_ERRORS.has(errno)) {
+    // Waiting does not make a certificate trusted: not retried, and the fix is in the config.
+    const detail = error instanceof Error ? error.message : String(error);
+    return new FtpError(
+      `${what} on ${where} failed: the server's TLS certificate is not trusted (${detail}; ${errno})`,
+      'permanent',
+      undefined,
+      errno === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? `the certificate is not for ${target.host}: set targets.${target.name}.host to a name it is for`
+        : `set targets.${target.name}.ca to the certificate of the CA that signed it, or allowSelfSigned: true to skip the check`,
+      { cause: error },
+    );
+  }
   if (errno !== undefined && CONNECT_ERRNOS.has(errno)) {
     return new FtpError(
       `cannot connect to ${where}: ${errno}`,
@@ -48,6 +78,9 @@ export function kindOfReply(code: number): FtpErrorKind {
   return 'permanent';
 }
 
+/** 10 MB/s: a NAS on a single old disk still hashes faster than that. */
+const SLOWEST_SERVER_HASH_BYTES_PER_MS = 10_000;
+
 /**
  * The one wrapper around basic-ftp: every listing, size, mkdir, rename and
  * delete of a target goes through here, whichever program moves the bytes.
@@ -58,6 +91,10 @@ export class FtpSession {
   readonly #client: Client;
   #connected = false;
   #closed = false;
+  /** What FEAT offered for digests, asked once per connection. */
+  #hashMethod: Promise<RemoteHashMethod | undefined> | undefined;
+  /** The algorithm `OPTS HASH` chose on this connection. */
+  #hashSelected: string | undefined;
 
   private constructor(readonly target: TargetConfig) {
     this.#client = new Client(target.timeoutSeconds * 1000);
@@ -85,6 +122,8 @@ export class FtpSession {
         },
       });
       this.#connected = true;
+      this.#hashMethod = undefined;
+      this.#hashSelected = undefined;
     } catch (error) {
       this.#client.close();
       const translated = translateFtpError(error, target, 'login');
@@ -108,15 +147,64 @@ export class FtpSession {
     }
   }
 
-  /** Returns the entries of `dir`, or undefined when it does not exist. */
-  async list(dir: string): Promise<RemoteEntry[] | undefined> {
+  /**
+   * Returns the entries of `dir`, or undefined when it does not exist. 'proven' (the default) lists
+   * with MLSD (LIST where the server has no MLSD); 'fast' may read the folder from STAT instead (see
+   * #statListing). 'fast' only on a connection that will never change anything: a file name holding
+   * CR LF can end a STAT reply early and leave the rest to answer a later command (see inventory.ts).
+   */
+  async list(dir: string, how: 'fast' | 'proven' = 'proven'): Promise<RemoteEntry[] | undefined> {
+    if (how === 'fast' && this.#statListing !== 'off' && statMayList(dir)) {
+      const viaStat = await this.#listByStat(dir);
+      if (viaStat !== 'plain') return viaStat;
+    }
+    return this.#listPlain(dir);
+  }
+
+  /**
+   * Whether `list(dir, 'fast')` reads folders from `STAT <dir>` on the control connection: one round
+   * trip instead of EPSV, a data connection, MLSD and 226. 'checking' until a STAT listing holding a
+   * file matched the MLSD/LIST listing of the same folder; 'off' for the rest of the session at the
+   * first doubt (a difference, an error code, a reply that is not a clean `ls -l` listing).
+   */
+  #statListing: 'checking' | 'on' | 'off' = 'checking';
+  /**
+   * The checked STAT listing held the folder's own `.` (pure-ftpd -D, proftpd, vsftpd): a later reply
+   * without it is not trusted as a folder (vsftpd answers STAT of a file with that file alone).
+   */
+  #statShowsDot = false;
+
+  /** Returns the entries of `dir` (undefined: it does not exist), or 'plain' when MLSD/LIST must answer. */
+  async #listByStat(dir: string): Promise<RemoteEntry[] | undefined | 'plain'> {
+    let reply: { code: number; message: string };
+    try {
+      reply = await this.#run(`list ${dir}`, (client) => client.sendIgnoringError(`STAT ${dir}`));
+    } catch {
+      // A lost connection, a timeout, or a reply over basic-ftp's 64 KiB limit for one control reply
+      // (a folder of ~900 entries; basic-ftp then closes the connection): the plain listing reconnects.
+      this.#statListing = 'off';
+      return 'plain';
+    }
+    const stat = parseStatReply(reply.code, reply.message);
+    if (stat.kind === 'unusable') this.#statListing = 'off';
+    // An empty reply may be a missing folder (pure-ftpd, vsftpd): the plain listing tells.
+    if (stat.kind !== 'listing' || (this.#statShowsDot && !stat.sawDot)) return 'plain';
+    if (this.#statListing === 'on') return stat.entries;
+    const plain = await this.#listPlain(dir);
+    const difference = plain === undefined ? 'no such folder by the plain listing' : listingDifference(stat.entries, plain);
+    if (difference !== undefined) this.#statListing = 'off';
+    else {
+      this.#statShowsDot ||= stat.sawDot;
+      // A listing with a file in it has shown that sizes read right too.
+      if (stat.entries.some((entry) => entry.kind === 'file')) this.#statListing = 'on';
+    }
+    return plain;
+  }
+
+  async #listPlain(dir: string): Promise<RemoteEntry[] | undefined> {
     try {
       return await this.#run(`list ${dir}`, async (client) =>
-        (await client.list(dir)).map((info) => ({
-          name: info.name,
-          kind: info.type === FileType.File ? 'file' : info.type === FileType.Directory ? 'dir' : 'other',
-          size: info.size,
-        })),
+        (await client.list(dir)).map((info) => ({ name: info.name, kind: kindOfFileType(info.type), size: info.size })),
       );
     } catch (error) {
       // Servers answer a listing of a missing folder with 550, 450 or 451: only CWD tells "missing" from "failing".
@@ -141,6 +229,36 @@ export class FtpSession {
     return this.#run(`size ${file}`, (client) => client.size(file));
   }
 
+  /** Returns how this server gives file digests (FEAT, asked once per connection), undefined when it gives none. */
+  remoteHashMethod(): Promise<RemoteHashMethod | undefined> {
+    this.#hashMethod ??= this.#run('ask the server for its features (FEAT)', async (client) => chooseRemoteHash(await client.features())).catch(
+      (error: unknown) => {
+        this.#hashMethod = undefined;
+        throw error;
+      },
+    );
+    return this.#hashMethod;
+  }
+
+  /**
+   * Returns the server's digest of `file` (`size` bytes) in lower-case hex, or undefined when
+   * the server refuses for good (5xx) or answers without one; a 4xx rejects as transient.
+   */
+  remoteHash(file: string, method: RemoteHashMethod, size: number): Promise<string | undefined> {
+    return this.#run(`${method.command} ${file}`, async (client) => {
+      if (method.command === 'HASH' && this.#hashSelected !== method.algorithm) {
+        await client.send(`OPTS HASH ${method.algorithm}`);
+        this.#hashSelected = method.algorithm;
+      }
+      const reply = client.sendIgnoringError(`${method.command} ${file}`);
+      // The server reads the whole file before it answers: the usual wait, plus the file at a slow disk's pace.
+      client.ftp.socket.setTimeout(this.target.timeoutSeconds * 1000 + Math.ceil(size / SLOWEST_SERVER_HASH_BYTES_PER_MS));
+      const { code, message } = await reply;
+      if (code >= 400 && code < 500) throw new FtpError(`${method.command} ${file}: server replied ${message}`, 'transient', code);
+      return parseRemoteHash(method, code, message, size);
+    });
+  }
+
   /** Creates `dir` and its parents as needed. */
   ensureDir(dir: string): Promise<void> {
     return this.#run(`create folder ${dir}`, async (client) => {
@@ -153,6 +271,13 @@ export class FtpSession {
   /** Renames `from` to `to` (same server). */
   async rename(from: string, to: string): Promise<void> {
     await this.#run(`rename ${from} to ${to}`, (client) => client.rename(from, to));
+  }
+
+  /** Deletes the file `file`. */
+  removeFile(file: string): Promise<void> {
+    return this.#run(`delete ${file}`, async (client) => {
+      await client.remove(file);
+    });
   }
 
   /** Deletes the folder `dir` and everything in it. */
@@ -170,6 +295,12 @@ export class FtpSession {
   /** Calls `onBytes` with the bytes of the current transfer so far; `undefined` stops it. */
   trackProgress(onBytes: ((bytes: number) => void) | undefined): void {
     this.#client.trackProgress(onBytes === undefined ? undefined : (info) => onBytes(info.bytes));
+  }
+
+  /** Closes the connection; the next call opens a new one, so nothing the server kept for this connection carries over. */
+  dropConnection(): void {
+    this.#connected = false;
+    this.#client.close();
   }
 
   /** Closes the connection; the session can no longer be used. */

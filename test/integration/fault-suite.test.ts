@@ -14,7 +14,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
-import { requirePureFtpd, startPureFtpd, type PureFtpdHandle } from '../support/pure-ftpd.js';
+import { findProgram } from '../../src/backends/programs.js';
+import { requireOrSkip, requirePureFtpd, startPureFtpd, type PureFtpdHandle } from '../support/pure-ftpd.js';
 import { assertNoIncompleteFinal, assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
@@ -126,6 +127,29 @@ for (const kind of SERVER_KINDS) {
       assert.match(output(run), /nas: the server refused connection 3 [^\n]*using 2 from now on/);
       await assertFollowUp(s, () => expectedAfterRotation(s));
     });
+
+    // curl 7.88 does not end on a 421 greeting: it waits for a 220 and fails with exit 28 (timeout),
+    // a transient failure like any other, so only ncftpput's refusal can tell the pool to shrink.
+    for (const method of ['ncftpput'] as const) {
+      test(`a 421 to ${method}'s own connection (the third, maxConnections 3) shrinks the pool to 2; the run completes`, BOUNDED, async (t) => {
+        if (!kind.usable(t) || !requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH`)) return;
+        const files = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((name) => [`${name}.vmdk`, 50_000]));
+        const s = await setUpScenario(t, kind, {
+          local: { [`Bart/${STAMP}`]: files },
+          remote: OLD_BART,
+          keep: 3,
+          rules: { refuseConnectionNumber: 3 },
+          // No retries: only the pool's own handling of the refusal can carry the run.
+          targetFields: { retries: 0, maxConnections: 3 },
+        });
+        const before = snapshot(s.source, s.remoteRoot);
+
+        const run = await s.vmftp('-u', method);
+        assertRecovered(run, s, before);
+        assert.match(output(run), /nas: the server refused connection 3 [^\n]*using 2 from now on/);
+        await assertFollowUp(s, () => expectedAfterRotation(s));
+      });
+    }
   });
 
   describe(`fault suite against ${kind.name}: permanent faults fail their backup at once`, () => {

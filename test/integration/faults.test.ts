@@ -129,7 +129,7 @@ for (const kind of SERVER_KINDS) {
       assert.match(run.stderr, /targets\.nas\.user and its password/);
     });
 
-    test('a port with no server exits 4 naming host:port', BOUNDED, async (t) => {
+    test('a port with no server is tried again (a NAS may be rebooting), then exits 4 naming host:port', BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
       const work = tmpDir(`faults-closed-${kind.name}`, t);
       const source = path.join(work, 'source');
@@ -137,13 +137,15 @@ for (const kind of SERVER_KINDS) {
       const port = await closedPort();
       const { configPath, env } = await writeConfig(work, {
         source,
-        targets: { nas: { host: '127.0.0.1', port, user: 'backup', password: 'unused-password' } },
+        targets: { nas: { host: '127.0.0.1', port, user: 'backup', password: 'unused-password', retryDelaySeconds: 0.05 } },
       });
       const before = readTree(source);
 
       const run = await runVmftp(['-c', configPath, '-x'], { env, timeoutMs: 45_000 });
       assert.equal(run.code, 4, run.stderr);
       assert.match(run.stderr, new RegExp(`nas \\(127\\.0\\.0\\.1:${port}\\)[^\\n]*ECONNREFUSED`));
+      // A server that stays away gets two retries, not all `retries`: the scheduled task ends soon.
+      assert.equal(run.stderr.match(/nas: login failed [^\n]*; retry \d of 3/g)?.length, 2, run.stderr);
       assert.deepEqual(readTree(source), before, 'the local backups must not be touched');
     });
 

@@ -139,9 +139,13 @@ describe('invariant 2: upload everything, then a fresh inventory, then delete', 
     const rename = log.indexOf(`RNTO /backups/Bart/${STAMP}`);
     // A delete starts by taking the final name away (RNFR), and ends with the RMD of what was renamed.
     const deleted = log.indexOf(`RNFR /backups/Bart/${OLD_STAMPS[0]}`);
-    const relisted = log.findIndex((line, index) => index > rename && /^(LIST|MLSD)\b.*\/backups$/.test(line));
+    // Any listing of /backups counts (STAT lists folders too) ...
+    const relisted = log.findIndex((line, index) => index > rename && /^(LIST|MLSD|STAT)\b.*\/backups$/.test(line));
     assert.ok(rename >= 0 && deleted >= 0, log.join(' | '));
     assert.ok(rename < relisted && relisted < deleted, `upload, fresh inventory, delete: ${log.join(' | ')}`);
+    // ... but a run lists with MLSD/LIST only (STAT is for -d, see src/ftp/listing.ts).
+    assert.ok(/^(LIST|MLSD)\b/.test(log[relisted]!), log.join(' | '));
+    assert.ok(!log.some((line) => line.startsWith('STAT')), `no STAT listing in a run: ${log.join(' | ')}`);
   });
 
   test('ftp-srv: with a 552 on the upload the default order keeps every old backup; --delete-first has already deleted the rotated-out one', BOUNDED, async (t) => {
@@ -170,6 +174,8 @@ describe('invariant 2: upload everything, then a fresh inventory, then delete', 
     const deleted = log.indexOf(`RMD /backups/Bart/${OLD_STAMPS[0]}.partial`);
     const stored = log.findIndex((line) => line.startsWith('STOR '));
     assert.ok(deleted >= 0 && deleted < stored, `--delete-first deletes before it uploads: ${log.join(' | ')}`);
+    // With no fresh inventory after the uploads, --delete-first decides on one listed by MLSD/LIST only.
+    assert.ok(!log.some((line) => line.startsWith('STAT')), `--delete-first never lists with STAT: ${log.join(' | ')}`);
   });
 });
 
@@ -496,6 +502,7 @@ describe('invariant 8: bad input gets a clear error naming the field or path, an
     const port = await closedPort();
     editConfig(s, (config) => {
       (config.targets as Record<string, Record<string, unknown>>).nas!.port = port;
+      (config.targets as Record<string, Record<string, unknown>>).nas!.retryDelaySeconds = 0.05;
     });
     const marker = path.join(s.work, 'x-command-ran');
 

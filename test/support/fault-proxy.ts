@@ -37,6 +37,10 @@
  *   `421 Too many connections` and is closed without reaching the server.
  * - stallUpload: after `afterBytes` bytes nothing more is forwarded and the client's data
  *   connection is held open (not read, so the client's writes back up) until stop().
+ * - corruptUpload: the byte at `afterBytes` of the upload reaches the server inverted; everything
+ *   else, the end of data and the replies pass as usual (a bit flip no size check can see).
+ * - hideFeatures: FEAT replies reach the client without the lines of these features (e.g. 'HASH'),
+ *   as from a server that does not offer them.
  *
  * setRules() replaces every rule and its `times` counters; the connection count keeps running.
  * `log` lists every command the clients sent (PASS shown as `PASS ****`).
@@ -79,8 +83,15 @@ export interface StallCommandRule {
   match?: NameMatch;
   times?: number;
 }
+export interface CorruptUploadRule {
+  match?: NameMatch;
+  afterBytes: number;
+  times?: number;
+}
 export interface FaultRules {
   cutUpload?: CutUploadRule;
+  corruptUpload?: CorruptUploadRule;
+  hideFeatures?: string[];
   replyToUpload?: ReplyToUploadRule;
   replyToCommand?: ReplyToCommandRule | ReplyToCommandRule[];
   stallCommand?: StallCommandRule | StallCommandRule[];
@@ -101,7 +112,7 @@ export interface FaultProxyHandle {
 }
 
 interface UploadRule {
-  kind: 'cut' | 'reply' | 'stall';
+  kind: 'cut' | 'reply' | 'stall' | 'corrupt';
   match?: NameMatch;
   afterBytes: number;
   left: number;
@@ -118,11 +129,14 @@ interface Rules {
   uploads: UploadRule[];
   commands: CommandRule[];
   refuse?: number;
+  hiddenFeatures: Set<string>;
 }
 
 interface Session {
   client: net.Socket;
   upstream: net.Socket;
+  /** Verb of the latest command forwarded to the server. */
+  lastVerb?: string;
   /** File name of the latest upload command, until its final reply. */
   uploadName?: string;
   /** An upload command was forwarded and the server's final reply (>= 200) has not come yet. */
@@ -152,6 +166,9 @@ function compile(r: FaultRules): Rules {
     const x = r.replyToUpload;
     uploads.push({ kind: 'reply', match: x.match, afterBytes: x.afterBytes ?? 0, left: x.times ?? 1, reply: `${x.code} ${x.text}\r\n` });
   }
+  if (r.corruptUpload) {
+    uploads.push({ kind: 'corrupt', match: r.corruptUpload.match, afterBytes: r.corruptUpload.afterBytes, left: r.corruptUpload.times ?? 1 });
+  }
   if (r.stallUpload) uploads.push({ kind: 'stall', match: r.stallUpload.match, afterBytes: r.stallUpload.afterBytes, left: r.stallUpload.times ?? 1 });
   const commandRules = r.replyToCommand === undefined ? [] : Array.isArray(r.replyToCommand) ? r.replyToCommand : [r.replyToCommand];
   const stallRules = r.stallCommand === undefined ? [] : Array.isArray(r.stallCommand) ? r.stallCommand : [r.stallCommand];
@@ -159,7 +176,7 @@ function compile(r: FaultRules): Rules {
     ...commandRules.map((c) => ({ verb: c.command.toUpperCase(), match: c.match, reply: `${c.code} ${c.text}\r\n`, left: c.times ?? 1 })),
     ...stallRules.map((c) => ({ verb: c.command.toUpperCase(), match: c.match, reply: '', left: c.times ?? 1 })),
   ];
-  return { uploads, commands, refuse: r.refuseConnectionNumber };
+  return { uploads, commands, refuse: r.refuseConnectionNumber, hiddenFeatures: new Set((r.hideFeatures ?? []).map((name) => name.toUpperCase())) };
 }
 
 function isLoopback(host: string): boolean {
@@ -317,6 +334,16 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
     client.on('data', (chunk: Buffer) => {
       if (detached) return; // a rule acted: discard
       decide();
+      if (rule?.kind === 'corrupt') {
+        if (rule.left > 0 && forwarded <= rule.afterBytes && rule.afterBytes < forwarded + chunk.length) {
+          rule.left--;
+          const copy = Buffer.from(chunk);
+          const at = rule.afterBytes - forwarded;
+          copy[at] = (copy[at] ?? 0) ^ 0xff;
+          return forward(copy);
+        }
+        return forward(chunk);
+      }
       if (rule && rule.left > 0 && forwarded + chunk.length >= rule.afterBytes) {
         forward(chunk.subarray(0, Math.max(0, rule.afterBytes - forwarded)));
         return fire(rule);
@@ -326,7 +353,7 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
     client.on('end', () => {
       if (detached) return;
       decide();
-      if (rule && rule.left > 0 && forwarded >= rule.afterBytes) return fire(rule);
+      if (rule && rule.kind !== 'corrupt' && rule.left > 0 && forwarded >= rule.afterBytes) return fire(rule);
       endServer();
     });
     client.on('close', () => {
@@ -345,6 +372,7 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
       if (rule.reply !== '') sendToClient(s, rule.reply);
       return;
     }
+    s.lastVerb = verb;
     if (UPLOADS.has(verb)) {
       s.uploadName = arg;
       s.awaitingUploadReply = true;
@@ -373,6 +401,9 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
     const code = Number(lines[0]?.slice(0, 3));
     queue(s, async () => {
       if (lines.length === 1 && (code === 227 || code === 229)) lines = [await rewritePassive(s, lines[0] ?? '')];
+      if (s.lastVerb === 'FEAT' && lines.length > 1 && rules.hiddenFeatures.size > 0) {
+        lines = lines.filter((line, index) => index === 0 || index === lines.length - 1 || !rules.hiddenFeatures.has(line.trim().split(' ')[0]?.toUpperCase() ?? ''));
+      }
       if (code >= 200 && s.awaitingUploadReply) {
         s.awaitingUploadReply = false;
         s.uploadName = undefined;

@@ -1,6 +1,8 @@
 import type { TestContext } from 'node:test';
 import { startFtpSrv, type FtpServerHandle, type StartServerOptions } from './ftp-srv.js';
-import { requirePureFtpd, startPureFtpd } from './pure-ftpd.js';
+import { requireProftpd, startProftpd } from './proftpd.js';
+import { chownToFtpUser, requirePureFtpd, startPureFtpd } from './pure-ftpd.js';
+import { chownToVsftpdUser, requireVsftpd, startVsftpd } from './vsftpd.js';
 
 /** A real FTP server the integration suites run against. */
 export interface ServerKind {
@@ -14,4 +16,25 @@ export interface ServerKind {
 export const SERVER_KINDS: readonly ServerKind[] = [
   { name: 'ftp-srv', usable: () => true, start: startFtpSrv },
   { name: 'pure-ftpd', usable: requirePureFtpd, start: startPureFtpd },
+];
+
+/**
+ * More C servers, for the compatibility suite (test/integration/servers-compat.test.ts) only:
+ * not in SERVER_KINDS, which every suite iterates. Both are unpacked by scripts/ensure-test-deps.sh.
+ * vsftpd logs in anonymously and may write only under `/pub`: `remoteBase` is where a suite puts
+ * its remoteDir, `chown` hands a folder the test filled behind the server's back to the FTP user.
+ */
+export interface CompatServerKind {
+  readonly name: 'proftpd' | 'vsftpd';
+  readonly usable: (t: Pick<TestContext, 'skip'>) => boolean;
+  readonly start: (options: StartServerOptions) => Promise<Omit<FtpServerHandle, 'kind'>>;
+  /** Folder (as the FTP user sees it) under which the user may create folders: '' for `/`. */
+  readonly remoteBase: '' | '/pub';
+  readonly chown: (dir: string) => void;
+}
+
+/** proftpd 1.3.8 (MLSD, HASH) and vsftpd 3.0.3 (LIST only), from Debian. */
+export const COMPAT_SERVER_KINDS: readonly CompatServerKind[] = [
+  { name: 'proftpd', usable: requireProftpd, start: startProftpd, remoteBase: '', chown: chownToFtpUser },
+  { name: 'vsftpd', usable: requireVsftpd, start: startVsftpd, remoteBase: '/pub', chown: chownToVsftpdUser },
 ];
