@@ -1,16 +1,21 @@
 /**
- * A C FTP server as a foreground child process on 127.0.0.1, for test/support/proftpd.ts and
- * vsftpd.ts: start it on a free port (another one when something took the port first), wait for
- * its 220 greeting (through TLS for implicit FTPS), and stop it with its whole process group.
+ * A C FTP server as a foreground child process on 127.0.0.1, for test/support/pure-ftpd.ts,
+ * proftpd.ts and vsftpd.ts: start it on a free port (another one when something took the port
+ * first; or on a given port, for a restart), wait for its 220 greeting (through TLS for implicit
+ * FTPS), and stop it with its whole process group.
  *
  *   const daemon = await startDaemon({ name: 'proftpd', program, args: (port) => [...], banner: /ProFTPD/ });
  *   ...
  *   await daemon.stop();   // SIGTERM, then SIGKILL to the group; resolves once the master exited
  *
- * Servers a test forgot to stop are killed when the test process exits.
+ * Servers a test forgot to stop are killed when the test process exits. withStateDir() and
+ * stopThenRemove() manage the server's private folder (config, logs, pid file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import { freePort } from './ports.js';
 
@@ -28,6 +33,17 @@ export interface StartDaemonOptions {
   readonly implicitTls?: boolean;
   /** Extra text for a start failure: the server's own log file, read when it did not come up. */
   readonly diagnostics?: () => string;
+  /**
+   * When the server's output says that its port was taken (e.g. /Address already in use/): then
+   * only this decides. Default: the server exited before greeting and the port is busy.
+   */
+  readonly portTakenOutput?: RegExp;
+  /**
+   * Listen on this port only: a restart on the port of an earlier start. Tried up to 11 times,
+   * 100 ms apart, in case the old listener is still closing. Default: a free port (up to 5 ports
+   * tried when something else takes one first).
+   */
+  readonly port?: number;
 }
 
 /** A running server. */
@@ -112,7 +128,7 @@ async function killGroup(child: ChildProcess): Promise<void> {
 }
 
 async function spawnOnce(opts: StartDaemonOptions): Promise<Daemon | 'port-taken'> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const child = spawn(opts.program, opts.args(port), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   if (child.pid !== undefined) liveGroups.add(child.pid);
   child.unref();
@@ -151,15 +167,23 @@ async function spawnOnce(opts: StartDaemonOptions): Promise<Daemon | 'port-taken
   const exitedEarly = !alive();
   await daemon.stop();
   await Promise.race([closed, sleep(500)]); // let stderr drain
-  if (exitedEarly && (await portBusy(port))) return 'port-taken';
+  if (opts.portTakenOutput ? opts.portTakenOutput.test(stderr) : exitedEarly && (await portBusy(port))) return 'port-taken';
   const log = opts.diagnostics?.().trim() ?? '';
   throw new Error(
     `${opts.name} did not greet on 127.0.0.1:${port} within ${BANNER_TIMEOUT_MS} ms: ${[stderr.trim(), log].filter(Boolean).join('\n') || '(no output)'}`,
   );
 }
 
-/** Returns a started server; tries up to 5 control ports. Rejects with the server's output when it does not come up. */
+/** Returns a started server; tries up to 5 control ports (see `port`). Rejects with the server's output when it does not come up. */
 export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
+  if (opts.port !== undefined) {
+    for (let attempt = 0; ; attempt++) {
+      const started = await spawnOnce(opts);
+      if (started !== 'port-taken') return started;
+      if (attempt >= 10) throw new Error(`${opts.name}: could not listen on 127.0.0.1:${opts.port} again`);
+      await sleep(100);
+    }
+  }
   for (let attempt = 0; attempt < 5; attempt++) {
     const started = await spawnOnce(opts);
     if (started !== 'port-taken') return started;
@@ -171,4 +195,25 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<Daemon> {
 export function passiveWindow(port: number): { low: number; high: number } {
   const low = 10000 + ((port * 7) % 100) * 100;
   return { low, high: low + 99 };
+}
+
+/**
+ * Runs start(state) with a new private folder for the server's config, logs and pid file
+ * (mkdtemp under the OS temp folder, so 0700, named `<prefix>XXXXXX`), and removes the folder
+ * when start() throws. A started server removes it when it stops: see stopThenRemove().
+ */
+export async function withStateDir<T>(prefix: string, start: (state: string) => Promise<T>): Promise<T> {
+  const state = mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    return await start(state);
+  } catch (err) {
+    rmSync(state, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Returns a handle's stop(): runs stop(), then removes dir; later calls return the first call's promise. */
+export function stopThenRemove(stop: () => Promise<void>, dir: string): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  return () => (stopping ??= stop().finally(() => rmSync(dir, { recursive: true, force: true })));
 }

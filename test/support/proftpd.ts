@@ -27,14 +27,14 @@
  *   shows each handshake, which is how a test proves that a session really was TLS.
  * - Control port: a free ephemeral port; passive ports: a 100-port window in 10000-19999.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { passiveWindow, startDaemon } from './daemon.js';
-import { randomPassword, type FtpServerHandle, type StartServerOptions } from './ftp-srv.js';
-import { requireOrSkip } from './pure-ftpd.js';
+import { passiveWindow, startDaemon, stopThenRemove, withStateDir } from './daemon.js';
+import type { FtpServerHandle, StartServerOptions } from './ftp-srv.js';
+import { prepareVirtualUser, requireOrSkip } from './pure-ftpd.js';
 
 /** Where scripts/ensure-test-deps.sh unpacks proftpd and vsftpd. */
 export const TEST_SERVERS_DIR = process.env.VMFTP_TEST_SERVERS ?? '/opt/vmftp-test-servers';
@@ -109,11 +109,6 @@ export function makeCertificate(dir: string, name = 'server'): Certificate {
     '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
   ]);
   return { certFile, keyFile };
-}
-
-function chownTree(dir: string, uid: number, gid: number): void {
-  chownSync(dir, uid, gid);
-  for (const entry of readdirSync(dir, { recursive: true })) chownSync(path.join(dir, String(entry)), uid, gid);
 }
 
 /**
@@ -200,17 +195,11 @@ function config(o: {
 export async function startProftpd(opts: StartProftpdOptions): Promise<ProftpdHandle> {
   const reason = proftpdUnavailableReason();
   if (reason) throw new Error(`cannot start proftpd: ${reason}`);
-  const user = opts.user ?? 'backup';
-  const password = opts.password ?? randomPassword();
-  if (/[:\s]/.test(user) || /[\r\n]/.test(password)) throw new Error('proftpd user must not contain ":" or spaces, password no newline');
-  const root = path.resolve(opts.root);
-  mkdirSync(root, { recursive: true });
-  chownTree(root, NOBODY, NOBODY);
+  const { user, password, root } = prepareVirtualUser('proftpd', opts);
   makeReachable(root);
 
   // mkdtemp gives 0700: proftpd refuses a scoreboard in a world-writable folder.
-  const state = mkdtempSync(path.join(os.tmpdir(), 'vmftp-proftpd-'));
-  try {
+  return withStateDir('vmftp-proftpd-', async (state) => {
     const certificate = opts.tls ? (opts.certificate ?? makeCertificate(state)) : undefined;
     const hash = run('openssl', ['passwd', '-6', '-stdin'], `${password}\n`).trim();
     // ftpasswd format (= /etc/passwd): name:hash:uid:gid:gecos:home:shell
@@ -229,7 +218,6 @@ export async function startProftpd(opts: StartProftpdOptions): Promise<ProftpdHa
       implicitTls: opts.tls === 'implicit',
       diagnostics: systemLog,
     });
-    let stopping: Promise<void> | undefined;
     return {
       host: '127.0.0.1',
       port: daemon.port,
@@ -241,13 +229,7 @@ export async function startProftpd(opts: StartProftpdOptions): Promise<ProftpdHa
       certificate,
       tlsLog: () => readIfThere(path.join(state, 'tls.log')),
       systemLog,
-      stop() {
-        stopping ??= daemon.stop().finally(() => rmSync(state, { recursive: true, force: true }));
-        return stopping;
-      },
+      stop: stopThenRemove(() => daemon.stop(), state),
     };
-  } catch (err) {
-    rmSync(state, { recursive: true, force: true });
-    throw err;
-  }
+  });
 }

@@ -26,18 +26,15 @@
  *   client a timeout well above 5 s in wrong-password tests, or test those on ftp-srv.
  * - Seeding the root after start: call chownToFtpUser(dir) so the server may rename/delete.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { accessSync, chownSync, constants, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { startDaemon, stopThenRemove, withStateDir, type StartDaemonOptions } from './daemon.js';
 import { randomPassword, type FtpServerHandle, type StartServerOptions } from './ftp-srv.js';
-import { freePort } from './ports.js';
 
 export const PURE_FTPD = '/usr/sbin/pure-ftpd';
 const NOBODY = 65534;
-const BANNER_TIMEOUT_MS = 5000;
 
 /** A running pure-ftpd; restart() stops it (every session too) and starts it again on the same port, root and user. */
 export interface PureFtpdHandle extends FtpServerHandle<'pure-ftpd'> {
@@ -112,121 +109,33 @@ export function chownToFtpUser(dir: string): void {
   if (process.getuid?.() === 0) chownTree(dir, NOBODY, NOBODY);
 }
 
+/**
+ * The login and root folder of a server with one virtual user mapped to 65534 (pure-ftpd,
+ * proftpd): opts.user (default 'backup') and opts.password (default random), checked for the
+ * passwd-style line both servers read; the root folder is made and handed (recursively) to 65534.
+ */
+export function prepareVirtualUser(server: string, opts: StartServerOptions): { user: string; password: string; root: string } {
+  const user = opts.user ?? 'backup';
+  const password = opts.password ?? randomPassword();
+  if (/[:\s]/.test(user) || /[\r\n]/.test(password)) throw new Error(`${server} user must not contain ":" or spaces, password no newline`);
+  const root = path.resolve(opts.root);
+  mkdirSync(root, { recursive: true });
+  chownTree(root, NOBODY, NOBODY);
+  return { user, password, root };
+}
+
 function run(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { input, encoding: 'utf8', timeout: 10_000 });
   if (r.status !== 0) throw new Error(`${cmd} ${args[0] ?? ''} failed (${r.status ?? r.signal}): ${r.stderr || r.error?.message}`);
   return r.stdout;
 }
 
-/** Reads the greeting on 127.0.0.1:port. Resolves with the text, rejects on connect error or after timeoutMs. */
-function readBanner(port: number, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    let text = '';
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(text);
-    };
-    const timer = setTimeout(() => done(new Error('no banner')), timeoutMs);
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      text += d;
-      if (/^\d{3} .*\r?\n/m.test(text)) done(); // last line of a (multi-line) reply
-    });
-    sock.on('error', done);
-    sock.on('close', () => done(new Error('closed before banner')));
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Kill whatever is left of the process group when the test process exits without stop(). */
-const liveGroups = new Set<number>();
-process.on('exit', () => {
-  for (const pgid of liveGroups) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-});
-
-interface Started {
-  child: ChildProcess;
-  port: number;
-}
-
-async function spawnOnce(args: (port: number) => string[], fixedPort?: number): Promise<Started | 'port-taken'> {
-  const port = fixedPort ?? (await freePort());
-  const child = spawn(PURE_FTPD, args(port), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-  if (child.pid !== undefined) liveGroups.add(child.pid);
-  child.unref();
-  (child.stderr as unknown as net.Socket | null)?.unref?.();
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    stderr = (stderr + d).slice(-4000);
-  });
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  const deadline = Date.now() + BANNER_TIMEOUT_MS;
-  while (alive() && Date.now() < deadline) {
-    let banner: string;
-    try {
-      banner = await readBanner(port, Math.max(100, deadline - Date.now()));
-    } catch {
-      await sleep(20); // not listening yet
-      continue;
-    }
-    // Make sure the greeting is from our child, not from something else that took the port.
-    if (banner.includes('Pure-FTPd') && alive()) return { child, port };
-    await killGroup(child);
-    return 'port-taken';
-  }
-  await killGroup(child);
-  await Promise.race([closed, sleep(500)]); // let stderr drain
-  if (/Address already in use/i.test(stderr)) return 'port-taken';
-  throw new Error(`pure-ftpd did not greet on 127.0.0.1:${port} within ${BANNER_TIMEOUT_MS} ms: ${stderr.trim() || '(no output)'}`);
-}
-
-async function killGroup(child: ChildProcess): Promise<void> {
-  const pgid = child.pid;
-  if (pgid === undefined) return;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pgid, sig);
-    } catch {
-      // group already gone
-    }
-  };
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  signal('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 2000)))]);
-  clearTimeout(timer);
-  // Session processes of the group may outlive the master: always finish the whole group.
-  signal('SIGKILL');
-  if (!killed) await Promise.race([exited, sleep(1000)]);
-  liveGroups.delete(pgid);
-}
-
 export async function startPureFtpd(opts: StartPureFtpdOptions): Promise<PureFtpdHandle> {
   const reason = pureFtpdUnavailableReason();
   if (reason) throw new Error(`cannot start pure-ftpd: ${reason}`);
-  const user = opts.user ?? 'backup';
-  const password = opts.password ?? randomPassword();
-  if (/[:\s]/.test(user) || /[\r\n]/.test(password)) throw new Error('pure-ftpd user must not contain ":" or spaces, password no newline');
-  const root = path.resolve(opts.root);
-  mkdirSync(root, { recursive: true });
-  chownTree(root, NOBODY, NOBODY);
+  const { user, password, root } = prepareVirtualUser('pure-ftpd', opts);
 
-  const state = mkdtempSync(path.join(os.tmpdir(), 'vmftp-pureftpd-'));
-  try {
+  return withStateDir('vmftp-pureftpd-', async (state) => {
     const hash = run('openssl', ['passwd', '-6', '-stdin'], `${password}\n`).trim();
     // user:hash:uid:gid:gecos:home/./ (the /./ chroots into home), then 12 empty limit fields.
     writeFileSync(path.join(state, 'pw.txt'), `${user}:${hash}:${NOBODY}:${NOBODY}::${root}/./::::::::::::\n`, { mode: 0o600 });
@@ -243,16 +152,18 @@ export async function startPureFtpd(opts: StartPureFtpdOptions): Promise<PureFtp
         ...(opts.extraArgs ?? []),
       ];
     };
-    let started: Started | undefined;
-    for (let attempt = 0; attempt < 5 && !started; attempt++) {
-      const r = await spawnOnce(args);
-      if (r !== 'port-taken') started = r;
-    }
-    if (!started) throw new Error('pure-ftpd: could not get a free control port after 5 attempts');
-    const { port } = started;
-    let { child } = started;
-
-    let stopping: Promise<void> | undefined;
+    const daemonOptions: StartDaemonOptions = {
+      name: 'pure-ftpd',
+      program: PURE_FTPD,
+      args,
+      // Make sure the greeting is from our child, not from something else that took the port.
+      banner: /Pure-FTPd/,
+      portTakenOutput: /Address already in use/i,
+    };
+    let daemon = await startDaemon(daemonOptions);
+    const { port } = daemon;
+    const stopServer = stopThenRemove(() => daemon.stop(), state);
+    let stopped = false;
     return {
       host: '127.0.0.1',
       port,
@@ -261,26 +172,15 @@ export async function startPureFtpd(opts: StartPureFtpdOptions): Promise<PureFtp
       root,
       kind: 'pure-ftpd',
       async restart() {
-        if (stopping !== undefined) throw new Error('pure-ftpd: restart() after stop()');
-        await killGroup(child);
-        // The port was ours a moment ago; a few tries in case the old listener is still closing.
-        for (let attempt = 0; ; attempt++) {
-          const r = await spawnOnce(args, port);
-          if (r !== 'port-taken') {
-            child = r.child;
-            return;
-          }
-          if (attempt >= 10) throw new Error(`pure-ftpd: could not listen on 127.0.0.1:${port} again`);
-          await sleep(100);
-        }
+        if (stopped) throw new Error('pure-ftpd: restart() after stop()');
+        await daemon.stop();
+        // Same port, root, user and state folder; the files in root stay as they are.
+        daemon = await startDaemon({ ...daemonOptions, port });
       },
       stop() {
-        stopping ??= killGroup(child).finally(() => rmSync(state, { recursive: true, force: true }));
-        return stopping;
+        stopped = true;
+        return stopServer();
       },
     };
-  } catch (err) {
-    rmSync(state, { recursive: true, force: true });
-    throw err;
-  }
+  });
 }

@@ -20,12 +20,11 @@
  * - No TLS (test FTPS on proftpd); no seccomp sandbox; control port a free ephemeral port,
  *   passive ports a 100-port window in 10000-19999.
  */
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { passiveWindow, startDaemon } from './daemon.js';
+import { passiveWindow, startDaemon, stopThenRemove, withStateDir } from './daemon.js';
 import type { FtpServerHandle } from './ftp-srv.js';
 import { TEST_SERVERS_DIR } from './proftpd.js';
 import { requireOrSkip } from './pure-ftpd.js';
@@ -90,8 +89,7 @@ export async function startVsftpd(opts: StartVsftpdOptions): Promise<VsftpdHandl
   chownSync(root, 0, 0);
   chownToVsftpdUser(path.join(root, 'pub'));
 
-  const state = mkdtempSync(path.join(os.tmpdir(), 'vmftp-vsftpd-'));
-  try {
+  return withStateDir('vmftp-vsftpd-', async (state) => {
     const empty = path.join(state, 'empty');
     mkdirSync(empty);
     const confFile = path.join(state, 'vsftpd.conf');
@@ -136,7 +134,6 @@ export async function startVsftpd(opts: StartVsftpdOptions): Promise<VsftpdHandl
       },
       banner: /^220 .*vsFTPd/m,
     });
-    let stopping: Promise<void> | undefined;
     return {
       host: '127.0.0.1',
       port: daemon.port,
@@ -145,13 +142,7 @@ export async function startVsftpd(opts: StartVsftpdOptions): Promise<VsftpdHandl
       root,
       kind: 'vsftpd',
       writableDir: '/pub',
-      stop() {
-        stopping ??= daemon.stop().finally(() => rmSync(state, { recursive: true, force: true }));
-        return stopping;
-      },
+      stop: stopThenRemove(() => daemon.stop(), state),
     };
-  } catch (err) {
-    rmSync(state, { recursive: true, force: true });
-    throw err;
-  }
+  });
 }
