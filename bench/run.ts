@@ -7,6 +7,9 @@
  *   npm run bench -- --reps 5         repetitions per measurement (default 3; medians are reported)
  *   npm run bench -- --only upload,plan   some sections only (upload, rss, inventory, plan, nightly);
  *                                     prints the tables but leaves bench/RESULTS.md alone
+ *   npm run bench -- --only upload --methods curl,internal,ceiling
+ *                                     some clients of the upload section only (ceiling, curl, lftp,
+ *                                     internal, vmftp-curl, vmftp-ncftpput); leaves RESULTS.md alone
  *
  * Needs root (Debian's pure-ftpd refuses logins otherwise) and ~15 GB free in the temp folder.
  * Installs lftp socat curl ncftp pure-ftpd with apt-get when one is missing. Every child has a
@@ -58,6 +61,8 @@ const RESULTS = path.join(PROJECT, 'bench', 'RESULTS.md');
 
 const SECTIONS = ['upload', 'rss', 'inventory', 'plan', 'nightly'] as const;
 type Section = (typeof SECTIONS)[number];
+/** The clients of the upload section, by the id of their runner (uploadRunners). */
+const UPLOAD_METHODS = ['ceiling', 'curl', 'lftp', 'internal', 'vmftp-curl', 'vmftp-ncftpput'] as const;
 
 const STAMP = '2024-05-01-013000';
 const UPLOAD_BYTES = 2 * GiB;
@@ -94,6 +99,8 @@ interface Options {
   readonly big: boolean;
   readonly reps: number;
   readonly sections: ReadonlySet<Section>;
+  /** `--methods`: the upload section's clients to run (default all). */
+  readonly methods: ReadonlySet<string>;
   readonly writeResults: boolean;
 }
 
@@ -103,11 +110,14 @@ function parseOptions(): Options {
       big: { type: 'boolean', default: false },
       reps: { type: 'string', default: '3' },
       only: { type: 'string' },
+      methods: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help === true) {
-    process.stdout.write('usage: npm run bench [-- --big] [--reps N] [--only upload,rss,inventory,plan,nightly]\n');
+    process.stdout.write(
+      `usage: npm run bench [-- --big] [--reps N] [--only ${SECTIONS.join(',')}] [--methods ${UPLOAD_METHODS.join(',')}]\n`,
+    );
     process.exit(0);
   }
   const reps = Number(values.reps);
@@ -116,11 +126,18 @@ function parseOptions(): Options {
   for (const name of only ?? []) {
     if (!(SECTIONS as readonly string[]).includes(name)) throw new UsageError(`--only: unknown section ${name} (${SECTIONS.join(', ')})`);
   }
+  const methods = values.methods?.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  for (const name of methods ?? []) {
+    if (!(UPLOAD_METHODS as readonly string[]).includes(name)) throw new UsageError(`--methods: unknown client ${name} (${UPLOAD_METHODS.join(', ')})`);
+  }
+  if (methods !== undefined && methods.length === 0) throw new UsageError('--methods: name at least one client');
   return {
     big: values.big === true,
     reps,
     sections: new Set((only ?? SECTIONS) as Section[]),
-    writeResults: only === undefined,
+    methods: new Set(methods ?? UPLOAD_METHODS),
+    // A partial run must not overwrite the full one's record.
+    writeResults: only === undefined && methods === undefined,
   };
 }
 
@@ -960,7 +977,8 @@ async function main(): Promise<number> {
   if (options.sections.has('upload') && context !== undefined) {
     const tree = await makeUploadTree(work, 'upload', UPLOAD_BYTES);
     const config = await vmftpConfig(work, 'upload', tree.root, { nas: { server: context.server, remoteDir: '/up' } });
-    results.uploads = await measureUploads(context, uploadRunners(context, config, tree.relative), tree.file, UPLOAD_BYTES, `${UPLOAD_BYTES / GiB} GiB`);
+    const runners = uploadRunners(context, config, tree.relative).filter((runner) => options.methods.has(runner.id));
+    results.uploads = await measureUploads(context, runners, tree.file, UPLOAD_BYTES, `${UPLOAD_BYTES / GiB} GiB`);
     rm(tree.root);
   }
 
@@ -993,7 +1011,7 @@ async function main(): Promise<number> {
   if (options.writeResults) {
     writeFileSync(RESULTS, markdown);
     log(`wrote ${path.relative(PROJECT, RESULTS)}`);
-  } else log('--only: bench/RESULTS.md left unchanged');
+  } else log('--only/--methods: bench/RESULTS.md left unchanged');
   return verdicts.some((v) => v.result === 'FAIL') ? 1 : 0;
 }
 

@@ -1,15 +1,20 @@
 #!/usr/bin/env node
+import v8 from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { assertUploadMethodUsable } from './backends/index.js';
 import { colorsFor } from './color.js';
 import { backupCommand } from './commands/backup.js';
-import { checkTargets, formatCheck } from './commands/check.js';
-import { STARTER_PASSWORD_ENV, writeStarterConfig } from './commands/init.js';
 import { loadConfig, type CliFlags } from './config/load.js';
 import type { ResolvedConfig, UploadMethod } from './config/types.js';
 import { ConfigError, ExitCode } from './errors.js';
 import { reportFailure } from './failure.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
+
+// Every 1 MiB chunk read for an upload is a new buffer outside the JS heap. With incremental marking V8
+// answers that churn with full collections: 43-62 per 2 GiB upload (--trace-gc), which took 1.5-1.7 s
+// instead of 1.0-1.15 s without them. Young-generation collections still free the buffers.
+// A CLI has no pauses to hide, so V8's atomic full collections serve it better.
+v8.setFlagsFromString('--no-incremental-marking');
 
 interface CliOptions {
   folder?: string;
@@ -114,6 +119,8 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     .action((file: string, initOptions: { force?: boolean }) => {
       invocation.run = async () => {
         setUp();
+        // Subcommands load their modules when asked for: every nightly run pays for what the default command imports.
+        const { STARTER_PASSWORD_ENV, writeStarterConfig } = await import('./commands/init.js');
         const written = await writeStarterConfig(file, initOptions.force === true);
         process.stdout.write(
           `wrote ${written}\n` +
@@ -132,6 +139,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
         const options = setUp();
         const { config, warnings } = await load(options);
         for (const warning of warnings) log.current.warn(warning);
+        const { checkTargets, formatCheck } = await import('./commands/check.js');
         const checks = await checkTargets(config, log.current);
         process.stdout.write(
           `${options.json === true ? JSON.stringify({ targets: checks }, null, 2) : formatCheck(checks, colorsFor(process.stdout))}\n`,

@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgress from 'cli-progress';
 import type { Plan } from './core/model.js';
 import type { TransferObserver } from './execute.js';
 import { formatBytes, formatDuration } from './report.js';
@@ -145,6 +146,14 @@ interface BarPayload {
   readonly remaining: string;
 }
 
+/**
+ * Returns cli-progress, loaded only when bars are drawn: with its string-width and emoji-regex it
+ * would cost every run's start, and scheduled tasks and cron have no terminal to draw them on.
+ */
+function barsModule(): typeof cliProgress {
+  return createRequire(import.meta.url)('cli-progress') as typeof cliProgress;
+}
+
 /** A bar per file being sent and one for the whole run, redrawn in place on the terminal. */
 class BarProgress implements Progress {
   readonly #totals: Totals;
@@ -158,7 +167,8 @@ class BarProgress implements Progress {
   constructor(options: ProgressOptions) {
     this.#totals = new Totals(options.now ?? Date.now);
     this.#stream = options.stream;
-    this.#bars = new cliProgress.MultiBar(
+    const bars = barsModule();
+    this.#bars = new bars.MultiBar(
       {
         stream: options.stream,
         format: '{name} {bar} {percentage}% | {bytes} | {speed} | ETA {remaining}',
@@ -169,7 +179,7 @@ class BarProgress implements Progress {
         autopadding: true,
         fps: 5,
       },
-      cliProgress.Presets.shades_classic,
+      bars.Presets.shades_classic,
     );
     this.#bars.on('redraw-post', () => this.#pending.splice(0));
   }

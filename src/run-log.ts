@@ -1,7 +1,7 @@
 import { format } from 'date-fns/format';
 import type { Colors } from './color.js';
 import { createLogger, logs, type Logger, type LogLevel } from './log.js';
-import { openLogFile, type LogFile } from './logfile.js';
+import type { LogFile } from './logfile.js';
 import { NO_SECRETS, type Redactor } from './redact.js';
 
 export interface RunLogOptions {
@@ -51,6 +51,8 @@ export async function openRunLog(options: RunLogOptions): Promise<RunLog> {
   let fileProblem: string | undefined;
   if (options.file !== undefined) {
     try {
+      // Loaded only for a log file: rotating-file-stream (and the zlib it loads) would cost every run's start.
+      const { openLogFile } = await import('./logfile.js');
       file = await openLogFile(options.file, options.keep);
     } catch (error) {
       fileProblem = `log.file: cannot write ${options.file} (${(error as Error).message}); this run logs to the console only. Fix the folder or its permissions`;

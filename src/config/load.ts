@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import type { KeepPolicy, VmRoute } from '../core/model.js';
 import { ConfigError } from '../errors.js';
@@ -91,7 +90,9 @@ const loadModule: Loader = async (filepath) => {
 };
 
 /** Reads YAML, and JSON as the YAML subset it is, so both report errors by line and column. */
-const loadYaml: Loader = (_filepath, content) => {
+const loadYaml: Loader = async (_filepath, content) => {
+  // Loaded here: the yaml parser (~70 modules) would cost the start of runs with a .ts config too.
+  const { parse: parseYaml } = await import('yaml');
   try {
     // uniqueKeys: a key written twice is a typo or a merge gone wrong, never intended.
     return parseYaml(content, { uniqueKeys: true, logLevel: 'error' }) as unknown;
