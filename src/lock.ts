@@ -7,6 +7,11 @@ interface LockOwner {
   readonly pid: number;
   readonly host: string;
   readonly startedAt: string;
+  /**
+   * Linux: the owner's start time in clock ticks since boot (/proc/<pid>/stat). After a crash and a
+   * reboot the pid may belong to another process; a different start time tells them apart.
+   */
+  readonly processStart?: string;
 }
 
 export interface HeldLock {
@@ -20,7 +25,13 @@ export interface HeldLock {
  * `onStale` says so.
  */
 export async function acquireLock(file: string, onStale: (message: string) => void): Promise<HeldLock> {
-  const owner: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
+  const start = processStart(process.pid);
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: os.hostname(),
+    startedAt: new Date().toISOString(),
+    ...(start === undefined ? {} : { processStart: start }),
+  };
   await fs.mkdir(path.dirname(file), { recursive: true });
   // Written aside and hard-linked into place, so a reader never sees a half-written lock.
   const draft = `${file}.${process.pid}.tmp`;
@@ -69,7 +80,12 @@ function parseOwner(text: string): LockOwner | undefined {
   try {
     const parsed = JSON.parse(text) as Partial<LockOwner>;
     if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string' || typeof parsed.startedAt !== 'string') return undefined;
-    return { pid: parsed.pid, host: parsed.host, startedAt: parsed.startedAt };
+    return {
+      pid: parsed.pid,
+      host: parsed.host,
+      startedAt: parsed.startedAt,
+      ...(typeof parsed.processStart === 'string' ? { processStart: parsed.processStart } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -80,9 +96,22 @@ function isAlive(owner: LockOwner): boolean {
   if (owner.host !== os.hostname()) return true;
   try {
     process.kill(owner.pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const start = owner.processStart === undefined ? undefined : processStart(owner.pid);
+  return start === undefined || start === owner.processStart;
+}
+
+/** Returns the start time of process `pid` in clock ticks since boot (Linux), or undefined where /proc cannot tell. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2, the command name, is in parentheses and may hold spaces: count from the last ')'.
+    // What follows starts at field 3; starttime is field 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }
 

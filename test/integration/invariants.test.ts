@@ -14,6 +14,7 @@ import { runVmftp, type CliResult } from '../support/cli.js';
 import { makeBackupTree, readTree, type TreeSpec } from '../support/fixtures.js';
 import { assertNoIncompleteFinal, assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { serverWrites, setUpScenario, type Scenario } from '../support/scenario.js';
+import { requireOrSkip } from '../support/pure-ftpd.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
 import { waitFor } from '../support/wait.js';
 import { freePort as closedPort } from '../support/ports.js';
@@ -401,6 +402,19 @@ describe('invariant 6: one run at a time', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, new RegExp(`warn: lock .*vmftp\\.lock was left by pid ${gone}.*taking it over`));
     assert.ok(!existsSync(s.lockFile), 'the taken-over lock is released at the end');
+    assert.deepEqual(readTree(s.remoteRoot), readTree(s.source));
+  });
+
+  test('ftp-srv: a lock whose pid now belongs to another process (after a reboot) is taken over', BOUNDED, async (t) => {
+    if (!requireOrSkip(t, existsSync('/proc/self/stat'), 'Linux /proc')) return;
+    const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } } });
+    // This test's own process is alive, but it is not the one that wrote the lock: its start time differs.
+    const reused = { pid: process.pid, host: os.hostname(), startedAt: '2012-08-18T15:41:37.000Z', processStart: '1' };
+    writeFileSync(s.lockFile, JSON.stringify(reused));
+
+    const run = await s.vmftp();
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`warn: lock .*vmftp\\.lock was left by pid ${process.pid}.*taking it over`));
     assert.deepEqual(readTree(s.remoteRoot), readTree(s.source));
   });
 });
