@@ -194,6 +194,14 @@ async function main(argv: readonly string[], log: { current: Logger }, signal: A
 /** Time a stopped run gets to close its connections, write its log and send its report before it is cut short. */
 const STOP_GRACE_MS = 10_000;
 
+// A reader that went away (`vmftp -d | head`, a dead log collector) must not stop the run: the
+// uploads, the log file and the e-mail go on without the console.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  });
+}
+
 const log = { current: createLogger('info') };
 const interrupt = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

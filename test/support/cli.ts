@@ -22,14 +22,19 @@ export interface RunningCli {
 }
 
 /** Starts `node dist/cli.js ...args`; the process is killed after `timeoutMs` so no test can hang. */
-export function startVmftp(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): RunningCli {
+export function startVmftp(
+  args: readonly string[],
+  /** `closeStdout`: nobody reads stdout (`vmftp | head` after head ended): every write to it fails with EPIPE. */
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; closeStdout?: boolean } = {},
+): RunningCli {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  if (options.closeStdout === true) child.stdout.destroy();
+  else child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
   const done = new Promise<CliResult>((resolve) => {
@@ -42,7 +47,7 @@ export function startVmftp(args: readonly string[], options: { env?: NodeJS.Proc
 }
 
 /** Returns the result of `vmftp ...args` once it has ended. */
-export function runVmftp(args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runVmftp(args: readonly string[], options: Parameters<typeof startVmftp>[1] = {}): Promise<CliResult> {
   return startVmftp(args, options).done;
 }
 
