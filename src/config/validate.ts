@@ -4,6 +4,7 @@
  * the administrator everything to fix.
  */
 import { z } from 'zod';
+import { vmNameProblem } from '../core/stamp.js';
 import { configSchema, type ValidatedConfig } from './schema.js';
 
 export type { ValidatedConfig };
@@ -44,15 +45,6 @@ export function fieldPath(path: readonly PathKey[]): string {
       return `[${JSON.stringify(name)}]`;
     })
     .join('');
-}
-
-/** Returns why `name` cannot be a VM folder name, or undefined when it can. */
-export function vmNameProblem(name: string): string | undefined {
-  if (name === '') return 'a VM name must not be empty';
-  if (name === '.' || name === '..') return `"${name}" is not a VM name`;
-  if (/[/\\]/.test(name)) return 'a VM name is one folder name, without "/" or "\\"';
-  if (/[\x00-\x1f\x7f]/.test(name)) return 'a VM name must not contain control characters';
-  return undefined;
 }
 
 /** Lines for one zod issue; `prefix` is the path of the union the issue came from, if any. */

@@ -496,6 +496,21 @@ describe('invariant 8: bad input gets a clear error naming the field or path, an
     assert.ok(!existsSync(s.lockFile));
   });
 
+  test('ftp-srv: a vms key the run could never match ("Bart.", "Bart ") exits 2 naming the field, before any connection', BOUNDED, async (t) => {
+    const { s, local, remote } = await scenario(t);
+    editConfig(s, (config) => {
+      config.vms = { 'Bart.': 'nas', 'Bart ': 'nas', '*': 'nas' };
+    });
+
+    const run = await s.vmftp('-x');
+    assert.equal(run.code, 2, output(run));
+    assert.match(run.stderr, /vms\["Bart\."\]: .*ends with a space or a dot/);
+    assert.match(run.stderr, /vms\["Bart "\]: .*ends with a space or a dot/);
+    assert.equal(s.proxy.connections, 0, 'no connection to the server');
+    assert.deepEqual(readTree(s.server.root), remote);
+    assert.deepEqual(readTree(s.source), local);
+  });
+
   test('ftp-srv: a source folder that does not exist exits 2 naming the path, before any connection', BOUNDED, async (t) => {
     const { s, remote } = await scenario(t);
     const missing = path.join(s.work, 'no-such-folder');
