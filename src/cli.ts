@@ -6,7 +6,7 @@ import { colorsFor } from './color.js';
 import { backupCommand } from './commands/backup.js';
 import { loadConfig, type CliFlags } from './config/load.js';
 import type { ResolvedConfig, UploadMethod } from './config/types.js';
-import { ConfigError, ExitCode } from './errors.js';
+import { ConfigError, ExitCode, InterruptedError } from './errors.js';
 import { reportFailure } from './failure.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 
@@ -50,7 +50,7 @@ Exit codes:
   2    usage or config error: nothing was changed
   3    another vmftp run holds the lock
   4    a target could not be reached or refused the login (check: a target failed)
-  130  interrupted (SIGINT/SIGTERM)`;
+  130  interrupted (SIGINT/SIGTERM/SIGHUP)`;
 
 /** What the command line asked for; `run` is set by the action commander picked. */
 interface Invocation {
@@ -204,7 +204,8 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const log = { current: createLogger('info') };
 const interrupt = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+// SIGHUP too: a closed terminal or session, and job control that uses it, stop the run the same way.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (interrupt.signal.aborted) {
       // Asked twice: stop now. The lock still goes with the exit handler; the .partial folders stay.
@@ -212,7 +213,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     }
     // Unfinished uploads stay as <stamp>.partial and are resumed next time.
     log.current.error(`interrupted by ${signal}: stopping the transfers; unfinished uploads stay as .partial and resume next run`);
-    interrupt.abort();
+    interrupt.abort(new InterruptedError(`interrupted by ${signal}`));
     setTimeout(() => process.exit(ExitCode.Interrupted), STOP_GRACE_MS).unref();
   });
 }

@@ -15,7 +15,7 @@ export const ExitCode = {
   Locked: 3,
   /** A target could not be reached or refused the login. */
   Unreachable: 4,
-  /** Stopped by SIGINT/SIGTERM. */
+  /** Stopped by SIGINT/SIGTERM/SIGHUP. */
   Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

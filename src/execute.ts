@@ -137,7 +137,7 @@ class TargetExecution {
       this.log.info(`${this.plan.target}: ${vm}/${action.stamp} uploaded and verified`);
       return outcome(vm, action.stamp, action.type, 'done', sent, Date.now() - started, action.reason);
     } catch (error) {
-      const message = describe(error);
+      const message = this.signal?.aborted === true ? interrupted(this.signal, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`) : describe(error);
       this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
       return outcome(vm, action.stamp, action.type, 'failed', sent, Date.now() - started, message);
     }
@@ -325,7 +325,7 @@ class TargetExecution {
       this.#record(vm, action.stamp, 'delete', 'done', 0, Date.now() - started, action.reason);
       this.log.info(`${this.plan.target}: deleted ${dir} (${action.reason})`);
     } catch (error) {
-      const message = describe(error);
+      const message = this.signal?.aborted === true ? interrupted(this.signal, 'the next run deletes it') : describe(error);
       this.#record(vm, action.stamp, 'delete', 'failed', 0, Date.now() - started, message);
       this.log.error(`${this.plan.target}: ${dir} not deleted: ${message}`);
     }
@@ -392,6 +392,15 @@ function foldersOf(root: string, action: UploadAction): string[] {
     for (let depth = 1; depth <= parts.length; depth++) folders.add(path.posix.join(root, ...parts.slice(0, depth)));
   }
   return [...folders];
+}
+
+/**
+ * Returns why an action of a stopped run failed, in vmftp's words: what stopped it (the signal's
+ * reason) and what happens next, not the closed connection or killed program it met on the way.
+ */
+function interrupted(signal: AbortSignal, next: string): string {
+  const reason = signal.reason instanceof Error ? signal.reason.message : 'interrupted';
+  return `${reason} before it completed: ${next}`;
 }
 
 function describe(error: unknown): string {

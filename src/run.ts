@@ -24,8 +24,9 @@ export interface RunOptions {
   /** Watches the uploads' bytes (progress display). */
   readonly observer?: TransferObserver;
   /**
-   * Aborted on SIGINT/SIGTERM: every connection closes at once (transfers fail, their `.partial`
-   * stays for the next run), nothing is deleted or purged, and the report ends with exit 130.
+   * Aborted on SIGINT/SIGTERM/SIGHUP: every connection closes and every curl/ncftpput is ended at
+   * once (transfers fail, their `.partial` stays for the next run), nothing is deleted or purged,
+   * and the report ends with exit 130. Its reason (an InterruptedError) names the signal.
    */
   readonly signal?: AbortSignal;
 }
@@ -70,7 +71,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
         return { kind: 'plan', plan, warnings, exitCode };
       }
-      const runtimes = new Map<string, TargetRuntime>([...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool)]));
+      const runtimes = new Map<string, TargetRuntime>([...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, options.signal)]));
       const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer, options.signal))];
       let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan);
       let afterSuccess: AfterSuccess | undefined;
@@ -106,7 +107,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
  * curl/ncftpput while holding one of the pool's connection slots, so transfers and listings
  * together stay within maxConnections.
  */
-function targetRuntime(method: UploadMethod, pool: SessionPool): TargetRuntime {
+function targetRuntime(method: UploadMethod, pool: SessionPool, signal: AbortSignal | undefined): TargetRuntime {
   const retry = retryPolicyOf(pool.target);
   if (method === 'internal') {
     return {
@@ -115,7 +116,8 @@ function targetRuntime(method: UploadMethod, pool: SessionPool): TargetRuntime {
       upload: (job: UploadJob, onBytes?: (bytes: number) => void) => pool.use((session) => createInternalBackend(session).upload(job, onBytes)),
     };
   }
-  const backend = method === 'curl' ? createCurlBackend(pool.target) : createNcftpputBackend(pool.target);
+  const stop = signal === undefined ? {} : { signal };
+  const backend = method === 'curl' ? createCurlBackend(pool.target, stop) : createNcftpputBackend(pool.target, stop);
   return { pool, retry, upload: (job, onBytes) => pool.useSlot(() => backend.upload(job, onBytes)) };
 }
 

@@ -77,6 +77,8 @@ export interface CurlBackendOptions {
   readonly program?: string;
   /** `--limit-rate`, bytes per second. */
   readonly limitRateBytesPerSecond?: number;
+  /** Aborted when the run is stopped: a running curl is ended at once. */
+  readonly signal?: AbortSignal;
 }
 
 /** Returns the backend that sends each file of `target` with one curl process. */
@@ -90,6 +92,7 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
       const run = (caFile?: string): Promise<ProgramResult> =>
         runProgram(program, curlArgs(target, job, { caFile, limitRateBytesPerSecond: options.limitRateBytesPerSecond }), {
           input: curlConfig(target),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
         });
       const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
       const result = await alongsideDigest(job, usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? ''))) : run());

@@ -63,6 +63,8 @@ export function ncftpputLoginProblems(target: TargetConfig): string[] {
 export interface NcftpputBackendOptions {
   /** Absolute path of ncftpput; default: found on PATH. */
   readonly program?: string;
+  /** Aborted when the run is stopped: a running ncftpput is ended at once. */
+  readonly signal?: AbortSignal;
 }
 
 /** Returns the backend that sends each file of `target` with one ncftpput process. */
@@ -86,13 +88,14 @@ export function createNcftpputBackend(target: TargetConfig, options: NcftpputBac
         // Created here so it is 0600 too: ncftpput would create it with the umask's mode.
         const logFile = await dir.writeFile('ncftpput.log', '');
         const args = ncftpputArgs(target, job, { loginFile, logFile });
+        const stop = options.signal === undefined ? {} : { signal: options.signal };
         let outcome: ProgramResult;
         if (job.offset === 0) {
-          outcome = await runProgram(program, args);
+          outcome = await runProgram(program, args, stop);
         } else {
           const source = createReadStream(job.localPath, { start: job.offset });
           try {
-            outcome = await runProgram(program, args, { stdin: source });
+            outcome = await runProgram(program, args, { stdin: source, ...stop });
           } finally {
             sent = source.bytesRead;
             source.destroy();

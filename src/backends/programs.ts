@@ -66,6 +66,8 @@ export interface RunOptions {
   readonly input?: string;
   /** A stream piped into the program's stdin (ncftpput `-c`). */
   readonly stdin?: Readable;
+  /** Aborted when the run is stopped (SIGINT/SIGTERM/SIGHUP): the program is ended at once, not waited for. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -77,8 +79,10 @@ export async function runProgram(file: string, args: readonly string[], options:
   const { execa } = await import('execa');
   const result = await execa(file, args, {
     reject: false,
-    // Kills the program when vmftp exits (Ctrl-C, SIGTERM from a scheduler), so no upload outlives the run.
+    // Kills the program when vmftp exits, so no upload outlives the run.
     cleanup: true,
+    // A stopped run ends its transfers at once (SIGTERM, SIGKILL 2 s later), then reports: its summary must not wait for them.
+    ...(options.signal === undefined ? {} : { cancelSignal: options.signal, forceKillAfterDelay: 2000 }),
     windowsHide: true,
     stripFinalNewline: true,
     // A stream alone would be handed to spawn() as a file descriptor; [stream, 'pipe'] makes execa pipe it.

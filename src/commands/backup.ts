@@ -34,7 +34,7 @@ export interface BackupOptions {
   readonly level: LogLevel;
   /** What the config loader warned about. */
   readonly warnings: readonly string[];
-  /** Aborted on SIGINT/SIGTERM: the run stops its transfers and ends with exit 130, log, ping and e-mail included. */
+  /** Aborted on SIGINT/SIGTERM/SIGHUP: the run stops its transfers and ends with exit 130, log, ping and e-mail included. */
   readonly signal?: AbortSignal;
 }
 

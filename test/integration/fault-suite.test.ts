@@ -8,17 +8,20 @@
  * that ends with exactly the tree retention expects, byte-identical to the local files.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { runVmftp, writeConfig, type CliResult } from '../support/cli.js';
+import { childProcesses, isRunning, runVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
+import { randomPassword } from '../support/ftp-srv.js';
+import { startPingServer } from '../support/http.js';
 import { findProgram } from '../../src/backends/programs.js';
 import { requireOrSkip, requirePureFtpd, startPureFtpd, type PureFtpdHandle } from '../support/pure-ftpd.js';
 import { assertNoIncompleteFinal, assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
+import { startSmtpServer } from '../support/smtp.js';
 import { waitFor } from '../support/wait.js';
 
 const BOUNDED = { timeout: 60_000 };
@@ -274,6 +277,72 @@ describe('fault suite: local files that change, signals', () => {
     assert.ok(!remoteEntries(s.remoteRoot, 'Bart').includes(STAMP));
     await assertFollowUp(s, () => expectedAfterRotation(s));
   });
+});
+
+describe('fault suite: a signal while curl or ncftpput uploads', () => {
+  const SMTP_USER = 'vmftp-mailer';
+  for (const [method, signal] of [
+    ['curl', 'SIGTERM'],
+    ['curl', 'SIGHUP'],
+    ['ncftpput', 'SIGINT'],
+    ['ncftpput', 'SIGTERM'],
+  ] as const) {
+    test(`-u ${method}: ${signal} to vmftp alone ends ${method} at once, keeps the .partial, reports (summary, log, fail ping, e-mail), exits 130`, BOUNDED, async (t) => {
+      if (!requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH`)) return;
+      const monitor = await startPingServer();
+      t.after(() => monitor.stop());
+      const smtpPassword = randomPassword();
+      const smtp = await startSmtpServer({ user: SMTP_USER, password: smtpPassword });
+      t.after(() => smtp.stop());
+      const s = await setUpScenario(t, FTP_SRV, {
+        local: NEW_BART,
+        remote: OLD_BART,
+        keep: 3,
+        rules: { stallUpload: { match: DISK, afterBytes: 100_000 } },
+        // The stalled program would wait this long by itself: only the signal can end it within the test.
+        targetFields: { ...FAST_RETRIES, timeoutSeconds: 40 },
+        config: {
+          log: { file: 'logs/vmftp.log' },
+          notify: { url: `${monitor.url}/ping/night` },
+          mail: { from: 'vmftp@backup.lan', to: 'ops@backup.lan', smtp: { host: smtp.host, port: smtp.port, user: SMTP_USER, password: { env: 'VMFTP_TEST_SMTP_PASSWORD' } } },
+        },
+      });
+      s.env.VMFTP_TEST_SMTP_PASSWORD = smtpPassword;
+      const before = snapshot(s.source, s.remoteRoot);
+      const partialDisk = path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, DISK);
+
+      const running = s.start('-u', method, '-m', '-x');
+      t.after(() => running.kill('SIGKILL'));
+      await waitFor(() => existsSync(partialDisk) && statSync(partialDisk).size === 100_000, 'the upload to stall at 100000 bytes', 15_000);
+      const uploaders = childProcesses(running.pid).filter((child) => child.command === method);
+      assert.ok(uploaders.length > 0, `${method} is uploading: ${JSON.stringify(childProcesses(running.pid))}`);
+      const signalledAt = Date.now();
+      process.kill(running.pid, signal);
+      const run = await running.done;
+      const tookMs = Date.now() - signalledAt;
+
+      assertSafeFailure(run, before, { source: s.source, remoteRoot: s.remoteRoot, code: 130, cause: new RegExp(`interrupted by ${signal}`) });
+      assert.ok(tookMs < 10_000, `vmftp ended ${tookMs} ms after ${signal}: within its 10 s`);
+      for (const uploader of uploaders) assert.ok(!isRunning(uploader.pid), `${method} (pid ${uploader.pid}) was left running`);
+      assert.ok(remoteEntries(s.remoteRoot, 'Bart').includes(`${STAMP}.partial`), 'the .partial stays for the next run');
+      assert.ok(!s.proxy.log.some((line) => /^(RNFR|RMD|DELE)/.test(line)), `nothing deleted: ${s.proxy.log.join(' | ')}`);
+      assert.ok(!existsSync(s.lockFile), 'the lock goes with the interrupted run');
+      // The summary: the stopped backup and why, on stdout, in the log file, the ping and the e-mail.
+      const stopped = new RegExp(`Bart/${STAMP} upload failed: interrupted by ${signal}`);
+      assert.match(run.stdout, /FAILED \(exit code 130/);
+      assert.match(run.stdout, stopped);
+      const log = readFileSync(path.join(s.work, 'logs', 'vmftp.log'), 'utf8');
+      assert.match(log, /FAILED \(exit code 130: interrupted\)/);
+      assert.match(log, stopped);
+      assert.deepEqual(monitor.pings.map((ping) => ping.path), ['/ping/night/start', '/ping/night/fail']);
+      assert.match(monitor.pings[1]!.body, stopped);
+      assert.equal(smtp.messages.length, 1, 'one e-mail');
+      assert.match(smtp.messages[0]!.parsed.subject ?? '', /^vmftp: FAILED — /);
+      assert.match(smtp.messages[0]!.parsed.text ?? '', stopped);
+
+      await assertFollowUp(s, () => expectedAfterRotation(s));
+    });
+  }
 });
 
 describe('fault suite: the server stopped and started again during a run', () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -93,4 +93,40 @@ export async function writeConfig(
   const configPath = path.join(dir, 'vmftp.config.json');
   await fs.writeFile(configPath, JSON.stringify(config, null, 2));
   return { configPath, env, lockFile };
+}
+
+/** A process as /proc shows it (Linux). */
+export interface ProcessInfo {
+  readonly pid: number;
+  readonly command: string;
+}
+
+/** Returns the running (not zombie) processes whose parent is `parent`, from /proc (Linux only). */
+export function childProcesses(parent: number): ProcessInfo[] {
+  const children: ProcessInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat !== undefined && stat.ppid === parent && stat.state !== 'Z') children.push({ pid: Number(entry), command: stat.command });
+  }
+  return children;
+}
+
+/** Returns true while process `pid` runs (a zombie, waiting to be reaped, has ended). */
+export function isRunning(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
+function procStat(pid: number): { command: string; state: string; ppid: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Field 2, the command, is in parentheses and may hold spaces: the fields after it start after the last ')'.
+  const close = text.lastIndexOf(')');
+  const [state = '', ppid = ''] = text.slice(close + 2).split(' ');
+  return { command: text.slice(text.indexOf('(') + 1, close), state, ppid: Number(ppid) };
 }

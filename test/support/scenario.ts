@@ -42,6 +42,8 @@ export interface ScenarioOptions {
   readonly vms?: Record<string, unknown>;
   /** More fields of every target, e.g. `{ retries: 0 }` or `{ maxConnections: 3, retryDelaySeconds: 0.05 }`. */
   readonly targetFields?: Record<string, unknown>;
+  /** More top-level config fields, e.g. `{ mail: {...}, notify: {...}, log: {...} }`. */
+  readonly config?: Record<string, unknown>;
 }
 
 export interface Scenario {
@@ -95,6 +97,7 @@ export async function setUpScenario(t: TestContext, kind: ServerKind, options: S
       ]),
     ),
     ...(options.vms === undefined ? {} : { vms: options.vms }),
+    ...(options.config === undefined ? {} : { extra: options.config }),
   });
   const start = (...args: string[]) => {
     // Whatever the test wrote on the server's disk must belong to the FTP user, as uploads would.
