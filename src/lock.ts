@@ -1,12 +1,15 @@
 import { promises as fs, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { format } from 'date-fns/format';
 import { LockError } from './errors.js';
 
 interface LockOwner {
   readonly pid: number;
   readonly host: string;
   readonly startedAt: string;
+  /** The config file the owner runs with: the refusal names it, as a lock can be shared by configs that share a log file. */
+  readonly configPath?: string;
   /**
    * Linux: the owner's start time in clock ticks since boot (/proc/<pid>/stat). After a crash and a
    * reboot the pid may belong to another process; a different start time tells them apart.
@@ -20,16 +23,17 @@ export interface HeldLock {
 }
 
 /**
- * Returns the held lock of this run. Rejects with LockError when another live
- * vmftp holds it; a lock left by a process that is gone is taken over and
- * `onStale` says so.
+ * Returns the held lock of this run. Rejects with LockError naming the holder
+ * (pid, host, config file, start time) when another live vmftp holds it; a
+ * lock left by a process that is gone is taken over and `onStale` says so.
  */
-export async function acquireLock(file: string, onStale: (message: string) => void): Promise<HeldLock> {
+export async function acquireLock(file: string, onStale: (message: string) => void, run: { configPath?: string } = {}): Promise<HeldLock> {
   const start = processStart(process.pid);
   const owner: LockOwner = {
     pid: process.pid,
     host: os.hostname(),
     startedAt: new Date().toISOString(),
+    ...(run.configPath === undefined ? {} : { configPath: run.configPath }),
     ...(start === undefined ? {} : { processStart: start }),
   };
   await fs.mkdir(path.dirname(file), { recursive: true });
@@ -55,7 +59,7 @@ export async function acquireLock(file: string, onStale: (message: string) => vo
       const holder = await readOwner(file);
       if (holder !== undefined && isAlive(holder)) {
         throw new LockError(
-          `another vmftp run holds the lock ${file} (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt})`,
+          `another vmftp run holds the lock ${file}: pid ${holder.pid} on ${holder.host}, config ${holder.configPath ?? '(not recorded)'}, started ${localTime(holder.startedAt)}`,
           'wait for it to finish; if no vmftp is running, delete that file',
         );
       }
@@ -84,11 +88,18 @@ function parseOwner(text: string): LockOwner | undefined {
       pid: parsed.pid,
       host: parsed.host,
       startedAt: parsed.startedAt,
+      ...(typeof parsed.configPath === 'string' ? { configPath: parsed.configPath } : {}),
       ...(typeof parsed.processStart === 'string' ? { processStart: parsed.processStart } : {}),
     };
   } catch {
     return undefined;
   }
+}
+
+/** Returns an ISO time as the local time an administrator reads in the log's timestamps; text that is no time as it is. */
+function localTime(iso: string): string {
+  const time = new Date(iso);
+  return Number.isNaN(time.getTime()) ? iso : format(time, 'yyyy-MM-dd HH:mm:ss');
 }
 
 function isAlive(owner: LockOwner): boolean {

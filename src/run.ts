@@ -47,7 +47,7 @@ interface Connected {
  * run in which every planned upload on every target verified.
  */
 export async function runBackup(config: ResolvedConfig, options: RunOptions, log: Logger): Promise<RunResult> {
-  const lock = await acquireLock(config.lockFile, (message) => log.warn(message));
+  const lock = await acquireLock(config.lockFile, (message) => log.warn(message), { configPath: config.configPath });
   try {
     const startedAt = new Date();
     const scan = await scanSource(config.source);

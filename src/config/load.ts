@@ -3,6 +3,7 @@
  * and lays the flags the user typed over it: defaults < file < flags.
  * Reads only; nothing on disk changes, whatever the outcome.
  */
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -439,11 +440,7 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
   }
 
   const logFile = value.log?.file !== undefined ? path.resolve(configDir, value.log.file) : undefined;
-  // The lock sits next to the log, where an administrator looking for "why did it not run" already looks.
-  const lockFile =
-    value.lockFile !== undefined
-      ? path.resolve(configDir, value.lockFile)
-      : path.join(logFile !== undefined ? path.dirname(logFile) : os.tmpdir(), 'vmftp.lock');
+  const lockFile = value.lockFile !== undefined ? path.resolve(configDir, value.lockFile) : defaultLockFile(context.configPath, logFile);
 
   return {
     configPath: context.configPath,
@@ -460,6 +457,20 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
     uploadMethod: flags.uploadMethod ?? 'internal',
     deleteFirst: flags.deleteFirst ?? false,
   };
+}
+
+/**
+ * Returns the lock of a config without `lockFile`: one per configuration, so two configs on one
+ * machine never block each other. Next to the log file and named after it (`vmftp.log` ->
+ * `vmftp.lock`), where an administrator looking for "why did it not run" already looks; two
+ * configs that share a log file share its lock, since only one run at a time may rotate it.
+ * Without a log file, in the temp folder under a name drawn from the config file's path.
+ */
+function defaultLockFile(configPath: string, logFile: string | undefined): string {
+  if (logFile !== undefined) return path.join(path.dirname(logFile), `${path.parse(logFile).name}.lock`);
+  // Windows paths are case-insensitive: C:\vmftp\vmftp.config.ts and c:\VMFTP\vmftp.config.ts are one config.
+  const key = process.platform === 'win32' ? configPath.toLowerCase() : configPath;
+  return path.join(os.tmpdir(), `vmftp-${createHash('sha256').update(key).digest('hex').slice(0, 16)}.lock`);
 }
 
 function toRoute(route: z.output<typeof vmRouteSchema>): VmRoute {

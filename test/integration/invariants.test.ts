@@ -10,6 +10,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { format } from 'date-fns/format';
 import { runVmftp, type CliResult } from '../support/cli.js';
 import { makeBackupTree, readTree, type TreeSpec } from '../support/fixtures.js';
 import { assertNoIncompleteFinal, assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
@@ -389,6 +390,39 @@ describe('invariant 6: one run at a time', () => {
     first.kill('SIGTERM');
     assert.equal((await first.done).code, 130);
     assert.ok(!existsSync(s.lockFile));
+  });
+
+  test('ftp-srv: one lock per config: two configs without lockFile or log.file run side by side; a second run of one is refused naming its config and start time', BOUNDED, async (t) => {
+    const a = await setUpScenario(t, FTP_SRV, {
+      local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 200_000 } },
+      rules: { stallUpload: { match: 'disk1.vmdk', afterBytes: 50_000 } },
+    });
+    const b = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } } });
+    for (const s of [a, b]) {
+      editConfig(s, (config) => {
+        delete config.lockFile;
+      });
+    }
+    const first = a.start();
+    t.after(() => first.kill('SIGKILL'));
+    await stalledAt(path.join(a.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 50_000);
+
+    const other = await b.vmftp();
+    assert.equal(other.code, 0, other.stderr);
+    assert.deepEqual(readTree(b.remoteRoot), readTree(b.source));
+
+    const second = await a.vmftp();
+    assert.equal(second.code, 3, output(second));
+    const lockFile = /holds the lock (\S+vmftp-[0-9a-f]{16}\.lock):/.exec(second.stderr)?.[1];
+    assert.ok(lockFile !== undefined && path.dirname(lockFile) === os.tmpdir(), `a lock of this config in the temp folder: ${second.stderr}`);
+    const held = lockOwner(lockFile);
+    assert.equal(held.pid, first.pid);
+    const started = format(new Date(held.startedAt), 'yyyy-MM-dd HH:mm:ss');
+    assert.ok(second.stderr.includes(`pid ${first.pid} on ${os.hostname()}, config ${a.configPath}, started ${started}`), second.stderr);
+
+    first.kill('SIGTERM');
+    assert.equal((await first.done).code, 130);
+    assert.ok(!existsSync(lockFile), 'the lock goes with its run');
   });
 
   test('ftp-srv: a lock whose process is gone is taken over with a warning, and the run succeeds', BOUNDED, async (t) => {

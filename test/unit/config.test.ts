@@ -536,7 +536,8 @@ describe('loadConfig: precedence, paths, defaults', () => {
     assert.equal(config.keepOverride, undefined);
     assert.equal(config.uploadMethod, 'internal');
     assert.equal(config.deleteFirst, false);
-    assert.equal(config.lockFile, path.join(os.tmpdir(), 'vmftp.lock'));
+    assert.equal(path.dirname(config.lockFile), os.tmpdir());
+    assert.match(path.basename(config.lockFile), /^vmftp-[0-9a-f]{16}\.lock$/);
     assert.equal(config.logFile, undefined);
     assert.equal(config.mail, undefined);
     assert.equal(config.source, path.join(dir, 'backups'));
@@ -606,9 +607,19 @@ describe('loadConfig: precedence, paths, defaults', () => {
     assert.deepEqual(warnings, []);
   });
 
-  test('the lock goes next to the log by default', async () => {
+  test('the lock goes next to the log by default, named after it', async () => {
     const { config, dir } = await loadJson({ ...baseConfig(), log: { file: 'logs/vmftp.log' } });
     assert.equal(config.lockFile, path.join(dir, 'logs', 'vmftp.lock'));
+    const other = await loadJson({ ...baseConfig(), log: { file: 'logs/offsite.log' } });
+    assert.equal(other.config.lockFile, path.join(other.dir, 'logs', 'offsite.lock'));
+  });
+
+  test('without a log file, one lock per config file: the same file always, another file never', async () => {
+    const first = await loadJson(baseConfig());
+    const again = await load(first.dir);
+    const second = await loadJson(baseConfig());
+    assert.equal(again.config.lockFile, first.config.lockFile);
+    assert.notEqual(second.config.lockFile, first.config.lockFile);
   });
 
   test('ca missing or not PEM', async () => {
