@@ -9,6 +9,7 @@ import type { ResolvedConfig, UploadMethod } from './config/types.js';
 import { ConfigError, ExitCode, InterruptedError } from './errors.js';
 import { reportFailure } from './failure.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
+import { vmftpVersion } from './version.js';
 
 // Every 1 MiB chunk read for an upload is a new buffer outside the JS heap. With incremental marking V8
 // answers that churn with full collections: 43-62 per 2 GiB upload (--trace-gc), which took 1.5-1.7 s
@@ -80,6 +81,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     .option('--json', 'machine-readable plan or report on stdout')
     .option('--delete-first', 'delete rotated-out backups before uploading (servers without room for N+1)')
     .option('--no-progress', 'no progress bars or progress lines on stderr')
+    .version(vmftpVersion(), '-V, --version', 'print the version and exit')
     .addHelpText('after', HELP_AFTER)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import type cliProgress from 'cli-progress';
 import type { Plan } from './core/model.js';
 import type { TransferObserver } from './execute.js';
@@ -21,9 +20,15 @@ export interface ProgressOptions {
   readonly intervalMs?: number;
 }
 
-/** Returns the display that fits the stream: bars on a terminal, plain lines anywhere else. */
-export function createProgress(options: ProgressOptions): Progress {
-  return options.stream.isTTY === true ? new BarProgress(options) : new LineProgress(options);
+/**
+ * Returns the display that fits the stream: bars on a terminal, plain lines anywhere else.
+ * cli-progress is loaded only when bars are drawn: with its string-width and emoji-regex it would
+ * cost every run's start, and scheduled tasks and cron have no terminal to draw them on.
+ */
+export async function createProgress(options: ProgressOptions): Promise<Progress> {
+  if (options.stream.isTTY !== true) return new LineProgress(options);
+  const { default: bars } = await import('cli-progress');
+  return new BarProgress(options, bars);
 }
 
 /** Returns a display that shows nothing (`--no-progress`, `-S`, a quiet `-v`). */
@@ -146,14 +151,6 @@ interface BarPayload {
   readonly remaining: string;
 }
 
-/**
- * Returns cli-progress, loaded only when bars are drawn: with its string-width and emoji-regex it
- * would cost every run's start, and scheduled tasks and cron have no terminal to draw them on.
- */
-function barsModule(): typeof cliProgress {
-  return createRequire(import.meta.url)('cli-progress') as typeof cliProgress;
-}
-
 /** A bar per file being sent and one for the whole run, redrawn in place on the terminal. */
 class BarProgress implements Progress {
   readonly #totals: Totals;
@@ -164,10 +161,9 @@ class BarProgress implements Progress {
   /** Lines given to log() that the bars have not drawn yet. */
   readonly #pending: string[] = [];
 
-  constructor(options: ProgressOptions) {
+  constructor(options: ProgressOptions, bars: typeof cliProgress) {
     this.#totals = new Totals(options.now ?? Date.now);
     this.#stream = options.stream;
-    const bars = barsModule();
     this.#bars = new bars.MultiBar(
       {
         stream: options.stream,

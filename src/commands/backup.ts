@@ -51,7 +51,7 @@ export async function backupCommand(config: ResolvedConfig, options: BackupOptio
   const real = !options.display && !options.simulate;
   // Bars and plain progress lines are info: `-v warn` and `-v error` ask for a quiet console.
   const progress: Progress =
-    real && options.progress && logs(options.level, 'info') ? createProgress({ stream: process.stderr }) : noProgress();
+    real && options.progress && logs(options.level, 'info') ? await createProgress({ stream: process.stderr }) : noProgress();
   const runLog = await openRunLog({
     level: options.level,
     console: (line) => progress.log(line),

@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import type { z } from 'zod';
 import type { KeepPolicy, VmRoute } from '../core/model.js';
@@ -60,16 +59,6 @@ const SEARCH_PLACES = [
   `${MODULE_NAME}.config.yml`,
 ];
 
-const thisFile = fileURLToPath(import.meta.url);
-/**
- * This package's entry, next to this module: `src/index.ts` when running
- * from source (tsx), `dist/index.js` when installed. A user's
- * `import { defineConfig } from 'vmftp'` resolves here, wherever the config
- * file lives (C:\backup, /etc), with or without a node_modules near it.
- */
-const packageEntry = path.join(path.dirname(thisFile), '..', `index${path.extname(thisFile)}`);
-const exampleConfig = path.join(path.dirname(thisFile), '..', '..', 'config.example.ts');
-
 /** A file that was found but cannot be used; the message is safe to show (no file content in it). */
 class UnusableFile extends Error {}
 
@@ -78,7 +67,10 @@ const loadModule: Loader = async (filepath) => {
   // Loaded here, not at start: only JS/TS configs need it, and it weighs ~15 MB.
   const { createJiti } = await import('jiti');
   const jiti = createJiti(import.meta.url, {
-    alias: { [MODULE_NAME]: packageEntry },
+    // A user's `import { defineConfig } from 'vmftp'` gets this very module, wherever the config
+    // file lives (C:\backup, /etc), with no node_modules near it, and inside the standalone
+    // executable, which has no package files on disk to resolve to.
+    virtualModules: { [MODULE_NAME]: await import('../index.js') },
     // Reading the config must leave the disk as it was, and a re-read must see the file's current text.
     fsCache: false,
     moduleCache: false,
@@ -184,7 +176,9 @@ async function readConfigFile(cwd: string, configPath: string | undefined): Prom
       throw new ConfigError(
         `No vmftp config found in ${cwd}`,
         [`config: looked in ${cwd} for ${looked.join(', ')}; none exists`],
-        `Pass -c <file>, or create ${path.join(cwd, 'vmftp.config.ts')} (start from ${exampleConfig}); ` +
+        // A scheduled task (Task Scheduler starts SYSTEM tasks in C:\Windows\System32) or cron
+        // starts somewhere else than the config's folder: -c is the way to name it.
+        `Pass -c <file> with the config file's full path, or write a starter ${path.join(cwd, 'vmftp.config.ts')} with "vmftp init"; ` +
           'a run needs a source folder and at least one target.',
       );
     }

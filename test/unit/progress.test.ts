@@ -51,10 +51,10 @@ function sink(tty: boolean): Writable & { text: () => string; isTTY?: boolean; c
 }
 
 describe('progress without a terminal', () => {
-  test('a line per further 10 % at most every 10 s, and a heartbeat after 60 s without one', () => {
+  test('a line per further 10 % at most every 10 s, and a heartbeat after 60 s without one', async () => {
     let now = 0;
     const stream = sink(false);
-    const progress = createProgress({ stream, now: () => now });
+    const progress = await createProgress({ stream, now: () => now });
     progress.start(planOf(1000));
     const file = progress.file('nas', 'Bart/2026-11-23-020000/disk1.vmdk', 1000);
     const at = (seconds: number, bytes: number) => {
@@ -77,10 +77,10 @@ describe('progress without a terminal', () => {
     ]);
   });
 
-  test('a run that ends within 10 s prints no progress line; log lines pass through', () => {
+  test('a run that ends within 10 s prints no progress line; log lines pass through', async () => {
     let now = 0;
     const stream = sink(false);
-    const progress = createProgress({ stream, now: () => now });
+    const progress = await createProgress({ stream, now: () => now });
     progress.start(planOf(1000));
     const file = progress.file('nas', 'Bart/x/disk1.vmdk', 1000);
     for (let bytes = 100; bytes <= 1000; bytes += 100) {
@@ -110,7 +110,7 @@ describe('progress on a terminal', () => {
   test('draws a bar for the file and one for the run with bytes, speed and ETA; log lines go above them', { timeout: 20_000 }, async () => {
     let now = 0;
     const stream = sink(true);
-    const progress = createProgress({ stream, now: () => now });
+    const progress = await createProgress({ stream, now: () => now });
     progress.start(planOf(4_000_000));
     const file = progress.file('nas', 'Bart/2026-11-23-020000/disk1.vmdk', 4_000_000);
     now = 1000;
