@@ -1,8 +1,9 @@
-import { promises as fs, readFileSync, rmSync } from 'node:fs';
+import { promises as fs, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { format } from 'date-fns/format';
 import { LockError } from './errors.js';
+import { markProcess, presenceOf, type ProgramMark } from './process-identity.js';
 
 interface LockOwner {
   readonly pid: number;
@@ -15,9 +16,36 @@ interface LockOwner {
    * reboot the pid may belong to another process; a different start time tells them apart.
    */
   readonly processStart?: string;
+  /** The owner's program (`node`, or the packaged executable's name), for the Windows check (process-identity.ts). */
+  readonly program?: string;
+  /** When the owner process started (ISO), for the Windows check. */
+  readonly processStartedAt?: string;
+  /** The curl/ncftpput programs running for this run right now: a run that dies leaves them to the next one. */
+  readonly children?: readonly ProgramMark[];
+}
+
+/** A run that died without a report (kill -9, "End task", a power cut): found by the next run in the lock it left. */
+export interface AbandonedRun {
+  readonly pid: number;
+  readonly host: string;
+  /** When it started (ISO). */
+  readonly startedAt: string;
+  /**
+   * The programs it was running when it died: 'ended' by this run (proven to be its own), 'gone'
+   * (had ended by themselves), 'unknown' (the pid runs, but this system cannot tell whether it is
+   * still that program: left alone, see process-identity.ts).
+   */
+  readonly programs: readonly { readonly pid: number; readonly program: string; readonly state: 'ended' | 'gone' | 'unknown' }[];
 }
 
 export interface HeldLock {
+  /** Set when this run took over the lock of a run that ended without a report. */
+  readonly previous?: AbandonedRun;
+  /**
+   * Writes a program this run started into the lock, so that the next run can end it should this
+   * one die without a chance to; returns the function that takes it out again when it ended.
+   */
+  recordChild(pid: number, program: string): () => void;
   /** Removes the lock file if this run still owns it. */
   release(): Promise<void>;
 }
@@ -28,18 +56,21 @@ export interface HeldLock {
  * lock left by a process that is gone is taken over and `onStale` says so.
  */
 export async function acquireLock(file: string, onStale: (message: string) => void, run: { configPath?: string } = {}): Promise<HeldLock> {
-  const start = processStart(process.pid);
+  const self = markProcess(process.pid, path.basename(process.execPath).replace(/\.exe$/i, ''), new Date(Date.now() - process.uptime() * 1000));
   const owner: LockOwner = {
     pid: process.pid,
     host: os.hostname(),
     startedAt: new Date().toISOString(),
     ...(run.configPath === undefined ? {} : { configPath: run.configPath }),
-    ...(start === undefined ? {} : { processStart: start }),
+    ...(self.processStart === undefined ? {} : { processStart: self.processStart }),
+    program: self.program,
+    processStartedAt: self.startedAt,
   };
   await fs.mkdir(path.dirname(file), { recursive: true });
   // Written aside and hard-linked into place, so a reader never sees a half-written lock.
   const draft = `${file}.${process.pid}.tmp`;
   await fs.writeFile(draft, JSON.stringify(owner));
+  let previous: AbandonedRun | undefined;
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -47,8 +78,22 @@ export async function acquireLock(file: string, onStale: (message: string) => vo
         // A run stopped by a signal exits without unwinding: the lock still goes with the process.
         const releaseOnExit = () => releaseLockSync(file, owner);
         process.once('exit', releaseOnExit);
+        const children = new Map<number, ProgramMark>();
+        let released = false;
+        const rewrite = () => {
+          if (!released) rewriteLock(file, { ...owner, children: [...children.values()] });
+        };
         return {
+          ...(previous === undefined ? {} : { previous }),
+          recordChild(pid, program) {
+            children.set(pid, markProcess(pid, program, new Date()));
+            rewrite();
+            return () => {
+              if (children.delete(pid)) rewrite();
+            };
+          },
           release: async () => {
+            released = true;
             process.removeListener('exit', releaseOnExit);
             releaseLockSync(file, owner);
           },
@@ -68,11 +113,42 @@ export async function acquireLock(file: string, onStale: (message: string) => vo
           ? `lock ${file} is unreadable: taking it over`
           : `lock ${file} was left by pid ${holder.pid} (started ${holder.startedAt}), which is gone: taking it over`,
       );
+      if (holder !== undefined) previous = endAbandonedRun(holder);
       await fs.rm(file, { force: true });
     }
     throw new LockError(`could not take the lock ${file}: another run took it at the same moment`);
   } finally {
     await fs.rm(draft, { force: true });
+  }
+}
+
+/** Returns what the dead owner left: each program it was running is ended when it is proven to be that program. */
+function endAbandonedRun(holder: LockOwner): AbandonedRun {
+  const programs = (holder.children ?? []).map((child) => {
+    const presence = presenceOf(child);
+    if (presence !== 'running') return { pid: child.pid, program: child.program, state: presence };
+    try {
+      // An orphaned upload: it holds a connection of the server and writes into a .partial this run resumes.
+      process.kill(child.pid, 'SIGTERM');
+      return { pid: child.pid, program: child.program, state: 'ended' as const };
+    } catch {
+      return { pid: child.pid, program: child.program, state: 'gone' as const };
+    }
+  });
+  return { pid: holder.pid, host: holder.host, startedAt: holder.startedAt, programs };
+}
+
+/**
+ * Replaces the lock's content in one step (written aside, renamed over it): a reader sees the
+ * old or the new record, never half of one. A failure only costs the record of a program.
+ */
+function rewriteLock(file: string, owner: LockOwner): void {
+  const draft = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(draft, JSON.stringify(owner));
+    renameSync(draft, file);
+  } catch {
+    rmSync(draft, { force: true });
   }
 }
 
@@ -90,6 +166,9 @@ function parseOwner(text: string): LockOwner | undefined {
       startedAt: parsed.startedAt,
       ...(typeof parsed.configPath === 'string' ? { configPath: parsed.configPath } : {}),
       ...(typeof parsed.processStart === 'string' ? { processStart: parsed.processStart } : {}),
+      ...(typeof parsed.program === 'string' ? { program: parsed.program } : {}),
+      ...(typeof parsed.processStartedAt === 'string' ? { processStartedAt: parsed.processStartedAt } : {}),
+      children: Array.isArray(parsed.children) ? parsed.children.filter(isProcessMark) : [],
     };
   } catch {
     return undefined;
@@ -102,28 +181,23 @@ function localTime(iso: string): string {
   return Number.isNaN(time.getTime()) ? iso : format(time, 'yyyy-MM-dd HH:mm:ss');
 }
 
+function isProcessMark(value: unknown): value is ProgramMark {
+  const mark = value as Partial<ProgramMark> | null;
+  return typeof mark?.pid === 'number' && typeof mark.program === 'string' && typeof mark.startedAt === 'string';
+}
+
 function isAlive(owner: LockOwner): boolean {
   // A lock from another machine (a shared folder) cannot be checked from here: treat it as held.
   if (owner.host !== os.hostname()) return true;
-  try {
-    process.kill(owner.pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  const start = owner.processStart === undefined ? undefined : processStart(owner.pid);
-  return start === undefined || start === owner.processStart;
-}
-
-/** Returns the start time of process `pid` in clock ticks since boot (Linux), or undefined where /proc cannot tell. */
-function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 2, the command name, is in parentheses and may hold spaces: count from the last ')'.
-    // What follows starts at field 3; starttime is field 22.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  const presence = presenceOf({
+    pid: owner.pid,
+    // Locks of older versions have no program: its name is then not compared.
+    ...(owner.program === undefined ? {} : { program: owner.program }),
+    startedAt: owner.processStartedAt ?? owner.startedAt,
+    ...(owner.processStart === undefined ? {} : { processStart: owner.processStart }),
+  });
+  // Where the system cannot tell (no /proc, no PowerShell), a live pid keeps the lock: the safe side.
+  return presence !== 'gone';
 }
 
 function releaseLockSync(file: string, owner: LockOwner): void {

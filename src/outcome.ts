@@ -1,5 +1,6 @@
 import type { PlanProblem } from './core/model.js';
 import type { ExitCode } from './errors.js';
+import type { AbandonedRun } from './lock.js';
 
 /** What happened to one planned action. */
 export interface ActionOutcome {
@@ -36,6 +37,8 @@ export interface RunReport {
   readonly targets: readonly TargetOutcome[];
   readonly problems: readonly PlanProblem[];
   readonly warnings: readonly string[];
+  /** The run before this one died without a report (kill -9, "End task", a power cut): found in the lock it left. */
+  readonly previousRun?: AbandonedRun;
   readonly afterSuccess?: AfterSuccess;
   readonly exitCode: ExitCode;
 }

@@ -1,7 +1,9 @@
+import { format } from 'date-fns/format';
 import type { Plan, PlanAction } from './core/model.js';
 import { describePolicy } from './core/retention.js';
 import type { DisplayedBackup, DisplayedTarget } from './display.js';
 import { NO_COLORS, type Colors } from './color.js';
+import type { AbandonedRun } from './lock.js';
 import type { ActionOutcome, RunReport } from './outcome.js';
 
 /** Returns `bytes` as a short human size: 0 B, 12.3 KiB, 4.0 GiB. */
@@ -223,9 +225,29 @@ export function formatReport(report: RunReport, style: ReportStyle = {}): string
   for (const problem of report.problems) lines.push(c.red(`problem: ${problem.vm}: ${problem.message}`));
   if (style.detail === true && details.length > 0) lines.push('', 'every action:', ...details);
   if (report.afterSuccess !== undefined) lines.push('', formatAfterSuccess(report.afterSuccess));
+  if (report.previousRun !== undefined) lines.push('', c.red(describePreviousRun(report.previousRun)));
   const outcome = report.exitCode === 0 ? c.green(c.bold('success')) : c.red(c.bold(`FAILED (exit code ${report.exitCode})`));
   lines.push('', `vmftp ${outcome} in ${formatDuration(report.durationMs)} (upload method ${report.uploadMethod})`);
   return lines.join('\n');
+}
+
+/**
+ * Returns what an administrator must learn about a run that died without a report: when it ran,
+ * that its unfinished uploads resume now, and which of its programs were ended or may still run.
+ */
+export function describePreviousRun(previous: AbandonedRun): string {
+  const started = format(new Date(previous.startedAt), 'yyyy-MM-dd HH:mm:ss');
+  const parts = [
+    `the previous run (pid ${previous.pid}, started at ${started}) ended without a report (killed, ended by the task scheduler, a crash or a power cut):` +
+      ' its unfinished uploads stay as .partial and this run resumes them',
+  ];
+  for (const program of previous.programs) {
+    if (program.state === 'ended') parts.push(`ended its ${program.program} (pid ${program.pid}), still uploading`);
+    if (program.state === 'unknown') {
+      parts.push(`its ${program.program} (pid ${program.pid}) may still run: this system cannot tell whether that pid is still it; end it if it is`);
+    }
+  }
+  return parts.join('; ');
 }
 
 function formatAfterSuccess(afterSuccess: NonNullable<RunReport['afterSuccess']>): string {

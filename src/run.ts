@@ -3,6 +3,7 @@ import type { UploadJob } from './backends/backend.js';
 import { createCurlBackend } from './backends/curl.js';
 import { createInternalBackend } from './backends/internal.js';
 import { createNcftpputBackend } from './backends/ncftpput.js';
+import type { ProgramControl } from './backends/programs.js';
 import type { ResolvedConfig, TargetConfig, UploadMethod } from './config/types.js';
 import type { LocalBackup, Plan, PlanSettings, TargetInventory } from './core/model.js';
 import { planRun, selectPurgeable } from './core/plan.js';
@@ -14,6 +15,7 @@ import { takeInventory, type Listing } from './inventory.js';
 import { acquireLock } from './lock.js';
 import type { Logger } from './log.js';
 import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
+import { describePreviousRun } from './report.js';
 import { retryPolicyOf, withRetries } from './retry.js';
 import { scanSource } from './scan.js';
 
@@ -50,6 +52,8 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
   const lock = await acquireLock(config.lockFile, (message) => log.warn(message), { configPath: config.configPath });
   try {
     const startedAt = new Date();
+    const previousRun = lock.previous;
+    if (previousRun !== undefined) log.warn(describePreviousRun(previousRun));
     const scan = await scanSource(config.source);
     for (const warning of scan.warnings) log.warn(warning);
     // MLSD/LIST only: --simulate shows the plan the run makes, and these connections go on to rename and delete.
@@ -66,12 +70,12 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       const plan = planRun({ local: scan.backups, inventories: connected.inventories, settings: planSettings(config) });
       const strays = strayWarnings(connected.inventories);
       for (const warning of strays) log.warn(warning);
-      const warnings = [...scan.warnings, ...strays];
+      const warnings = [...(previousRun === undefined ? [] : [describePreviousRun(previousRun)]), ...scan.warnings, ...strays];
       if (options.simulate) {
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
         return { kind: 'plan', plan, warnings, exitCode };
       }
-      const runtimes = new Map<string, TargetRuntime>([...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, options.signal)]));
+      const runtimes = new Map<string, TargetRuntime>([...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, { ...(options.signal === undefined ? {} : { signal: options.signal }), children: lock })]));
       const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer, options.signal))];
       let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan);
       let afterSuccess: AfterSuccess | undefined;
@@ -89,6 +93,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         targets: outcomes,
         problems: plan.problems,
         warnings,
+        ...(previousRun === undefined ? {} : { previousRun }),
         ...(afterSuccess === undefined ? {} : { afterSuccess }),
         exitCode,
       };
@@ -107,7 +112,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
  * curl/ncftpput while holding one of the pool's connection slots, so transfers and listings
  * together stay within maxConnections.
  */
-function targetRuntime(method: UploadMethod, pool: SessionPool, signal: AbortSignal | undefined): TargetRuntime {
+function targetRuntime(method: UploadMethod, pool: SessionPool, control: ProgramControl): TargetRuntime {
   const retry = retryPolicyOf(pool.target);
   if (method === 'internal') {
     return {
@@ -116,8 +121,7 @@ function targetRuntime(method: UploadMethod, pool: SessionPool, signal: AbortSig
       upload: (job: UploadJob, onBytes?: (bytes: number) => void) => pool.use((session) => createInternalBackend(session).upload(job, onBytes)),
     };
   }
-  const stop = signal === undefined ? {} : { signal };
-  const backend = method === 'curl' ? createCurlBackend(pool.target, stop) : createNcftpputBackend(pool.target, stop);
+  const backend = method === 'curl' ? createCurlBackend(pool.target, control) : createNcftpputBackend(pool.target, control);
   return { pool, retry, upload: (job, onBytes) => pool.useSlot(() => backend.upload(job, onBytes)) };
 }
 

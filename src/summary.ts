@@ -15,7 +15,10 @@ export interface RunSummary {
 
 /** Returns the summary of a real run. */
 export function summarizeReport(report: RunReport): RunSummary {
-  return { exitCode: report.exitCode, headline: describeTotals(runTotals(report)), text: formatReport(report) };
+  const totals = describeTotals(runTotals(report));
+  // A crash is news even on a good night: the subject says so, not only the body.
+  const headline = report.previousRun === undefined ? totals : `${totals}; previous run ended without a report`;
+  return { exitCode: report.exitCode, headline, text: formatReport(report) };
 }
 
 /** Returns the summary of a `--simulate` run: what would be done. */

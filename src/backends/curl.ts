@@ -6,7 +6,7 @@ import type { TargetConfig } from '../config/types.js';
 import type { Backend, UploadJob } from './backend.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
 import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
-import { requireProgram, runProgram, type ProgramResult } from './programs.js';
+import { control, requireProgram, runProgram, type ProgramControl, type ProgramResult } from './programs.js';
 import { withPrivateDir } from './secret-files.js';
 
 /**
@@ -72,13 +72,11 @@ export const CURL_EXIT: ExitTable = {
 };
 
 /** Settings of the curl backend that are not part of the target. */
-export interface CurlBackendOptions {
+export interface CurlBackendOptions extends ProgramControl {
   /** Absolute path of curl; default: found on PATH. */
   readonly program?: string;
   /** `--limit-rate`, bytes per second. */
   readonly limitRateBytesPerSecond?: number;
-  /** Aborted when the run is stopped: a running curl is ended at once. */
-  readonly signal?: AbortSignal;
 }
 
 /** Returns the backend that sends each file of `target` with one curl process. */
@@ -92,7 +90,7 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
       const run = (caFile?: string): Promise<ProgramResult> =>
         runProgram(program, curlArgs(target, job, { caFile, limitRateBytesPerSecond: options.limitRateBytesPerSecond }), {
           input: curlConfig(target),
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...control(options),
         });
       const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
       const result = await alongsideDigest(job, usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? ''))) : run());

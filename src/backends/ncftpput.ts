@@ -17,7 +17,7 @@ import { ConfigError } from '../errors.js';
 import type { Backend, UploadJob } from './backend.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
 import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
-import { requireProgram, runProgram, type ProgramResult } from './programs.js';
+import { control, requireProgram, runProgram, type ProgramControl, type ProgramResult } from './programs.js';
 import { withPrivateDir } from './secret-files.js';
 
 /**
@@ -60,11 +60,9 @@ export function ncftpputLoginProblems(target: TargetConfig): string[] {
 }
 
 /** Settings of the ncftpput backend that are not part of the target. */
-export interface NcftpputBackendOptions {
+export interface NcftpputBackendOptions extends ProgramControl {
   /** Absolute path of ncftpput; default: found on PATH. */
   readonly program?: string;
-  /** Aborted when the run is stopped: a running ncftpput is ended at once. */
-  readonly signal?: AbortSignal;
 }
 
 /** Returns the backend that sends each file of `target` with one ncftpput process. */
@@ -88,7 +86,7 @@ export function createNcftpputBackend(target: TargetConfig, options: NcftpputBac
         // Created here so it is 0600 too: ncftpput would create it with the umask's mode.
         const logFile = await dir.writeFile('ncftpput.log', '');
         const args = ncftpputArgs(target, job, { loginFile, logFile });
-        const stop = options.signal === undefined ? {} : { signal: options.signal };
+        const stop = control(options);
         let outcome: ProgramResult;
         if (job.offset === 0) {
           outcome = await runProgram(program, args, stop);

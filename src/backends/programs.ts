@@ -49,6 +49,11 @@ export function requireProgram(name: ExternalProgram, env: NodeJS.ProcessEnv = p
   return found;
 }
 
+/** Returns the name a program runs under, as the system lists it: `curl` for `/usr/bin/curl` and `C:\\Windows\\System32\\curl.exe`. */
+function programName(file: string): string {
+  return path.basename(file).replace(/\.exe$/i, '');
+}
+
 /** What a finished program left behind. */
 export interface ProgramResult {
   /** The exit status; undefined when the program was killed or never started. */
@@ -61,13 +66,34 @@ export interface ProgramResult {
   readonly stderr: string;
 }
 
-export interface RunOptions {
+/**
+ * Keeps a record of the programs running for this run (the lock does), so that the next run can
+ * end any that outlived a crash of this one; the returned function takes one out when it ended.
+ */
+export interface ChildRecord {
+  recordChild(pid: number, program: string): () => void;
+}
+
+/** What the curl and ncftpput backends need of the run around them. */
+export interface ProgramControl {
+  /** Aborted when the run is stopped (SIGINT/SIGTERM/SIGHUP): a running program is ended at once. */
+  readonly signal?: AbortSignal;
+  readonly children?: ChildRecord;
+}
+
+/** Returns the ProgramControl part of a backend's options (exactOptionalPropertyTypes: no undefined fields). */
+export function control(options: ProgramControl): ProgramControl {
+  return {
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.children === undefined ? {} : { children: options.children }),
+  };
+}
+
+export interface RunOptions extends ProgramControl {
   /** Text written to the program's stdin (curl's `-K -` config). */
   readonly input?: string;
   /** A stream piped into the program's stdin (ncftpput `-c`). */
   readonly stdin?: Readable;
-  /** Aborted when the run is stopped (SIGINT/SIGTERM/SIGHUP): the program is ended at once, not waited for. */
-  readonly signal?: AbortSignal;
 }
 
 /**
@@ -77,7 +103,7 @@ export interface RunOptions {
  */
 export async function runProgram(file: string, args: readonly string[], options: RunOptions = {}): Promise<ProgramResult> {
   const { execa } = await import('execa');
-  const result = await execa(file, args, {
+  const subprocess = execa(file, args, {
     reject: false,
     // Kills the program when vmftp exits, so no upload outlives the run.
     cleanup: true,
@@ -88,6 +114,8 @@ export async function runProgram(file: string, args: readonly string[], options:
     // A stream alone would be handed to spawn() as a file descriptor; [stream, 'pipe'] makes execa pipe it.
     ...(options.input !== undefined ? { input: options.input } : options.stdin !== undefined ? { stdin: [options.stdin, 'pipe'] } : { stdin: 'ignore' as const }),
   });
+  const forget = subprocess.pid === undefined ? undefined : options.children?.recordChild(subprocess.pid, programName(file));
+  const result = await subprocess.finally(() => forget?.());
   const code = (result as { code?: unknown }).code;
   const neverStarted = result.exitCode === undefined && result.signal === undefined;
   return {

@@ -4,14 +4,17 @@
  * with the fault proxy in front. Judged on the server's and the local disk, and on the exit code.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { format } from 'date-fns/format';
-import { runVmftp, type CliResult } from '../support/cli.js';
+import { findProgram } from '../../src/backends/programs.js';
+import { childProcesses, isRunning, runVmftp, type CliResult } from '../support/cli.js';
+import { randomPassword } from '../support/ftp-srv.js';
+import { startSmtpServer } from '../support/smtp.js';
 import { makeBackupTree, readTree, type TreeSpec } from '../support/fixtures.js';
 import { assertNoIncompleteFinal, assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { serverWrites, setUpScenario, type Scenario } from '../support/scenario.js';
@@ -498,6 +501,104 @@ describe('invariant 7: secrets never appear in output, reports, plans, listings,
     const interrupted = await running.done;
     assert.equal(interrupted.code, 130);
     leaks('interrupted run', interrupted);
+  });
+});
+
+describe('invariant 6: a run that died without a report is reported by the next one', () => {
+  const SMTP_USER = 'vmftp-mailer';
+
+  test('ftp-srv, -u curl: after a kill -9 mid-upload the next run ends the orphaned curl, resumes the .partial and reports the dead run (log, summary, --json, e-mail)', BOUNDED, async (t) => {
+    if (!requireOrSkip(t, findProgram('curl') !== undefined && existsSync('/proc/self/stat'), 'curl on PATH and Linux /proc')) return;
+    const smtpPassword = randomPassword();
+    const smtp = await startSmtpServer({ user: SMTP_USER, password: smtpPassword });
+    t.after(() => smtp.stop());
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 300_000, 'vm.ovf': '<vm/>' } },
+      remote: { 'Bart/2012-07-01-000000': { 'vm.ovf': '<old/>' } },
+      rules: { stallUpload: { match: 'disk1.vmdk', afterBytes: 100_000 } },
+      // The orphaned curl would wait this long by itself: only the next run can end it within the test.
+      targetFields: { timeoutSeconds: 40 },
+      config: {
+        log: { file: 'logs/vmftp.log' },
+        mail: { from: 'vmftp@backup.lan', to: 'ops@backup.lan', smtp: { host: smtp.host, port: smtp.port, user: SMTP_USER, password: { env: 'VMFTP_TEST_SMTP_PASSWORD' } } },
+      },
+    });
+    s.env.VMFTP_TEST_SMTP_PASSWORD = smtpPassword;
+    const killed = s.start('-u', 'curl');
+    t.after(() => killed.kill('SIGKILL'));
+    await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 100_000);
+    // The curl that sends the stalled file (vm.ovf's may still be ending by itself).
+    const curls = childProcesses(killed.pid).filter(
+      (child) => child.command === 'curl' && readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').includes('disk1.vmdk'),
+    );
+    assert.equal(curls.length, 1, 'curl is uploading disk1.vmdk');
+    for (const curl of curls) t.after(() => isRunning(curl.pid) && process.kill(curl.pid, 'SIGKILL'));
+    const recorded = (JSON.parse(readFileSync(s.lockFile, 'utf8')) as { children: { pid: number; program: string }[] }).children;
+    for (const curl of curls) assert.ok(recorded.some((child) => child.pid === curl.pid && child.program === 'curl'), `the lock records curl ${curl.pid}: ${JSON.stringify(recorded)}`);
+
+    killed.kill('SIGKILL');
+    assert.equal((await killed.done).signal, 'SIGKILL');
+    assert.ok(curls.every((curl) => isRunning(curl.pid)), 'a kill -9 leaves curl running: nothing of vmftp ran to end it');
+
+    s.proxy.setRules({});
+    const next = await s.vmftp('-u', 'curl', '--json', '-m');
+    assert.equal(next.code, 0, next.stderr);
+    for (const curl of curls) assert.ok(!isRunning(curl.pid), `curl ${curl.pid}, left uploading by the killed run, was ended`);
+    assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
+    const notice = new RegExp(`the previous run \\(pid ${killed.pid}, started at [\\d-]+ [\\d:]+\\) ended without a report[^\\n]*ended its curl \\(pid ${curls[0]!.pid}\\)`);
+    assert.match(next.stderr, notice);
+    assert.match(readFileSync(path.join(s.work, 'logs', 'vmftp.log'), 'utf8'), notice);
+    const report = (JSON.parse(next.stdout) as { report: { previousRun?: { pid: number; programs: { pid: number; program: string; state: string }[] } } }).report;
+    assert.equal(report.previousRun?.pid, killed.pid);
+    assert.deepEqual(
+      report.previousRun.programs.filter((program) => program.program === 'curl' && program.state === 'ended').map((program) => program.pid).sort(),
+      curls.map((curl) => curl.pid).sort(),
+    );
+    assert.equal(smtp.messages.length, 1);
+    assert.match(smtp.messages[0]!.parsed.subject ?? '', /previous run ended without a report/);
+    assert.match(smtp.messages[0]!.parsed.text ?? '', notice);
+
+    const after = await s.vmftp();
+    assert.equal(after.code, 0, after.stderr);
+    assert.doesNotMatch(after.stderr, /previous run/, 'a run that ended with its report leaves nothing to report');
+  });
+
+  test('ftp-srv: a program in the dead run\'s lock is ended only when its pid, name and start time prove it is that program', BOUNDED, async (t) => {
+    if (!requireOrSkip(t, existsSync('/proc/self/stat'), 'Linux /proc')) return;
+    const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } } });
+    const gone = spawnSync(process.execPath, ['-e', ''], { timeout: 10_000 }).pid!;
+    const orphan = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+    t.after(() => {
+      orphan.kill('SIGKILL');
+      stranger.kill('SIGKILL');
+    });
+    const startOf = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]!;
+    const now = new Date().toISOString();
+    writeFileSync(
+      s.lockFile,
+      JSON.stringify({
+        pid: gone,
+        host: os.hostname(),
+        startedAt: '2012-08-18T15:41:37.000Z',
+        children: [
+          { pid: orphan.pid, program: 'sleep', startedAt: now, processStart: startOf(orphan.pid!) },
+          // A pid the dead run's curl had, now another program's: never ended.
+          { pid: stranger.pid, program: 'curl', startedAt: now, processStart: startOf(stranger.pid!) },
+        ],
+      }),
+    );
+
+    const run = await s.vmftp('--json');
+    assert.equal(run.code, 0, run.stderr);
+    await waitFor(() => orphan.exitCode !== null || orphan.signalCode !== null, 'the recorded program to end');
+    assert.equal(orphan.signalCode, 'SIGTERM');
+    assert.ok(isRunning(stranger.pid!), 'a process that is not the recorded program is left alone');
+    const report = (JSON.parse(run.stdout) as { report: { previousRun?: { programs: { pid: number; state: string }[] } } }).report;
+    assert.deepEqual(report.previousRun?.programs, [
+      { pid: orphan.pid, program: 'sleep', state: 'ended' },
+      { pid: stranger.pid, program: 'curl', state: 'gone' },
+    ]);
   });
 });
 

@@ -8,7 +8,8 @@ import { describe, test } from 'node:test';
 import { colorsFor } from '../../src/color.js';
 import type { DisplayedTarget } from '../../src/display.js';
 import type { ActionOutcome, RunReport } from '../../src/outcome.js';
-import { describeTotals, formatDisplay, formatReport, runTotals } from '../../src/report.js';
+import { describePreviousRun, describeTotals, formatDisplay, formatReport, runTotals } from '../../src/report.js';
+import { summarizeReport } from '../../src/summary.js';
 
 function action(vm: string, stamp: string, kind: ActionOutcome['action'], status: ActionOutcome['status'] = 'done', bytes = 0, durationMs = 0, detail = 'reason'): ActionOutcome {
   return { vm, stamp, action: kind, status, bytes, durationMs, detail };
@@ -126,5 +127,34 @@ describe('formatDisplay (-d)', () => {
     assert.match(painted, /\x1b\[32mcomplete/);
     assert.match(painted, /\x1b\[33mpartial/);
     assert.equal(painted.replace(/\x1b\[\d+m/g, ''), formatDisplay(targets));
+  });
+});
+
+describe('describePreviousRun: a run that died without a report, as the next run tells it', () => {
+  const previous = {
+    pid: 3120,
+    host: 'backup-host',
+    startedAt: '2026-11-28T02:00:01.000Z',
+    programs: [
+      { pid: 4242, program: 'curl', state: 'ended' as const },
+      { pid: 4243, program: 'curl', state: 'gone' as const },
+      { pid: 4244, program: 'curl', state: 'unknown' as const },
+    ],
+  };
+
+  test('names the run, says the .partial resumes, and which of its programs were ended or may still run', () => {
+    const text = describePreviousRun(previous);
+    assert.match(text, /^the previous run \(pid 3120, started at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\) ended without a report/);
+    assert.match(text, /unfinished uploads stay as \.partial and this run resumes them/);
+    assert.match(text, /ended its curl \(pid 4242\)/);
+    assert.doesNotMatch(text, /4243/, 'a program that ended by itself is not news');
+    assert.match(text, /its curl \(pid 4244\) may still run: this system cannot tell/);
+  });
+
+  test('is in the summary under the table, and in the headline the e-mail subject takes', () => {
+    const report = { ...REPORT, previousRun: previous };
+    assert.match(formatReport(report), /\n\nthe previous run \(pid 3120, /);
+    assert.match(summarizeReport(report).headline, /; previous run ended without a report$/);
+    assert.doesNotMatch(summarizeReport(REPORT).headline, /previous run/);
   });
 });
