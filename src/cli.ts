@@ -43,6 +43,7 @@ Examples:
   vmftp -d                       list the backups on every target
   vmftp --json -S                the plan as JSON
   vmftp check -c vmftp.config.ts test every target before the first night
+  vmftp help check               the options of a command
 
 Exit codes:
   0    all done: every planned upload verified, every planned delete done
@@ -58,14 +59,21 @@ interface Invocation {
   run?: () => Promise<ExitCode>;
 }
 
+/** The options the backup run and `check` share, so each command's --help lists what it takes. */
+const configOption = () => new Option('-c, --config <path>', 'config file (default: search for a vmftp config)');
+const verbosityOption = () => new Option('-v, --verbosity <level>', 'error | warn | info | debug (default: info)').choices(LOG_LEVELS);
+
 /** Returns the commander program; options carry no defaults so the config file is not silently overridden. */
 function buildProgram(invocation: Invocation, log: { current: Logger }, signal: AbortSignal): Command {
   const program = new Command()
     .name('vmftp')
     .description('Send VM backups (<source>/<VM>/<STAMP>/) to FTP servers, keep the newest N per VM, free the local disk.')
+    // The program's own options come before a command's name (`vmftp -c x check`); after it, the command's (`vmftp check -c x`).
+    .enablePositionalOptions()
+    .helpCommand('help [command]', 'show the help of a command')
     .option('-f, --folder <path>', 'local backup root (default: config `source`)')
     .option('-n, --keep <n>', 'backups to keep per VM (default: config `keep`, else 3)', parseKeep)
-    .option('-c, --config <path>', 'config file (default: search for a vmftp config)')
+    .addOption(configOption())
     .option('-d, --display', 'list the backups on every target and exit')
     .option('-S, --simulate', 'print the plan, change nothing')
     .addOption(
@@ -77,7 +85,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     )
     .option('-x, --execute [command]', 'after full success: purge the uploaded local backups, or run <command>')
     .option('-m, --mail', 'e-mail the report (config `mail`), also after a failed run')
-    .addOption(new Option('-v, --verbosity <level>', 'error | warn | info | debug (default: info)').choices(LOG_LEVELS))
+    .addOption(verbosityOption())
     .option('--json', 'machine-readable plan or report on stdout')
     .option('--delete-first', 'delete rotated-out backups before uploading (servers without room for N+1)')
     .option('--no-progress', 'no progress bars or progress lines on stderr')
@@ -86,8 +94,8 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
 
-  const setUp = (): CliOptions => {
-    const options = program.opts<CliOptions>();
+  const setUp = (command: Command): CliOptions => {
+    const options = command.optsWithGlobals<CliOptions>();
     log.current = createLogger(options.verbosity ?? 'info', undefined, colorsFor(process.stderr));
     return options;
   };
@@ -96,7 +104,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
 
   program.action(() => {
     invocation.run = async () => {
-      const options = setUp();
+      const options = setUp(program);
       const { config, warnings } = await load(options);
       assertSupported(options, config);
       return backupCommand(config, {
@@ -120,7 +128,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     .option('--force', 'replace the file if it exists')
     .action((file: string, initOptions: { force?: boolean }) => {
       invocation.run = async () => {
-        setUp();
+        setUp(program);
         // Subcommands load their modules when asked for: every nightly run pays for what the default command imports.
         const { STARTER_PASSWORD_ENV, writeStarterConfig } = await import('./commands/init.js');
         const written = await writeStarterConfig(file, initOptions.force === true);
@@ -135,10 +143,13 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
 
   program
     .command('check')
-    .description('log into every target and create, write, rename and delete a probe folder under remoteDir (uses -c, -v, --json)')
-    .action(() => {
+    .description('log into every target and create, write, rename and delete a probe folder under remoteDir')
+    .addOption(configOption())
+    .addOption(verbosityOption())
+    .option('--json', 'the result of every target as JSON on stdout')
+    .action((_options: unknown, command: Command) => {
       invocation.run = async () => {
-        const options = setUp();
+        const options = setUp(command);
         const { config, warnings } = await load(options);
         for (const warning of warnings) log.current.warn(warning);
         const { checkTargets, formatCheck } = await import('./commands/check.js');

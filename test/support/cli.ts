@@ -25,10 +25,11 @@ export interface RunningCli {
 export function startVmftp(
   args: readonly string[],
   /** `closeStdout`: nobody reads stdout (`vmftp | head` after head ended): every write to it fails with EPIPE. */
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; closeStdout?: boolean } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; closeStdout?: boolean; cwd?: string } = {},
 ): RunningCli {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, NO_COLOR: '1', ...options.env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
