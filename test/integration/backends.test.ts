@@ -24,6 +24,7 @@ import type { FtpServerHandle } from '../support/ftp-srv.js';
 import { chownToFtpUser, requireOrSkip, requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { freePort as closedPort } from '../support/ports.js';
+import { serverTarget } from '../support/target.js';
 
 const BOUNDED = { timeout: 45_000 };
 /** A folder name with a space and non-ASCII letters, as VM names on Windows hosts have them. */
@@ -59,24 +60,7 @@ const BACKENDS: readonly BackendKind[] = [
 ];
 
 function targetFor(endpoint: { host: string; port: number }, server: FtpServerHandle, overrides: Partial<TargetConfig> = {}): TargetConfig {
-  return {
-    name: 'nas',
-    host: endpoint.host,
-    port: endpoint.port,
-    user: server.user,
-    password: new Secret(server.password),
-    remoteDir: '/contract',
-    secure: false,
-    allowSelfSigned: false,
-    maxConnections: 2,
-    activeMode: false,
-    // pure-ftpd answers a wrong password after ~4 s: room for that, bounded for the stall tests.
-    timeoutSeconds: 10,
-    retries: 3,
-    retryDelaySeconds: 2,
-    verify: 'size',
-    ...overrides,
-  };
+  return serverTarget(endpoint, server, { remoteDir: '/contract', ...overrides });
 }
 
 /** Returns the rejection of `promise`; fails the test when it resolves. */

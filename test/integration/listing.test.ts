@@ -8,18 +8,18 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { TargetConfig } from '../../src/config/types.js';
-import type { PlanSettings, RemoteBackup, TargetInventory } from '../../src/core/model.js';
+import type { PlanSettings } from '../../src/core/model.js';
 import { planRun } from '../../src/core/plan.js';
 import { FtpSession } from '../../src/ftp/session.js';
 import { takeInventory } from '../../src/inventory.js';
 import { scanSource } from '../../src/scan.js';
-import { Secret } from '../../src/secret.js';
 import type { CliResult } from '../support/cli.js';
 import { makeBackupTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
 import { startFaultProxy, type FaultRules } from '../support/fault-proxy.js';
 import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { COMPAT_SERVER_KINDS, SERVER_KINDS } from '../support/servers.js';
+import { normalized, serverTarget } from '../support/target.js';
 
 const BOUNDED = { timeout: 90_000 };
 const OLDER = '2024-04-01-013000';
@@ -91,35 +91,9 @@ function addSymlinks(s: Scenario): void {
   chownToFtpUser(s.server.root);
 }
 
+/** Target `nas` at the proxy in front of the scenario's server; a failure is not retried. */
 function targetOf(s: Pick<Scenario, 'server'> & { proxy: { host: string; port: number } }, remoteDir = '/backups'): TargetConfig {
-  return {
-    name: 'nas',
-    host: s.proxy.host,
-    port: s.proxy.port,
-    user: s.server.user,
-    password: new Secret(s.server.password),
-    remoteDir,
-    secure: false,
-    allowSelfSigned: false,
-    maxConnections: 2,
-    activeMode: false,
-    timeoutSeconds: 10,
-    retries: 0,
-    retryDelaySeconds: 1,
-    verify: 'size',
-  };
-}
-
-/** An inventory in a fixed order (listings come in the server's order, which differs between STAT and MLSD). */
-function normalized(inventory: TargetInventory): TargetInventory {
-  const key = (backup: RemoteBackup) => `${backup.vm}\u0000${backup.stamp}\u0000${backup.partial}`;
-  return {
-    ...inventory,
-    backups: [...inventory.backups]
-      .map((backup) => ({ ...backup, files: [...backup.files].sort((a, b) => (a.path < b.path ? -1 : 1)) }))
-      .sort((a, b) => (key(a) < key(b) ? -1 : 1)),
-    strays: [...inventory.strays].sort(),
-  };
+  return serverTarget(s.proxy, s.server, { remoteDir, retries: 0, retryDelaySeconds: 1 });
 }
 
 describe('listing with STAT', () => {

@@ -15,27 +15,12 @@ import { NCFTPPUT_EXIT, lastErrorReply, ncftpputArgs, ncftpputFailure, ncftpputL
 import type { ResolvedConfig, TargetConfig } from '../../src/config/types.js';
 import { ConfigError, ExitCode, FtpError, LocalFileError, exitCodeOf } from '../../src/errors.js';
 import { Secret } from '../../src/secret.js';
+import { targetConfig } from '../support/target.js';
 
 const PASSWORD = 'pw "quoted" \\ back';
 
 function target(overrides: Partial<TargetConfig> = {}): TargetConfig {
-  return {
-    name: 'nas',
-    host: 'nas.lan',
-    port: 21,
-    user: 'backup',
-    password: new Secret(PASSWORD),
-    remoteDir: '/vm',
-    secure: false,
-    allowSelfSigned: false,
-    maxConnections: 2,
-    activeMode: false,
-    timeoutSeconds: 30,
-    retries: 3,
-    retryDelaySeconds: 2,
-    verify: 'size',
-    ...overrides,
-  };
+  return targetConfig({ password: new Secret(PASSWORD), ...overrides });
 }
 
 const JOB = { localPath: '/backups/Bart Ölkers/2012-08-18-154137/disk 1.vmdk', remotePath: '/vm/Bart Ölkers/2012-08-18-154137.partial/disk 1.vmdk', offset: 0, size: 1000 };
