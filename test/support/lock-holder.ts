@@ -1,0 +1,27 @@
+/**
+ * A process that takes the run lock, for test/unit/lock.test.ts:
+ *
+ *   node --import tsx test/support/lock-holder.ts <lock file> hold   # holds it until stdin ends, then releases, exit 0
+ *   node --import tsx test/support/lock-holder.ts <lock file> exit   # process.exit(130) while holding it
+ *
+ * It says it runs with the config /etc/vmftp/holder.config.ts. Prints `acquired`, `stale: <message>`
+ * (a lock taken over) or `refused: <message>` (exit 3).
+ */
+import { ExitCode, LockError } from '../../src/errors.js';
+import { acquireLock } from '../../src/lock.js';
+
+const [file, mode] = process.argv.slice(2);
+if (file === undefined) throw new Error('usage: lock-holder.ts <lock file> hold|exit');
+try {
+  const lock = await acquireLock(file, (message) => console.log(`stale: ${message}`), { configPath: '/etc/vmftp/holder.config.ts' });
+  console.log('acquired');
+  if (mode === 'exit') process.exit(ExitCode.Interrupted);
+  process.stdin.resume();
+  process.stdin.on('end', () => {
+    void lock.release().then(() => console.log('released'));
+  });
+} catch (error) {
+  if (!(error instanceof LockError)) throw error;
+  console.log(`refused: ${error.message}`);
+  process.exitCode = ExitCode.Locked;
+}

@@ -1,0 +1,123 @@
+/**
+ * The local scan (src/scan.ts) against real temp trees: exactly the `<source>/<VM>/<STAMP>/`
+ * folders with files are backups, every file with its relative path and size; everything else is
+ * a warning and never a backup (so never uploaded, deleted or purged).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, ExitCode, exitCodeOf } from '../../src/errors.js';
+import { scanSource } from '../../src/scan.js';
+import { makeBackupTree, tmpDir } from '../support/fixtures.js';
+
+const STAMP = '2012-08-18-154137';
+const OLDER = '2012-07-13-154137';
+
+describe('scanSource', () => {
+  test('every backup with its files (relative "/" paths, sizes, nested folders) and its byte total, in name order', async (t) => {
+    const source = tmpDir('scan', t);
+    makeBackupTree(source, {
+      [`Raoul/${OLDER}`]: { 'samplefile.txt': 'Raoul\n' },
+      [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>', 'disk/disk1.vmdk': 20_000, 'disk/deeper/disk2.vmdk': 300 },
+      [`Bart/${OLDER}`]: { 'vm.ovf': '<old/>' },
+      [`web 01/${STAMP}`]: { 'ünïcødé.txt': 'x' },
+    });
+
+    const { backups, warnings } = await scanSource(source);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(backups, [
+      { vm: 'Bart', stamp: OLDER, dir: path.join(source, 'Bart', OLDER), files: [{ path: 'vm.ovf', size: 6 }], bytes: 6 },
+      {
+        vm: 'Bart',
+        stamp: STAMP,
+        dir: path.join(source, 'Bart', STAMP),
+        files: [
+          { path: 'disk/deeper/disk2.vmdk', size: 300 },
+          { path: 'disk/disk1.vmdk', size: 20_000 },
+          { path: 'vm.ovf', size: 5 },
+        ],
+        bytes: 20_305,
+      },
+      { vm: 'Raoul', stamp: OLDER, dir: path.join(source, 'Raoul', OLDER), files: [{ path: 'samplefile.txt', size: 6 }], bytes: 6 },
+      { vm: 'web 01', stamp: STAMP, dir: path.join(source, 'web 01', STAMP), files: [{ path: 'ünïcødé.txt', size: 1 }], bytes: 1 },
+    ]);
+  });
+
+  test('what is not a backup is a warning naming its path, and not in the result', async (t) => {
+    const source = tmpDir('scan', t);
+    makeBackupTree(source, {
+      [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' },
+      'Bart/2012-08-18': { 'x.txt': 'a date, not a stamp' },
+      'Bart/2012-13-40-999999': { 'x.txt': 'no such date' },
+      [`Bart/${OLDER}.partial`]: { 'x.txt': 'a partial folder is not a local backup' },
+      [`Bart/${OLDER}`]: {},
+      'Bart/2000-01-01-000000': {},
+      'Bart/2000-01-01-000000/empty-subfolder': {},
+      '.': { 'stray.txt': 'a file beside the VM folders' },
+      Bart: { notes: 'a file beside the backups' },
+      [`Bart./${STAMP}`]: { 'x.txt': 'Windows would store this as Bart' },
+      [`Bart /${STAMP}`]: { 'x.txt': 'a trailing space' },
+    });
+
+    const { backups, warnings } = await scanSource(source);
+    assert.deepEqual(
+      backups.map((backup) => `${backup.vm}/${backup.stamp}`),
+      [`Bart/${STAMP}`],
+    );
+    const at = (...parts: string[]) => path.join(source, ...parts);
+    assert.deepEqual(warnings.sort(), [
+      `${at('Bart', '2000-01-01-000000')}: backup folder holds no file, ignored`,
+      `${at('Bart', '2012-08-18')}: not a backup folder (expected yyyy-MM-dd-HHmmss), ignored`,
+      `${at('Bart', '2012-13-40-999999')}: not a backup folder (expected yyyy-MM-dd-HHmmss), ignored`,
+      `${at('Bart', OLDER)}: backup folder holds no file, ignored`,
+      `${at('Bart', `${OLDER}.partial`)}: not a backup folder (expected yyyy-MM-dd-HHmmss), ignored`,
+      `${at('Bart', 'notes')}: not a backup folder (expected yyyy-MM-dd-HHmmss), ignored`,
+      `${at('Bart ')}: VM name "Bart " ends with a space or a dot, which Windows cannot hold in a folder name, ignored`,
+      `${at('Bart.')}: VM name "Bart." ends with a space or a dot, which Windows cannot hold in a folder name, ignored`,
+      `${at('stray.txt')}: not a VM folder, ignored`,
+    ].sort());
+  });
+
+  test('links are followed: a disk image linked from elsewhere counts with the size of what it points at', async (t) => {
+    const work = tmpDir('scan', t);
+    const source = path.join(work, 'source');
+    makeBackupTree(work, { elsewhere: { 'disk1.vmdk': 4096 }, 'elsewhere/folder': { 'disk2.vmdk': 10 } });
+    makeBackupTree(source, { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } });
+    symlinkSync(path.join(work, 'elsewhere', 'disk1.vmdk'), path.join(source, 'Bart', STAMP, 'disk1.vmdk'));
+    symlinkSync(path.join(work, 'elsewhere', 'folder'), path.join(source, 'Bart', STAMP, 'linked'));
+
+    const { backups } = await scanSource(source);
+    assert.deepEqual(backups[0]?.files, [
+      { path: 'disk1.vmdk', size: 4096 },
+      { path: 'linked/disk2.vmdk', size: 10 },
+      { path: 'vm.ovf', size: 5 },
+    ]);
+    assert.equal(backups[0]?.bytes, 4111);
+  });
+
+  test('an empty source is no backup and no warning', async (t) => {
+    assert.deepEqual(await scanSource(tmpDir('scan', t)), { backups: [], warnings: [] });
+  });
+
+  for (const [what, make] of [
+    ['does not exist', (work: string) => path.join(work, 'no-such-folder')],
+    ['is a file', (work: string) => {
+      writeFileSync(path.join(work, 'a-file'), 'x');
+      return path.join(work, 'a-file');
+    }],
+  ] as const) {
+    test(`a source that ${what} is a config error (exit 2) naming the path and the setting to check`, async (t) => {
+      const work = tmpDir('scan', t);
+      mkdirSync(work, { recursive: true });
+      const source = make(work);
+      await assert.rejects(scanSource(source), (error: unknown) => {
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.equal(exitCodeOf(error), ExitCode.Usage);
+        assert.match(error.message, new RegExp(`^source folder ${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be read: E[A-Z]+$`));
+        assert.equal(error.hint, 'check `source` in the config or the -f folder');
+        return true;
+      });
+    });
+  }
+});
