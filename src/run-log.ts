@@ -74,6 +74,7 @@ export async function openRunLog(options: RunLogOptions): Promise<RunLog> {
   };
   const logger: Logger = { level: options.level, error: emit('error'), warn: emit('warn'), info: emit('info'), debug: emit('debug') };
   if (fileProblem !== undefined) logger.warn(fileProblem);
+  if (file?.notice !== undefined) logger.warn(file.notice);
 
   return {
     logger,
