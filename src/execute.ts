@@ -333,7 +333,7 @@ class TargetExecution {
 
   /**
    * Deletes a backup by first taking its final name away (`<stamp>` -> `<stamp>.partial`): a delete
-   * that stops halfway then leaves a stale `.partial`, removed by the next run (invariant 3), never
+   * that stops halfway then leaves a stale `.partial`, removed by the next run (invariant 3, docs/design.md), never
    * an incomplete folder under a final name (invariant 1).
    */
   async #retire(finalDir: string, partialDir: string): Promise<void> {

@@ -5,7 +5,7 @@ import type { FtpSession } from '../ftp/session.js';
 import type { Backend, UploadJob } from './backend.js';
 import { assertLocalSize, assertSentWhole, digestLocalRange } from './local-file.js';
 
-/** basic-ftp's default 64 KiB reads run at ~1/3 of curl's speed; 1 MiB matches curl (FTP-SERVERS.md). */
+/** basic-ftp's default 64 KiB reads run at ~1/3 of curl's speed; 1 MiB matches curl (docs/ftp-servers.md). */
 const READ_CHUNK_BYTES = 1 << 20;
 
 /** Returns the backend that sends files over the target's own basic-ftp session. */

@@ -65,7 +65,7 @@ function groupByVm<T extends { readonly vm: string }>(items: readonly T[]): Map<
  * Returns what is wrong with a final-named remote copy compared to the local backup of the same
  * stamp ("is missing a.txt", "has b.vmdk at 10 bytes, not 20"); empty when it is complete.
  * Without a local backup there is nothing to compare against, and a final name means complete
- * (invariant 1). Extra remote files are fine.
+ * (invariant 1, docs/design.md). Extra remote files are fine.
  */
 function remoteCopyProblems(local: LocalBackup | undefined, remote: RemoteBackup): string[] {
   if (local === undefined) return [];
@@ -158,7 +158,7 @@ function byStampNewestFirst(a: DeleteAction, b: DeleteAction): number {
   return compareStamps(b.stamp, a.stamp) || Number(a.partial) - Number(b.partial);
 }
 
-/** Returns the plan of one VM on one target (DESIGN.md "Retention"). */
+/** Returns the plan of one VM on one target (docs/design.md "Retention"). */
 function planVm(vm: string, policy: KeepPolicy, local: readonly LocalBackup[], remote: readonly RemoteBackup[]): VmPlan {
   const facts = vmFacts(local, remote);
   const retention = applyRetention([...facts.complete, ...facts.local.keys()], policy);
@@ -186,7 +186,7 @@ function planVm(vm: string, policy: KeepPolicy, local: readonly LocalBackup[], r
     } else skips.push({ type: 'skip', stamp, reason: `${why}: would be deleted at once` });
   }
 
-  // A `.partial` is only worth keeping as the start of an upload this run makes (invariant 3).
+  // A `.partial` is only worth keeping as the start of an upload this run makes (invariant 3, docs/design.md).
   const uploading = new Set(uploads.map((upload) => upload.stamp));
   for (const stamp of facts.partials.keys()) {
     if (!uploading.has(stamp)) {
@@ -204,7 +204,7 @@ function planVm(vm: string, policy: KeepPolicy, local: readonly LocalBackup[], r
  * plus the problems it refused to decide (a local VM with no route, an invalid VM name).
  * A VM found only on a target keeps its newest backups there when its route includes that target;
  * a remote VM with no route at all is left untouched. Deletes only ever name a valid stamp of a
- * valid VM (invariant 4).
+ * valid VM (invariant 4, docs/design.md).
  */
 export function planRun(input: PlanInput): Plan {
   const { settings } = input;
@@ -250,7 +250,7 @@ export function planRun(input: PlanInput): Plan {
 
 /**
  * Returns the planned deletes of one VM on one target that still hold after the uploads, judged on
- * a fresh inventory (invariant 2), and the ones held back with why. `.partial` deletes and deletes
+ * a fresh inventory (invariant 2, docs/design.md), and the ones held back with why. `.partial` deletes and deletes
  * of copies that are still incomplete always go ahead; a complete backup is deleted only when the
  * policy, applied to the complete backups really on the server now, removes it too, so a failed
  * upload never costs an old backup. Never returns a delete that is not in `vmPlan`.

@@ -1,5 +1,5 @@
 /**
- * One group per safety invariant of DESIGN.md ("Safety invariants" 1-8), each a real run of the
+ * One group per safety invariant of docs/design.md ("Safety invariants" 1-8), each a real run of the
  * built CLI against a real FTP server on 127.0.0.1 (ftp-srv; pure-ftpd too where it is cheap),
  * with the fault proxy in front. Judged on the server's and the local disk, and on the exit code.
  */

@@ -6,7 +6,7 @@
  *   await client.access({ host: server.host, port: server.port, user: server.user, password: server.password });
  *
  * Control port and passive ports are ephemeral (port 0), so parallel test files never collide.
- * Known limits of ftp-srv (see /work/shared/FTP-SERVERS.md): no MLSD (clients fall back to LIST),
+ * Known limits of ftp-srv (see docs/ftp-servers.md): no MLSD (clients fall back to LIST),
  * REST+STOR corrupts the file (APPE works), slow for big files. Use pure-ftpd for anything
  * where server fidelity matters.
  */

@@ -1,5 +1,5 @@
 /**
- * The four things every failure scenario of the integration suites must show (DESIGN.md "Safety
+ * The four things every failure scenario of the integration suites must show (docs/design.md "Safety
  * invariants"), judged on the server's disk and the local disk, never on what vmftp says:
  *
  *   const before = snapshot(source, remoteRoot);
