@@ -17,6 +17,8 @@ export interface DisplayedTarget {
   readonly target: string;
   readonly remoteDir: string;
   readonly error?: string;
+  /** Set with `error` when the server refused the login. */
+  readonly loginRefused?: true;
   readonly vms: readonly { readonly vm: string; readonly backups: readonly DisplayedBackup[] }[];
   readonly strays: readonly string[];
 }
@@ -36,7 +38,7 @@ export async function displayTargets(
     const failure = connected.failures.find((outcome) => outcome.target === name);
     const inventory = connected.inventories.find((candidate) => candidate.target === name);
     if (failure?.error !== undefined || inventory === undefined) {
-      return { target: name, remoteDir, error: failure?.error ?? 'no inventory', vms: [], strays: [] };
+      return { target: name, remoteDir, error: failure?.error ?? 'no inventory', ...(failure?.loginRefused === true ? { loginRefused: true } : {}), vms: [], strays: [] };
     }
     const vmNames = [...new Set(inventory.backups.map((backup) => backup.vm))].sort();
     const vms = vmNames.map((vm) => ({

@@ -20,7 +20,7 @@ import type { FtpSession } from './ftp/session.js';
 import { takeInventory } from './inventory.js';
 import type { Logger } from './log.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
-import { withRetries, type OnRetry, type RetryPolicy } from './retry.js';
+import { describeRetry, withRetries, type OnRetry, type RetryPolicy } from './retry.js';
 
 /**
  * Watches the bytes of uploads as they go (the progress display). It only
@@ -264,10 +264,7 @@ class TargetExecution {
   }
 
   #onRetry(what: string): OnRetry {
-    return (error, retry, delayMs) =>
-      this.log.warn(
-        `${this.plan.target}: ${what} failed (${error.message}); retry ${retry} of ${this.runtime.retry.retries} in ${(delayMs / 1000).toFixed(1)} s`,
-      );
+    return (...retry) => this.log.warn(`${this.plan.target}: ${describeRetry(what, ...retry)}`);
   }
 
   /**

@@ -20,6 +20,8 @@ export interface TargetOutcome {
   readonly target: string;
   /** Set when the target could not be reached, logged into or listed: nothing was done there. */
   readonly error?: string;
+  /** Set with `error` when the server refused the login (wrong user or password): it was reached. */
+  readonly loginRefused?: true;
   readonly actions: readonly ActionOutcome[];
   readonly durationMs: number;
 }

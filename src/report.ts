@@ -124,10 +124,32 @@ export function tally(actions: readonly ActionOutcome[]): Tally {
   return sum;
 }
 
+/** Returns what kept vmftp off a target, as the table and the e-mail subject say it. */
+export function notReached(target: { readonly loginRefused?: true }): 'login refused' | 'unreachable' {
+  return target.loginRefused === true ? 'login refused' : 'unreachable';
+}
+
+type MaybeReached = { readonly target: string; readonly error?: string; readonly loginRefused?: true };
+
+/** Returns the names of the targets vmftp could not work on for this reason. */
+function missedTargets(targets: readonly MaybeReached[], why: ReturnType<typeof notReached>): string[] {
+  return targets.filter((target) => target.error !== undefined && notReached(target) === why).map((target) => target.target);
+}
+
+/** Returns `nas unreachable, offsite login refused` for the targets vmftp could not work on. */
+export function describeNotReached(targets: readonly MaybeReached[]): string {
+  return (['unreachable', 'login refused'] as const)
+    .filter((why) => missedTargets(targets, why).length > 0)
+    .map((why) => `${missedTargets(targets, why).join(', ')} ${why}`)
+    .join(', ');
+}
+
 /** The whole run in a few numbers: what the e-mail subject and the notification say. */
 export interface RunTotals extends Tally {
-  /** Targets that could not be reached or logged into. */
+  /** Targets that could not be reached (or listed). */
   readonly unreachable: readonly string[];
+  /** Targets that refused the login. */
+  readonly loginRefused: readonly string[];
   /** VMs the plan could not handle (no route). */
   readonly problems: number;
 }
@@ -135,8 +157,12 @@ export interface RunTotals extends Tally {
 /** Returns the totals of a run over every target and VM. */
 export function runTotals(report: RunReport): RunTotals {
   const sum = tally(report.targets.flatMap((target) => target.actions));
-  const unreachable = report.targets.filter((target) => target.error !== undefined).map((target) => target.target);
-  return { ...sum, unreachable, problems: report.problems.length };
+  return {
+    ...sum,
+    unreachable: missedTargets(report.targets, 'unreachable'),
+    loginRefused: missedTargets(report.targets, 'login refused'),
+    problems: report.problems.length,
+  };
 }
 
 /** Returns the totals as a short phrase: `3 uploaded, 1 resumed, 2 deleted, 1 failed, nas unreachable`. */
@@ -147,6 +173,7 @@ export function describeTotals(totals: RunTotals): string {
   if (totals.deleted > 0) parts.push(`${totals.deleted} deleted`);
   if (totals.failed > 0) parts.push(`${totals.failed} failed`);
   if (totals.unreachable.length > 0) parts.push(`${totals.unreachable.join(', ')} unreachable`);
+  if (totals.loginRefused.length > 0) parts.push(`${totals.loginRefused.join(', ')} login refused`);
   if (totals.problems > 0) parts.push(`${totals.problems} VM${totals.problems === 1 ? '' : 's'} without a target`);
   if (parts.length === 0) parts.push(totals.kept > 0 ? `nothing to do, ${totals.kept} kept` : 'nothing to do');
   return parts.join(', ');
@@ -190,7 +217,7 @@ export function formatReport(report: RunReport, style: ReportStyle = {}): string
   const details: string[] = [];
   for (const target of report.targets) {
     if (target.error !== undefined) {
-      rows.push([target.target, '-', '-', '-', '-', '-', '-', 'unreachable', '-', '-', '-']);
+      rows.push([target.target, '-', '-', '-', '-', '-', '-', notReached(target), '-', '-', '-']);
       failures.push(`${target.target}: ${target.error}`);
       continue;
     }
@@ -271,7 +298,7 @@ export function formatDisplay(targets: readonly DisplayedTarget[], colors: Color
   for (const target of targets) {
     lines.push(c.bold(`target ${target.target} (${target.remoteDir})`));
     if (target.error !== undefined) {
-      lines.push(c.red(`  unreachable: ${target.error}`), '');
+      lines.push(c.red(`  ${notReached(target)}: ${target.error}`), '');
       continue;
     }
     if (target.vms.length === 0) lines.push('  no backups');

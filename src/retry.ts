@@ -31,8 +31,17 @@ export function retryPolicyOf(target: Pick<TargetConfig, 'retries' | 'retryDelay
   };
 }
 
-/** Called before each retry with the failure, the number of the coming retry (1-based) and the wait. */
-export type OnRetry = (error: FtpError, retry: number, delayMs: number) => void;
+/**
+ * Called before each retry with the failure, the number of the coming retry (1-based), the wait,
+ * and how many retries this kind of failure gets at most: `connectRetries` for a lost server
+ * (counted on their own), `retries` for the rest.
+ */
+export type OnRetry = (error: FtpError, retry: number, delayMs: number, of: number) => void;
+
+/** Returns the log line of a coming retry: `login failed (...); retry 1 of 2 in 2.0 s`. */
+export function describeRetry(what: string, error: FtpError, retry: number, delayMs: number, of: number): string {
+  return `${what} failed (${error.message}); retry ${retry} of ${of} in ${(delayMs / 1000).toFixed(1)} s`;
+}
 
 /**
  * Returns what `task` returns, trying it again after a transient failure (or, at most
@@ -60,7 +69,8 @@ export async function withRetries<T>(
         throw error;
       }
       const delayMs = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-      onRetry?.(error, attempt + 1, delayMs);
+      if (error.kind === 'connect') onRetry?.(error, connectFailures, delayMs, policy.connectRetries);
+      else onRetry?.(error, attempt + 1, delayMs, policy.retries);
       await sleep(delayMs, signal);
     }
   }

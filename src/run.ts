@@ -16,7 +16,7 @@ import { acquireLock } from './lock.js';
 import type { Logger } from './log.js';
 import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
 import { describePreviousRun } from './report.js';
-import { retryPolicyOf, withRetries } from './retry.js';
+import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
 import { scanSource } from './scan.js';
 
 export interface RunOptions {
@@ -147,7 +147,7 @@ export async function connectTargets(
   const failures: TargetOutcome[] = [];
   const results = await Promise.all(names.map((name) => connectTarget(config.targets[name]!, listing, log, signal)));
   results.forEach((result, index) => {
-    if ('error' in result) failures.push({ target: names[index]!, error: result.error, actions: [], durationMs: 0 });
+    if ('error' in result) failures.push({ target: names[index]!, ...result, actions: [], durationMs: 0 });
     else {
       sessions.set(names[index]!, result.session);
       inventories.push(result.inventory);
@@ -162,14 +162,16 @@ async function connectTarget(
   log: Logger,
   /** Ends the waits between retries (SIGINT/SIGTERM). */
   signal?: AbortSignal,
-): Promise<{ session: FtpSession; inventory: TargetInventory } | { error: string }> {
+): Promise<{ session: FtpSession; inventory: TargetInventory } | { error: string; loginRefused?: true }> {
   let session: FtpSession | undefined;
   try {
     // A NAS that is rebooting or busy (421) gets the retries a lost connection gets mid-run; a refused
     // login is reported at once (exit 4, nothing changed, the next night tries again).
     const policy = retryPolicyOf(target);
-    const onRetry = (what: string) => (error: FtpError, retry: number, delayMs: number) =>
-      log.warn(`${target.name}: ${what} failed (${error.message}); retry ${retry} of ${target.retries} in ${(delayMs / 1000).toFixed(1)} s`);
+    const onRetry =
+      (what: string): OnRetry =>
+      (...retry) =>
+        log.warn(`${target.name}: ${describeRetry(what, ...retry)}`);
     session = await withRetries(policy, () => FtpSession.open(target), onRetry('login'), signal);
     const opened = session;
     const inventory = await withRetries(policy, () => takeInventory(opened, listing), onRetry('listing'), signal);
@@ -179,7 +181,7 @@ async function connectTarget(
     session?.close();
     const message = error instanceof VmftpError && error.hint !== undefined ? `${error.message} (${error.hint})` : String((error as Error).message);
     log.error(`${target.name}: ${message}; nothing was changed there`);
-    return { error: message };
+    return { error: message, ...(error instanceof FtpError && error.kind === 'auth' ? { loginRefused: true as const } : {}) };
   }
 }
 

@@ -15,7 +15,7 @@ import { composeMail, sendMail } from '../mail.js';
 import { ping } from '../notify.js';
 import { createProgress, noProgress, type Progress } from '../progress.js';
 import { createRedactor, secretsOf } from '../redact.js';
-import { formatDisplay, formatPlan, formatReport, runTotals } from '../report.js';
+import { describeNotReached, formatDisplay, formatPlan, formatReport, runTotals } from '../report.js';
 import { runBackup } from '../run.js';
 import { openRunLog, type RunLog } from '../run-log.js';
 import { scanSource } from '../scan.js';
@@ -120,8 +120,8 @@ async function runSelected(config: ResolvedConfig, options: BackupOptions, runLo
     );
     const targets = await displayTargets(config, local, log);
     const exitCode = targets.some((target) => target.error !== undefined) ? ExitCode.Unreachable : ExitCode.Ok;
-    const unreachable = targets.filter((target) => target.error !== undefined).map((target) => target.target);
-    const headline = unreachable.length === 0 ? `listed ${targets.length} targets` : `${unreachable.join(', ')} unreachable`;
+    const missed = describeNotReached(targets);
+    const headline = missed === '' ? `listed ${targets.length} targets` : missed;
     return {
       stdout: options.json ? JSON.stringify({ targets }, null, 2) : formatDisplay(targets, colors),
       summary: { exitCode, headline, text: formatDisplay(targets) },

@@ -78,6 +78,34 @@ export function kindOfReply(code: number): FtpErrorKind {
   return 'permanent';
 }
 
+/**
+ * Ends the login at once when the server greets like an SSH server (`SSH-2.0-...`, RFC 4253
+ * 4.2) instead of with an FTP reply: basic-ftp would wait for a reply code until the timeout,
+ * and every retry would wait again. A port mix-up (22, an SFTP-only NAS) is not fixed by waiting.
+ * Watches the plain control connection that access() has just opened (implicit TLS cannot tell:
+ * the SSH greeting ends its handshake with a TLS error instead).
+ */
+function refuseSshGreeting(client: Client, target: TargetConfig): void {
+  const socket = client.ftp.socket;
+  let greeting = '';
+  const onData = (chunk: string | Buffer): void => {
+    greeting += chunk.toString();
+    if (greeting.length < 4 && !greeting.includes('\n')) return;
+    socket.off('data', onData);
+    if (!greeting.startsWith('SSH-')) return;
+    const said = greeting.split(/\r?\n/)[0]!.slice(0, 80);
+    client.ftp.closeWithError(
+      new FtpError(
+        `login on ${target.name} (${target.host}:${target.port}) failed: this is an SSH (SFTP) server; vmftp speaks FTP/FTPS (it greeted with "${said}")`,
+        'permanent',
+        undefined,
+        `set targets.${target.name}.port to the server's FTP port (usually 21) and turn its FTP service on`,
+      ),
+    );
+  };
+  socket.on('data', onData);
+}
+
 /** 10 MB/s: a NAS on a single old disk still hashes faster than that. */
 const SLOWEST_SERVER_HASH_BYTES_PER_MS = 10_000;
 
@@ -110,7 +138,7 @@ export class FtpSession {
   async #connect(): Promise<void> {
     const { target } = this;
     try {
-      await this.#client.access({
+      const access = this.#client.access({
         host: target.host,
         port: target.port,
         user: target.user,
@@ -121,6 +149,8 @@ export class FtpSession {
           ...(target.ca === undefined ? {} : { ca: target.ca }),
         },
       });
+      refuseSshGreeting(this.#client, target);
+      await access;
       this.#connected = true;
       this.#hashMethod = undefined;
       this.#hashSelected = undefined;

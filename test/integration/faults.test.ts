@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
@@ -127,6 +128,7 @@ for (const kind of SERVER_KINDS) {
       assert.deepEqual(readTree(server.root), serverBefore, 'nothing changed on the server');
       assert.deepEqual(serverWrites(proxy), []);
       assert.match(run.stderr, /targets\.nas\.user and its password/);
+      assert.match(run.stdout, /^nas\s+-\s+-\s+-\s+-\s+-\s+-\s+login refused\s/m, 'the table says what happened: reached, and refused');
     });
 
     test('a port with no server is tried again (a NAS may be rebooting), then exits 4 naming host:port', BOUNDED, async (t) => {
@@ -144,8 +146,8 @@ for (const kind of SERVER_KINDS) {
       const run = await runVmftp(['-c', configPath, '-x'], { env, timeoutMs: 45_000 });
       assert.equal(run.code, 4, run.stderr);
       assert.match(run.stderr, new RegExp(`nas \\(127\\.0\\.0\\.1:${port}\\)[^\\n]*ECONNREFUSED`));
-      // A server that stays away gets two retries, not all `retries`: the scheduled task ends soon.
-      assert.equal(run.stderr.match(/nas: login failed [^\n]*; retry \d of 3/g)?.length, 2, run.stderr);
+      // A server that stays away gets two retries, not all `retries`: the scheduled task ends soon. The log counts them so (README: "tried twice more").
+      assert.deepEqual(run.stderr.match(/(?<=nas: login failed [^\n]*; )retry \d of \d/g), ['retry 1 of 2', 'retry 2 of 2'], run.stderr);
       assert.deepEqual(readTree(source), before, 'the local backups must not be touched');
     });
 
@@ -219,3 +221,40 @@ for (const kind of SERVER_KINDS) {
     });
   });
 }
+
+describe('faults without an FTP server behind the port', () => {
+  test('a port where an SSH server answers fails at once, without a login timeout or a retry, exit 4 naming the mix-up', BOUNDED, async (t) => {
+    const work = tmpDir('faults-ssh', t);
+    const source = path.join(work, 'source');
+    makeBackupTree(source, { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } });
+    // What an SFTP-only NAS or port 22 says first: its version line (RFC 4253, 4.2), then it waits for the client's.
+    const sockets: net.Socket[] = [];
+    const ssh = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      socket.write('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
+    });
+    await new Promise<void>((resolve) => ssh.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+      ssh.close();
+    });
+    const port = (ssh.address() as net.AddressInfo).port;
+    const { configPath, env } = await writeConfig(work, {
+      source,
+      // Without the check, each of the 3 attempts (2 retries of a server that does not answer) waits this long.
+      targets: { nas: { host: '127.0.0.1', port, user: 'backup', password: 'unused-password', timeoutSeconds: 20, retryDelaySeconds: 0.05 } },
+    });
+    const before = readTree(source);
+
+    const startedAt = Date.now();
+    const run = await runVmftp(['-c', configPath], { env, timeoutMs: 45_000 });
+    assert.equal(run.code, 4, run.stderr);
+    assert.ok(Date.now() - startedAt < 15_000, 'no login timeout was waited for');
+    assert.equal(sockets.length, 1, 'not retried: waiting does not turn SSH into FTP');
+    assert.match(run.stderr, new RegExp(`nas \\(127\\.0\\.0\\.1:${port}\\)[^\\n]*this is an SSH \\(SFTP\\) server; vmftp speaks FTP/FTPS`));
+    assert.match(run.stderr, /set targets\.nas\.port to the server's FTP port/);
+    assert.doesNotMatch(run.stderr, /retry \d of/);
+    assert.deepEqual(readTree(source), before, 'the local backups must not be touched');
+  });
+});

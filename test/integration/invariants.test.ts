@@ -96,6 +96,9 @@ describe('invariant 1: upload into <STAMP>.partial, rename only after every file
       const killed = await running.done;
       clearInterval(watch);
       assertSafeFailure(killed, before, { source: s.source, remoteRoot: s.remoteRoot, code: 130, cause: /interrupted by SIGTERM/ });
+      // In vmftp's words, not those of the FTP library whose connection it closed.
+      assert.match(killed.stdout, new RegExp(`Bart/${STAMP} upload failed: interrupted by SIGTERM before it completed: it stays as ${STAMP}\\.partial and the next run resumes it`));
+      assert.doesNotMatch(output(killed), /User closed client|closed client during task/);
       assert.ok(!seen.has(STAMP), `the final name never appeared during the upload (saw ${[...seen].join(', ')})`);
       assert.ok(!existsSync(s.lockFile), 'the lock goes with the interrupted run');
       assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-07-01-000000', `${STAMP}.partial`]);

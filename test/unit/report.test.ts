@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { colorsFor } from '../../src/color.js';
 import type { DisplayedTarget } from '../../src/display.js';
 import type { ActionOutcome, RunReport } from '../../src/outcome.js';
-import { describePreviousRun, describeTotals, formatDisplay, formatReport, runTotals } from '../../src/report.js';
+import { describeNotReached, describePreviousRun, describeTotals, formatDisplay, formatReport, runTotals } from '../../src/report.js';
 import { summarizeReport } from '../../src/summary.js';
 
 function action(vm: string, stamp: string, kind: ActionOutcome['action'], status: ActionOutcome['status'] = 'done', bytes = 0, durationMs = 0, detail = 'reason'): ActionOutcome {
@@ -127,6 +127,29 @@ describe('formatDisplay (-d)', () => {
     assert.match(painted, /\x1b\[32mcomplete/);
     assert.match(painted, /\x1b\[33mpartial/);
     assert.equal(painted.replace(/\x1b\[\d+m/g, ''), formatDisplay(targets));
+  });
+});
+
+describe('a target that refused the login is "login refused", one that could not be reached "unreachable"', () => {
+  const report: RunReport = {
+    ...REPORT,
+    targets: [
+      ...REPORT.targets,
+      { target: 'nas2', error: 'login on nas2 (10.0.0.2:21): server replied 530 Login incorrect', loginRefused: true, actions: [], durationMs: 0 },
+    ],
+  };
+
+  test('in the table, the totals (the e-mail subject) and the -d listing', () => {
+    assert.match(formatReport(report), /^nas2 +- +- +- +- +- +- +login refused +- +- +-$/m);
+    assert.match(formatReport(report), /^offsite +- +- +- +- +- +- +unreachable +- +- +-$/m);
+    assert.equal(describeTotals(runTotals(report)), '1 uploaded, 1 resumed, 1 deleted, 1 failed, offsite unreachable, nas2 login refused');
+    const listed = [
+      { target: 'nas', remoteDir: '/vm', error: 'login on nas: server replied 530', loginRefused: true as const, vms: [], strays: [] },
+      { target: 'offsite', remoteDir: '/', error: 'cannot connect to offsite: ECONNREFUSED', vms: [], strays: [] },
+    ];
+    assert.match(formatDisplay(listed), /^  login refused: login on nas: server replied 530$/m);
+    assert.match(formatDisplay(listed), /^  unreachable: cannot connect/m);
+    assert.equal(describeNotReached(listed), 'offsite unreachable, nas login refused');
   });
 });
 

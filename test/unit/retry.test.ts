@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FtpError, LocalFileError, type FtpErrorKind } from '../../src/errors.js';
-import { retryPolicyOf, withRetries } from '../../src/retry.js';
+import { describeRetry, retryPolicyOf, withRetries } from '../../src/retry.js';
 
 const POLICY = retryPolicyOf({ retries: 3, retryDelaySeconds: 0 });
 
@@ -54,6 +54,25 @@ describe('withRetries: decided by the error kind, never its message', () => {
   test('a lost server (connect): at most 2 retries, whatever `retries` says', async () => {
     const result = await attemptsUntil(() => ftp('connect'));
     assert.equal(result.attempts, 3);
+  });
+
+  test('each retry is counted against the limit of its kind, as the README says: a lost server "retry 1 of 2", the rest "retry 1 of 3"', async () => {
+    const said: string[] = [];
+    const failures = [ftp('transient', 421), ftp('connect'), ftp('connect'), ftp('transient', 426)];
+    await assert.rejects(
+      withRetries(
+        POLICY,
+        async (attempt) => {
+          throw failures[attempt] ?? ftp('transient', 450);
+        },
+        (error, retry, delayMs, of) => said.push(describeRetry('login', error, retry, delayMs, of)),
+      ),
+    );
+    assert.deepEqual(said, [
+      'login failed (transient 421); retry 1 of 3 in 0.0 s',
+      'login failed (connect ); retry 1 of 2 in 0.0 s',
+      'login failed (connect ); retry 2 of 2 in 0.0 s',
+    ]);
   });
 
   test('a local file that changed (LocalFileError) and bugs: never retried', async () => {
