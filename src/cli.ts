@@ -7,7 +7,7 @@ import { backupCommand } from './commands/backup.js';
 import { loadConfig, type CliFlags } from './config/load.js';
 import type { ResolvedConfig, UploadMethod } from './config/types.js';
 import { ConfigError, ExitCode, InterruptedError } from './errors.js';
-import { reportFailure } from './failure.js';
+import { failureJson, reportFailure } from './failure.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { vmftpVersion } from './version.js';
 
@@ -57,6 +57,8 @@ Exit codes:
 /** What the command line asked for; `run` is set by the action commander picked. */
 interface Invocation {
   run?: () => Promise<ExitCode>;
+  /** `--json` was given: a failure prints a JSON error object on stdout. */
+  json?: boolean;
 }
 
 /** The options the backup run and `check` share, so each command's --help lists what it takes. */
@@ -96,6 +98,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
 
   const setUp = (command: Command): CliOptions => {
     const options = command.optsWithGlobals<CliOptions>();
+    invocation.json = options.json === true;
     log.current = createLogger(options.verbosity ?? 'info', undefined, colorsFor(process.stderr));
     return options;
   };
@@ -200,8 +203,14 @@ function assertSupported(options: CliOptions, config: ResolvedConfig): void {
 
 async function main(argv: readonly string[], log: { current: Logger }, signal: AbortSignal): Promise<ExitCode> {
   const invocation: Invocation = {};
-  await buildProgram(invocation, log, signal).parseAsync(argv);
-  return invocation.run === undefined ? ExitCode.Ok : invocation.run();
+  try {
+    await buildProgram(invocation, log, signal).parseAsync(argv);
+    return invocation.run === undefined ? ExitCode.Ok : await invocation.run();
+  } catch (error) {
+    // stdout carries only the result: with --json, a failure before any result is a JSON error object there.
+    if (invocation.json === true) process.stdout.write(`${JSON.stringify(failureJson(error), null, 2)}\n`);
+    throw error;
+  }
 }
 
 /** Time a stopped run gets to close its connections, write its log and send its report before it is cut short. */

@@ -2,18 +2,36 @@ import { CommanderError } from 'commander';
 import { ConfigError, ExitCode, VmftpError, exitCodeOf } from './errors.js';
 import type { Logger } from './log.js';
 
+/** What an error says, in parts: the console and log lines and the `--json` error object are both made of it. */
+function describeFailure(error: unknown): { message: string; problems: readonly string[]; hint?: string } {
+  if (error instanceof VmftpError) {
+    return {
+      message: error.message,
+      problems: error instanceof ConfigError ? error.problems : [],
+      ...(error.hint === undefined ? {} : { hint: error.hint }),
+    };
+  }
+  return {
+    message: `unexpected failure: ${error instanceof Error ? error.message : String(error)}`,
+    problems: [],
+    hint: 'this is a bug in vmftp: run again with -v debug and report the output',
+  };
+}
+
 /** Returns an error as the lines an administrator reads: what happened, every problem, what to do next. */
 export function failureLines(error: unknown): string[] {
-  if (error instanceof VmftpError) {
-    const lines = [error.message];
-    if (error instanceof ConfigError) for (const problem of error.problems) lines.push(`  ${problem}`);
-    if (error.hint !== undefined) lines.push(`  → ${error.hint}`);
-    return lines;
-  }
-  return [
-    `unexpected failure: ${error instanceof Error ? error.message : String(error)}`,
-    '  → this is a bug in vmftp: run again with -v debug and report the output',
-  ];
+  const { message, problems, hint } = describeFailure(error);
+  return [message, ...problems.map((problem) => `  ${problem}`), ...(hint === undefined ? [] : [`  → ${hint}`])];
+}
+
+/** A failure as `--json` prints it on stdout, where a script expects one JSON document. */
+export interface FailureJson {
+  readonly error: { readonly message: string; readonly problems: readonly string[]; readonly hint?: string; readonly exitCode: ExitCode };
+}
+
+/** Returns an error as the JSON object `--json` prints instead of a result. */
+export function failureJson(error: unknown): FailureJson {
+  return { error: { ...describeFailure(error), exitCode: exitCodeOf(error) } };
 }
 
 /** The one place where errors become a message and an exit code: logs the lines, returns the code. */

@@ -226,7 +226,11 @@ async function runAfterSuccess(
     // The user's own command line, as the original's -x: it runs through the system shell they wrote it for.
     // Loaded here: execa costs ~16 MB and startup time on every run, and few runs use -x with a command.
     const { execa } = await import('execa');
-    const result = await execa(afterSuccess, { shell: true, stdio: 'inherit', reject: false });
+    // stdout carries only vmftp's result (--json must stay one document): the command's output,
+    // both streams, goes line by line into the log, hence to stderr, the log file and the e-mail.
+    const command = execa(afterSuccess, { shell: true, stdin: 'ignore', all: true, buffer: false, reject: false });
+    for await (const line of command.iterable({ from: 'all' })) log.info(`-x: ${line}`);
+    const result = await command;
     return { kind: 'command', command: afterSuccess, exitCode: result.exitCode ?? 1 };
   }
   let inventories: TargetInventory[];

@@ -9,7 +9,7 @@ import { colorsFor } from '../color.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { displayTargets } from '../display.js';
 import { ExitCode } from '../errors.js';
-import { failureLines, reportFailure } from '../failure.js';
+import { failureJson, failureLines, reportFailure } from '../failure.js';
 import { logs, type LogLevel } from '../log.js';
 import { composeMail, sendMail } from '../mail.js';
 import { ping } from '../notify.js';
@@ -72,7 +72,10 @@ export async function backupCommand(config: ResolvedConfig, options: BackupOptio
     ended = await runSelected(config, options, runLog, progress);
   } catch (error) {
     const exitCode = reportFailure(error, log);
-    ended = { summary: summarizeError(failureLines(error).join('\n'), exitCode) };
+    ended = {
+      ...(options.json ? { stdout: JSON.stringify(failureJson(error), null, 2) } : {}),
+      summary: summarizeError(failureLines(error).join('\n'), exitCode),
+    };
   } finally {
     progress.stop();
   }

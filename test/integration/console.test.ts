@@ -1,8 +1,11 @@
 /**
  * The console is not the run: a reader of stdout that went away (`vmftp -d | head`, a log
- * collector that died) must not stop a backup halfway or end it with a stack trace.
+ * collector that died) must not stop a backup halfway or end it with a stack trace; and stdout
+ * carries only the result, so `--json` is one JSON document, also when the run fails.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { describe, test } from 'node:test';
 import { runVmftp } from '../support/cli.js';
 import { readTree } from '../support/fixtures.js';
@@ -23,4 +26,42 @@ describe('stdout closed by its reader', () => {
       if (args.length === 0) assert.deepEqual(readTree(s.remoteRoot), readTree(s.source), 'the backup went up all the same');
     });
   }
+});
+
+interface JsonError {
+  readonly error: { readonly message: string; readonly problems: readonly string[]; readonly hint?: string; readonly exitCode: number };
+}
+
+describe('--json: a failure is a JSON error object on stdout', () => {
+  test('a config error (a bad field, a password variable that is not set): exit 2, every problem by field', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: LOCAL });
+    const config = JSON.parse(readFileSync(s.configPath, 'utf8')) as { targets: { nas: Record<string, unknown> } };
+    config.targets.nas.port = 'twenty-one';
+    writeFileSync(s.configPath, JSON.stringify(config));
+    for (const args of [['--json'], ['--json', '-S'], ['check', '--json']]) {
+      const run = await runVmftp(['-c', s.configPath, ...args], { env: {} });
+      assert.equal(run.code, 2, run.stderr);
+      const { error } = JSON.parse(run.stdout) as JsonError;
+      assert.equal(error.exitCode, 2);
+      assert.match(error.message, /^Invalid vmftp configuration in .*vmftp\.config\.json \(2 problems\)$/);
+      assert.deepEqual(error.problems, [
+        'targets.nas.port: expected a number, got "twenty-one"',
+        'targets.nas.password: environment variable VMFTP_TEST_PASSWORD_NAS is not set',
+      ]);
+      assert.match(error.hint ?? '', /nothing was changed/);
+      assert.match(run.stderr, /targets\.nas\.port: expected a number/, 'stderr still tells a person');
+    }
+  });
+
+  test('a run refused by the lock: exit 3, the refusal as a JSON error', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: LOCAL });
+    // A live process (this test runner) on this host holds the lock.
+    writeFileSync(s.lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }));
+    const run = await runVmftp(['-c', s.configPath, '--json'], { env: s.env });
+    assert.equal(run.code, 3, run.stderr);
+    const { error } = JSON.parse(run.stdout) as JsonError;
+    assert.equal(error.exitCode, 3);
+    assert.match(error.message, /^another vmftp run holds the lock /);
+    assert.match(error.hint ?? '', /wait for it to finish/);
+  });
 });

@@ -122,6 +122,22 @@ describe('-m e-mails the report', () => {
     assert.match(mail.parsed.text ?? '', /wait for it to finish/);
   });
 
+  test('--json -x <command>: stdout stays one JSON document; the command\'s output goes to stderr, the log and the e-mail', BOUNDED, async (t) => {
+    const s = await setUp(t);
+    const command = `"${process.execPath}" -e "console.log('said-on-stdout'); console.error('said-on-stderr')"`;
+    const run = await s.vmftp('--json', '-m', '-x', command);
+    assert.equal(run.code, 0, run.stderr);
+    const { report } = JSON.parse(run.stdout) as { report: { afterSuccess?: { kind: string; exitCode?: number } } };
+    assert.deepEqual(report.afterSuccess, { kind: 'command', command, exitCode: 0 });
+    const [mail] = s.smtp.messages as [ReceivedMail];
+    const attached = mail.parsed.attachments[0]?.content.toString('utf8') ?? '';
+    for (const marker of ['said-on-stdout', 'said-on-stderr']) {
+      assert.match(run.stderr, new RegExp(`^-x: ${marker}$`, 'm'));
+      assert.match(readFileSync(s.logFile, 'utf8'), new RegExp(`INFO  -x: ${marker}$`, 'm'));
+      assert.match(attached, new RegExp(`INFO  -x: ${marker}$`, 'm'));
+    }
+  });
+
   test('a server that echoes the password in an error: it is masked in the log, console, report and e-mail', BOUNDED, async (t) => {
     const s = await setUp(t);
     const proxy = await startFaultProxy(s.server, {
