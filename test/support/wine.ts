@@ -7,7 +7,7 @@
  *   after(() => host?.stop());
  *   const run = await host.vmftp(['-c', host.win(configPath)]);  // the built CLI, as Windows runs it
  *
- * Measured facts (/work/shared/WINDOWS.md) this follows:
+ * Measured facts (docs/windows.md) this follows:
  * - Node 20 refuses wine's default Windows version: `winecfg -v win10` first.
  * - Under wine, node.exe's stdout and stderr must be files (a pipe makes every write fail with
  *   EBADF): each run writes them to files, read back when it ends.
