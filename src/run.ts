@@ -10,6 +10,7 @@ import { planRun, selectPurgeable } from './core/plan.js';
 import { ExitCode, FtpError, InterruptedError, VmftpError } from './errors.js';
 import { executePlan, type TargetRuntime, type TransferObserver } from './execute.js';
 import { SessionPool } from './ftp/pool.js';
+import type { DataConnection } from './ftp/passive.js';
 import { FtpSession } from './ftp/session.js';
 import { takeInventory, type Listing } from './inventory.js';
 import { acquireLock } from './lock.js';
@@ -75,7 +76,10 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
         return { kind: 'plan', plan, warnings, exitCode };
       }
-      const runtimes = new Map<string, TargetRuntime>([...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, { ...(options.signal === undefined ? {} : { signal: options.signal }), children: lock })]));
+      const control: ProgramControl = { ...(options.signal === undefined ? {} : { signal: options.signal }), children: lock };
+      const runtimes = new Map<string, TargetRuntime>(
+        [...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, control, connected.sessions.get(name)?.dataConnection)]),
+      );
       const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer, options.signal))];
       let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan);
       let afterSuccess: AfterSuccess | undefined;
@@ -112,7 +116,13 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
  * curl/ncftpput while holding one of the pool's connection slots, so transfers and listings
  * together stay within maxConnections.
  */
-function targetRuntime(method: UploadMethod, pool: SessionPool, control: ProgramControl): TargetRuntime {
+function targetRuntime(
+  method: UploadMethod,
+  pool: SessionPool,
+  control: ProgramControl,
+  /** How the inventory's data connections went: ncftpput refuses a target whose PASV it would follow elsewhere. */
+  dataConnection: DataConnection | undefined,
+): TargetRuntime {
   const retry = retryPolicyOf(pool.target);
   if (method === 'internal') {
     return {
@@ -121,7 +131,7 @@ function targetRuntime(method: UploadMethod, pool: SessionPool, control: Program
       upload: (job: UploadJob, onBytes?: (bytes: number) => void) => pool.use((session) => createInternalBackend(session).upload(job, onBytes)),
     };
   }
-  const backend = method === 'curl' ? createCurlBackend(pool.target, control) : createNcftpputBackend(pool.target, control);
+  const backend = method === 'curl' ? createCurlBackend(pool.target, control) : createNcftpputBackend(pool.target, { ...control, dataConnection });
   return { pool, retry, upload: (job, onBytes) => pool.useSlot(() => backend.upload(job, onBytes)) };
 }
 
@@ -176,6 +186,7 @@ async function connectTarget(
     const opened = session;
     const inventory = await withRetries(policy, () => takeInventory(opened, listing), onRetry('listing'), signal);
     log.debug(`${target.name}: ${inventory.backups.length} backups under ${target.remoteDir}`);
+    logPassiveRewrite(target, session.dataConnection, log);
     return { session, inventory };
   } catch (error) {
     session?.close();
@@ -183,6 +194,15 @@ async function connectTarget(
     log.error(`${target.name}: ${message}; nothing was changed there`);
     return { error: message, ...(error instanceof FtpError && error.kind === 'auth' ? { loginRefused: true as const } : {}) };
   }
+}
+
+/** Says once per target that the server's PASV reply names another address, and where data connections go instead. */
+function logPassiveRewrite(target: TargetConfig, how: DataConnection | undefined, log: Logger): void {
+  if (how?.command !== 'PASV' || how.announced === how.used) return;
+  log.info(
+    `${target.name}: the server's PASV reply names ${how.announced} (behind NAT?): data connections go to ${how.used}, ` +
+      'the host the control connection went to, as curl and FileZilla do',
+  );
 }
 
 /** Returns the planner's view of the config. */

@@ -13,7 +13,8 @@
  */
 import { createReadStream, promises as fs } from 'node:fs';
 import type { TargetConfig } from '../config/types.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, FtpError } from '../errors.js';
+import type { DataConnection } from '../ftp/passive.js';
 import type { Backend, UploadJob } from './backend.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
 import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
@@ -63,6 +64,27 @@ export function ncftpputLoginProblems(target: TargetConfig): string[] {
 export interface NcftpputBackendOptions extends ProgramControl {
   /** Absolute path of ncftpput; default: found on PATH. */
   readonly program?: string;
+  /** How the internal client's data connections to this target went (its PASV reply, if any). */
+  readonly dataConnection?: DataConnection | undefined;
+}
+
+/** libncftp's private networks (ftp.c, gPrivateNetworks), matched as text prefixes as it does. */
+const LIBNCFTP_PRIVATE_PREFIXES = ['192.168.', '10.', ...Array.from({ length: 16 }, (_, i) => `172.${16 + i}.`)];
+
+/**
+ * Returns why ncftpput must not upload to `target`, undefined when it may. ncftpput has no EPSV,
+ * and its library connects to the address the PASV reply names unless that address is in a
+ * private network the control connection's host is not in (then it uses the control host, as
+ * vmftp does): any other PASV address would send the backup to a host other than the server.
+ */
+export function ncftpputPassiveProblem(target: TargetConfig, how: DataConnection | undefined): string | undefined {
+  if (target.activeMode || how?.command !== 'PASV' || how.announced === how.used) return undefined;
+  const prefix = LIBNCFTP_PRIVATE_PREFIXES.find((candidate) => how.announced.startsWith(candidate));
+  if (prefix !== undefined && !how.used.startsWith(prefix)) return undefined;
+  return (
+    `${target.name}'s PASV reply names ${how.announced}, not ${how.used} where the control connection went, and ncftpput ` +
+    `would open its data connection to ${how.announced}; vmftp never sends a backup to another host`
+  );
 }
 
 /** Returns the backend that sends each file of `target` with one ncftpput process. */
@@ -75,9 +97,11 @@ export function createNcftpputBackend(target: TargetConfig, options: NcftpputBac
     ]);
   }
   const program = options.program ?? requireProgram('ncftpput');
+  const passiveProblem = ncftpputPassiveProblem(target, options.dataConnection);
   return {
     method: 'ncftpput',
     async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
+      if (passiveProblem !== undefined) throw new FtpError(`upload ${job.remotePath} not started: ${passiveProblem}`, 'permanent', undefined, 'use -u internal or -u curl for this target');
       await assertLocalSize(job);
       if (job.offset >= job.size) return;
       let sent: number | undefined;

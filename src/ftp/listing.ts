@@ -111,3 +111,20 @@ export function listingDifference(stat: readonly RemoteEntry[], plain: readonly 
   }
   return undefined;
 }
+
+/** The formats of listing lines basic-ftp reads. */
+export type ListingFormat = 'MLSD' | 'Unix' | 'MS-DOS';
+
+/**
+ * Returns the format of a raw MLSD/LIST listing by its first line, undefined when it holds no
+ * line or one of no known format: `type=file;size=5; name` (MLSD), `-rw-r--r-- 1 ...` (Unix
+ * `ls -l`), `11-28-26  06:25PM  <DIR>  Bart` (MS-DOS, as IIS lists by default).
+ */
+export function listingFormat(raw: string): ListingFormat | undefined {
+  const line = raw.split(/\r?\n/u).find((candidate) => candidate.trim() !== '' && !/^total \d+$/u.test(candidate));
+  if (line === undefined) return undefined;
+  if (/^\d{2}-\d{2}-\d{2,4} +\d{1,2}:\d{2}(?:[AP]M)? +(?:<DIR>|\d+) /iu.test(line)) return 'MS-DOS';
+  if (/^[-dlbcps][-rwxsStTL]{9}/u.test(line)) return 'Unix';
+  if (/^(?:[\w.-]+=[^;]*;)+ /u.test(line)) return 'MLSD';
+  return undefined;
+}

@@ -1,9 +1,11 @@
+import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Client, FTPError } from 'basic-ftp';
+import { type Client, FTPError } from 'basic-ftp';
 import type { TargetConfig } from '../config/types.js';
 import { FtpError, type FtpErrorKind } from '../errors.js';
 import { chooseRemoteHash, parseRemoteHash, type RemoteHashMethod } from '../hash.js';
-import { kindOfFileType, listingDifference, parseStatReply, statMayList } from './listing.js';
+import { kindOfFileType, listingDifference, listingFormat, parseStatReply, statMayList, type ListingFormat } from './listing.js';
+import { createClient, type DataConnection } from './passive.js';
 
 /** One entry of a remote directory listing. */
 export interface RemoteEntry {
@@ -106,6 +108,14 @@ function refuseSshGreeting(client: Client, target: TargetConfig): void {
   socket.on('data', onData);
 }
 
+/**
+ * Returns true when `code` says the server does not know the command at all (500 "not
+ * understood", 502 "not implemented"), as opposed to refusing it for this file or now.
+ */
+export function isUnknownCommand(code: number | undefined): boolean {
+  return code === 500 || code === 502;
+}
+
 /** 10 MB/s: a NAS on a single old disk still hashes faster than that. */
 const SLOWEST_SERVER_HASH_BYTES_PER_MS = 10_000;
 
@@ -123,9 +133,39 @@ export class FtpSession {
   #hashMethod: Promise<RemoteHashMethod | undefined> | undefined;
   /** The algorithm `OPTS HASH` chose on this connection. */
   #hashSelected: string | undefined;
+  /** How the last data connection was opened (EPSV, or PASV and the address it named). */
+  #dataConnection: DataConnection | undefined;
+  /** The format of the last listing that held a line. */
+  #listingFormat: ListingFormat | undefined;
+  /** 'listing' once SIZE proved unknown to this server: sizes then come from the folder's listing. */
+  #sizeBy: 'SIZE' | 'listing' | undefined;
 
   private constructor(readonly target: TargetConfig) {
-    this.#client = new Client(target.timeoutSeconds * 1000);
+    this.#client = createClient(target.timeoutSeconds * 1000, (how) => (this.#dataConnection = how));
+    const parse = this.#client.parseList;
+    this.#client.parseList = (raw) => {
+      this.#listingFormat = listingFormat(raw) ?? this.#listingFormat;
+      return parse(raw);
+    };
+  }
+
+  /** Returns how the last data connection was opened, undefined before the first one. */
+  get dataConnection(): DataConnection | undefined {
+    return this.#dataConnection;
+  }
+
+  /**
+   * Returns how this connection lists folders: the command basic-ftp settled on (MLSD, `LIST -a`
+   * or LIST) and the format of its lines; undefined before a listing that held a line.
+   */
+  get listing(): { readonly command: string; readonly format: ListingFormat } | undefined {
+    const [command] = this.#client.availableListCommands;
+    return this.#listingFormat === undefined || command === undefined ? undefined : { command, format: this.#listingFormat };
+  }
+
+  /** Returns where sizes come from on this server: SIZE, the listing, or undefined before the first size. */
+  get sizeSource(): 'SIZE' | 'listing' | undefined {
+    return this.#sizeBy;
   }
 
   /** Returns a logged-in session; rejects with FtpError kind 'connect' or 'auth'. */
@@ -254,9 +294,33 @@ export class FtpSession {
     }
   }
 
-  /** Returns the size of a remote file as the server reports it. */
-  size(file: string): Promise<number> {
-    return this.#run(`size ${file}`, (client) => client.size(file));
+  /**
+   * Returns the size of a remote file as the server reports it: by SIZE, or by the listing of its
+   * folder on a server that does not know SIZE (DESIGN.md allows either). A file missing from
+   * that listing rejects with kind 'not-found'.
+   */
+  async size(file: string): Promise<number> {
+    if (this.#sizeBy !== 'listing') {
+      try {
+        const size = await this.#run(`size ${file}`, (client) => client.size(file));
+        this.#sizeBy = 'SIZE';
+        return size;
+      } catch (error) {
+        if (!(error instanceof FtpError && this.#sizeBy === undefined && isUnknownCommand(error.replyCode))) throw error;
+        this.#sizeBy = 'listing';
+      }
+    }
+    return this.#sizeFromListing(file);
+  }
+
+  async #sizeFromListing(file: string): Promise<number> {
+    const dir = path.posix.dirname(file);
+    const name = path.posix.basename(file);
+    const entry = (await this.list(dir))?.find((candidate) => candidate.name === name);
+    if (entry === undefined || entry.kind !== 'file') {
+      throw new FtpError(`size ${file} on ${this.target.name}: not in the listing of ${dir}`, 'not-found');
+    }
+    return entry.size;
   }
 
   /** Returns how this server gives file digests (FEAT, asked once per connection), undefined when it gives none. */

@@ -44,6 +44,8 @@ export interface StartDaemonOptions {
    * tried when something else takes one first).
    */
   readonly port?: number;
+  /** More environment variables for the server (a password it reads from there, not from argv). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A running server. */
@@ -129,7 +131,11 @@ async function killGroup(child: ChildProcess): Promise<void> {
 
 async function spawnOnce(opts: StartDaemonOptions): Promise<Daemon | 'port-taken'> {
   const port = opts.port ?? (await freePort());
-  const child = spawn(opts.program, opts.args(port), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(opts.program, opts.args(port), {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...(opts.env === undefined ? {} : { env: { ...process.env, ...opts.env } }),
+  });
   if (child.pid !== undefined) liveGroups.add(child.pid);
   child.unref();
   (child.stderr as unknown as net.Socket | null)?.unref?.();

@@ -11,7 +11,15 @@ import { describe, test } from 'node:test';
 import { assertUploadMethodUsable } from '../../src/backends/index.js';
 import { CURL_EXIT, curlArgs, curlConfig, curlFailure, curlUrl, quoteCurlConfig } from '../../src/backends/curl.js';
 import { errorOfFailure, kindOfFailure } from '../../src/backends/exit-status.js';
-import { NCFTPPUT_EXIT, lastErrorReply, ncftpputArgs, ncftpputFailure, ncftpputLoginFile, ncftpputLoginProblems } from '../../src/backends/ncftpput.js';
+import {
+  NCFTPPUT_EXIT,
+  lastErrorReply,
+  ncftpputArgs,
+  ncftpputFailure,
+  ncftpputLoginFile,
+  ncftpputLoginProblems,
+  ncftpputPassiveProblem,
+} from '../../src/backends/ncftpput.js';
 import type { ResolvedConfig, TargetConfig } from '../../src/config/types.js';
 import { ConfigError, ExitCode, FtpError, LocalFileError, exitCodeOf } from '../../src/errors.js';
 import { Secret } from '../../src/secret.js';
@@ -249,5 +257,26 @@ describe('before anything changes', () => {
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
+  });
+});
+
+describe('ncftpput and a PASV reply naming another address', () => {
+  const pasv = (announced: string, used: string) => ({ command: 'PASV' as const, announced, used });
+  test('a private address the control host is not in: ncftpput uses the control host, as vmftp does', () => {
+    for (const announced of ['10.255.255.1', '192.168.1.20', '172.16.0.5', '172.31.9.9']) {
+      assert.equal(ncftpputPassiveProblem(target(), pasv(announced, '203.0.113.7')), undefined, announced);
+    }
+    assert.equal(ncftpputPassiveProblem(target(), pasv('10.0.0.5', '127.0.0.1')), undefined);
+  });
+  test('a public address, or a private one in the control host\'s own network: ncftpput would go there', () => {
+    assert.match(ncftpputPassiveProblem(target(), pasv('192.0.2.1', '127.0.0.1')) ?? '', /names 192\.0\.2\.1, not 127\.0\.0\.1/);
+    assert.match(ncftpputPassiveProblem(target(), pasv('10.0.0.5', '10.8.0.1')) ?? '', /ncftpput would open its data connection to 10\.0\.0\.5/);
+    assert.match(ncftpputPassiveProblem(target(), pasv('172.32.0.1', '127.0.0.1')) ?? '', /172\.32\.0\.1/);
+  });
+  test('EPSV, a PASV naming the control host, active mode, or nothing known yet: no problem', () => {
+    assert.equal(ncftpputPassiveProblem(target(), { command: 'EPSV' }), undefined);
+    assert.equal(ncftpputPassiveProblem(target(), pasv('127.0.0.1', '127.0.0.1')), undefined);
+    assert.equal(ncftpputPassiveProblem(target({ activeMode: true }), pasv('192.0.2.1', '127.0.0.1')), undefined);
+    assert.equal(ncftpputPassiveProblem(target(), undefined), undefined);
   });
 });

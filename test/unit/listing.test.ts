@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseControlResponse } from 'basic-ftp/dist/parseControlResponse.js';
-import { listingDifference, parseStatReply, statMayList, type StatListing } from '../../src/ftp/listing.js';
+import { listingDifference, listingFormat, parseStatReply, statMayList, type StatListing } from '../../src/ftp/listing.js';
 import type { RemoteEntry } from '../../src/ftp/session.js';
 
 /**
@@ -226,5 +226,20 @@ describe('listingDifference', () => {
     assert.match(listingDifference([a, { ...d, kind: 'file' }], [a, d]) ?? '', /file by STAT, dir/);
     assert.match(listingDifference([{ ...a, size: 2 }, d], [a, d]) ?? '', /2 bytes by STAT, 1/);
     assert.match(listingDifference([a, a], [a, a]) ?? '', /repeats a name/);
+  });
+});
+
+describe('listingFormat', () => {
+  it('tells MS-DOS (IIS), Unix and MLSD lines apart by the first line', () => {
+    assert.equal(listingFormat('11-28-26  06:25PM       <DIR>          Bart\r\n'), 'MS-DOS');
+    assert.equal(listingFormat('11-28-2026  18:25              300000 disk1.vmdk\r\n'), 'MS-DOS');
+    assert.equal(listingFormat('total 8\r\n-rw-r--r--   1 root     root       300000 Nov 28 18:25 disk1.vmdk\r\n'), 'Unix');
+    assert.equal(listingFormat('drwxr-xr-x 2 ftp ftp 4096 Nov 28  2026 Bart\n'), 'Unix');
+    assert.equal(listingFormat('type=file;size=300000;modify=20261128182500; disk1.vmdk\r\n'), 'MLSD');
+  });
+  it('returns undefined for an empty listing or an unknown format', () => {
+    assert.equal(listingFormat(''), undefined);
+    assert.equal(listingFormat('\r\ntotal 0\r\n'), undefined);
+    assert.equal(listingFormat('disk1.vmdk\r\n'), undefined);
   });
 });

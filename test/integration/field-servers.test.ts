@@ -1,0 +1,183 @@
+/**
+ * vmftp against servers configured like those administrators really have (issue 12): a NAS
+ * behind NAT naming another address in PASV, servers without SIZE, EPSV, MLSD, FEAT, APPE or
+ * REST, an IIS-style MS-DOS listing, a server that allows one connection. Each one is a real
+ * server (test/support/pyftpdlib.ts) set up that way, and every scenario ends the same way:
+ * nothing lost, nothing incomplete under a final name, byte-identical copies, and a second run
+ * that changes nothing.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { findProgram } from '../../src/backends/programs.js';
+import { runVmftp, writeConfig, type CliResult } from '../support/cli.js';
+import { makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
+import { requireOrSkip } from '../support/pure-ftpd.js';
+import { requirePyftpdlib, startPyftpdlib, type StartPyftpdlibOptions } from '../support/pyftpdlib.js';
+import { assertNoIncompleteFinal, assertSafeFailure, finalFolders, snapshot, type Snapshot } from '../support/safety.js';
+
+const BOUNDED = { timeout: 90_000 };
+const METHODS = ['internal', 'curl', 'ncftpput'] as const;
+type Method = (typeof METHODS)[number];
+
+/** Two VMs, files of a few data packets each, one in a sub-folder. */
+const LOCAL: TreeSpec = {
+  'Bart/2012-08-18-154137': { 'disk1.vmdk': 300_000, 'vm.ovf': '<ovf/>', 'sub/notes.txt': 'hello' },
+  'Raoul/2012-07-13-154137': { 'disk.vmdk': 120_000 },
+};
+
+interface ReportJson {
+  report: { exitCode: number; targets: { actions: { vm: string; stamp: string; action: string; status: string }[] }[] };
+}
+
+/** Returns true when the test can run with `method` here (skips, or fails under CI=true, otherwise). */
+function usable(t: TestContext, method: Method): boolean {
+  if (!requirePyftpdlib(t)) return false;
+  if (method === 'internal') return true;
+  const program = method === 'curl' ? 'curl' : 'ncftpput';
+  return requireOrSkip(t, findProgram(program) !== undefined, `${program} on PATH (scripts/ensure-test-deps.sh)`);
+}
+
+/** A local tree, a field server set up with `server`, and a config with one target `nas` at `/backups` on it. */
+async function setUp(
+  t: TestContext,
+  server: Omit<StartPyftpdlibOptions, 'root'>,
+  options: { local?: TreeSpec; remote?: TreeSpec; target?: Record<string, unknown> } = {},
+) {
+  const work = tmpDir('field', t);
+  const source = path.join(work, 'source');
+  makeBackupTree(source, options.local ?? LOCAL);
+  const ftp = await startPyftpdlib({ root: path.join(work, 'ftp'), ...server });
+  t.after(() => ftp.stop());
+  const remoteRoot = path.join(ftp.root, 'backups');
+  if (options.remote !== undefined) makeBackupTree(remoteRoot, options.remote);
+  const { configPath, env } = await writeConfig(work, {
+    source,
+    targets: {
+      nas: { host: ftp.host, port: ftp.port, user: ftp.user, password: ftp.password, retryDelaySeconds: 0.1, ...options.target },
+    },
+  });
+  const vmftp = (...args: string[]) => runVmftp(['-c', configPath, ...args], { env, timeoutMs: 60_000 });
+  return { source, remoteRoot, vmftp, password: ftp.password };
+}
+
+/**
+ * Asserts that a run succeeded and left the server holding exactly the local backups (plus the
+ * old ones `before` had that retention keeps), with nothing incomplete under a final name, and
+ * that a second run only keeps.
+ */
+async function assertConverged(
+  run: CliResult,
+  setup: { source: string; remoteRoot: string; vmftp: (...args: string[]) => Promise<CliResult> },
+  before: Snapshot,
+  method: Method,
+): Promise<void> {
+  const output = `${run.stdout}\n${run.stderr}`;
+  assert.equal(run.code, 0, output);
+  assertNoIncompleteFinal(setup.remoteRoot, setup.source, before.remote);
+  for (const [name, bytes] of Object.entries(readTree(setup.source))) {
+    assert.ok(readTree(setup.remoteRoot)[name]?.equals(bytes), `${name} is not on the server byte for byte\n${output}`);
+  }
+  assert.ok(!Object.keys(readTree(setup.remoteRoot)).some((name) => name.includes('.partial')), `a .partial is left\n${output}`);
+
+  const serverAfterFirst = readTree(setup.remoteRoot);
+  const second = await setup.vmftp('-u', method, '--json');
+  assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+  const { report } = JSON.parse(second.stdout) as ReportJson;
+  const actions = report.targets.flatMap((target) => target.actions.map((action) => action.action));
+  assert.deepEqual([...new Set(actions)], ['keep'], 'the second run only keeps');
+  assert.deepEqual(readTree(setup.remoteRoot), serverAfterFirst, 'the second run changed the server');
+}
+
+describe('a NAS behind NAT: PASV names another address, no EPSV', () => {
+  for (const method of METHODS) {
+    test(`-u ${method}: data connections go to the control connection's host; everything arrives`, BOUNDED, async (t) => {
+      if (!usable(t, method)) return;
+      const setup = await setUp(t, { masquerade: '10.255.255.1', remove: ['EPSV'] });
+      const before = snapshot(setup.source, setup.remoteRoot);
+      const run = await setup.vmftp('-u', method, '-v', 'debug');
+      await assertConverged(run, setup, before, method);
+      assert.match(run.stdout + run.stderr, /PASV reply names 10\.255\.255\.1 .*: data connections go to 127\.0\.0\.1/);
+    });
+  }
+
+  // 192.0.2.1 is no private address: ncftpput would connect there (libncftp only corrects private ones).
+  for (const method of ['internal', 'curl'] as const) {
+    test(`-u ${method}: a PASV naming a public address of another host is not followed either`, BOUNDED, async (t) => {
+      if (!usable(t, method)) return;
+      const setup = await setUp(t, { masquerade: '192.0.2.1', remove: ['EPSV'] });
+      const before = snapshot(setup.source, setup.remoteRoot);
+      await assertConverged(await setup.vmftp('-u', method), setup, before, method);
+    });
+  }
+
+  test('-u ncftpput: refuses a server whose PASV names a public address of another host, says why and what to use', BOUNDED, async (t) => {
+    if (!usable(t, 'ncftpput')) return;
+    const setup = await setUp(t, { masquerade: '192.0.2.1', remove: ['EPSV'] }, { remote: { 'Bart/2012-01-01-000000': { 'old.vmdk': 1000 } } });
+    const before = snapshot(setup.source, setup.remoteRoot);
+    const run = await setup.vmftp('-u', 'ncftpput', '-x');
+    assertSafeFailure(run, before, {
+      source: setup.source,
+      remoteRoot: setup.remoteRoot,
+      code: 1,
+      cause: /PASV reply names 192\.0\.2\.1, not 127\.0\.0\.1 .*ncftpput would open its data connection to 192\.0\.2\.1.*use -u internal or -u curl/,
+    });
+    const next = await setup.vmftp('-u', 'internal');
+    await assertConverged(next, setup, before, 'internal');
+  });
+});
+
+/** Returns the first `bytes` bytes of a local backup file: what an interrupted upload left on the server. */
+function prefixOf(source: string, file: string, bytes: number): Buffer {
+  return readTree(source)[file]!.subarray(0, bytes);
+}
+
+describe('servers that lack a command', () => {
+  for (const method of METHODS) {
+    test(`no SIZE, -u ${method}: sizes come from the listing, for the verify and for a resume`, BOUNDED, async (t) => {
+      if (!usable(t, method)) return;
+      const setup = await setUp(t, { remove: ['SIZE'] });
+      makeBackupTree(setup.remoteRoot, {
+        'Bart/2012-08-18-154137.partial': { 'disk1.vmdk': prefixOf(setup.source, 'Bart/2012-08-18-154137/disk1.vmdk', 100_000) },
+      });
+      const before = snapshot(setup.source, setup.remoteRoot);
+      const run = await setup.vmftp('-u', method, '-v', 'debug');
+      await assertConverged(run, setup, before, method);
+      assert.match(run.stderr, /Bart\/2012-08-18-154137\/disk1\.vmdk from byte 100000/, 'resumed where the listing says the file ends');
+    });
+  }
+
+  for (const method of METHODS) {
+    test(`an old IIS-like server (MS-DOS LIST; no SIZE, EPSV, MLSD, MLST, FEAT; OPTS UTF8 and MKD of a folder that exists refused), -u ${method}: uploads, resumes and rotates`, BOUNDED, async (t) => {
+      if (!usable(t, method)) return;
+      const setup = await setUp(t, { msdos: true, remove: ['SIZE', 'EPSV', 'MLSD', 'MLST', 'FEAT'] }, {
+        remote: { 'Bart/2012-01-01-000000': { 'old.vmdk': 5000 }, 'Homer/2012-02-01-000000': { 'h.vmdk': 700 } },
+      });
+      makeBackupTree(setup.remoteRoot, {
+        'Raoul/2012-07-13-154137.partial': { 'disk.vmdk': prefixOf(setup.source, 'Raoul/2012-07-13-154137/disk.vmdk', 50_000) },
+      });
+      const before = snapshot(setup.source, setup.remoteRoot);
+      const run = await setup.vmftp('-u', method, '-n', '1', '-v', 'debug');
+      assert.match(run.stderr, /Raoul\/2012-07-13-154137\/disk\.vmdk from byte 50000/, 'resumed where the MS-DOS listing says the file ends');
+      await assertConverged(run, setup, before, method);
+      // -n 1: Bart's old backup went after the new one verified; Homer, only on the server, keeps its newest.
+      assert.deepEqual([...finalFolders(setup.remoteRoot).keys()], ['Bart/2012-08-18-154137', 'Homer/2012-02-01-000000', 'Raoul/2012-07-13-154137']);
+    });
+  }
+
+  for (const method of METHODS) {
+    test(`no APPE and no REST, -u ${method}: interrupted files start again from byte 0, said once; nothing appended`, BOUNDED, async (t) => {
+      if (!usable(t, method)) return;
+      const setup = await setUp(t, { remove: ['APPE', 'REST'] });
+      makeBackupTree(setup.remoteRoot, {
+        'Bart/2012-08-18-154137.partial': { 'disk1.vmdk': prefixOf(setup.source, 'Bart/2012-08-18-154137/disk1.vmdk', 100_000) },
+        'Raoul/2012-07-13-154137.partial': { 'disk.vmdk': prefixOf(setup.source, 'Raoul/2012-07-13-154137/disk.vmdk', 60_000) },
+      });
+      const before = snapshot(setup.source, setup.remoteRoot);
+      const run = await setup.vmftp('-u', method, '-v', 'debug');
+      await assertConverged(run, setup, before, method);
+      const said = run.stderr.match(/nas: the server cannot append to a file \(it answered 500 to APPE for .*\): interrupted files are sent again from their first byte/g) ?? [];
+      assert.equal(said.length, 1, `said once per target\n${run.stderr}`);
+    });
+  }
+});
