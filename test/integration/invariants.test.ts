@@ -320,6 +320,18 @@ describe('invariant 5: -x only after full success; bare -x purges exactly what i
     assert.deepEqual(readTree(s.source), {});
   });
 
+  test('ftp-srv: a local VM that no route maps to fails the run (exit 1) naming it; the routed VM goes up, nothing is purged', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE, vms: { Bart: 'nas' } });
+    const local = readTree(s.source);
+
+    const run = await s.vmftp('-n', '1', '-x');
+    assert.equal(run.code, 1, output(run));
+    assert.match(output(run), /no target for VM Raoul: add it to `vms` or add a '\*' route/);
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-08-18-154137']);
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Raoul'), [], 'an unrouted VM is sent nowhere');
+    assert.deepEqual(readTree(s.source), local, 'not a full success: nothing purged');
+  });
+
   test('ftp-srv: after a failure nothing is purged and the -x command is not run', BOUNDED, async (t) => {
     const rules = { replyToUpload: { match: 'disk1.vmdk', code: 552, text: 'Disk full' } };
     const s = await setUpScenario(t, FTP_SRV, {
