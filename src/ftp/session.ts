@@ -296,7 +296,7 @@ export class FtpSession {
 
   /**
    * Returns the size of a remote file as the server reports it: by SIZE, or by the listing of its
-   * folder on a server that does not know SIZE (DESIGN.md allows either). A file missing from
+   * folder on a server that does not know SIZE (docs/design.md allows either). A file missing from
    * that listing rejects with kind 'not-found'.
    */
   async size(file: string): Promise<number> {
