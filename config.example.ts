@@ -67,8 +67,8 @@ export default defineConfig({
   },
 
   log: {
-    file: 'C:\\vmftp\\logs\\vmftp.log', // this run's log, also attached to the e-mail
-    keep: 10, // older runs kept as vmftp.log.1 ... vmftp.log.10 (default 10; 0 keeps none)
+    file: 'C:\\vmftp\\logs\\vmftp.log', // the last backup run's log (-d, -S and refused runs add to it); a run's lines are attached to its e-mail
+    keep: 10, // older backup runs kept as vmftp.log.1 ... vmftp.log.10 (default 10; 0 keeps none)
   },
 
   // Pings for a monitoring service, healthchecks.io style: url/start, url (success), url/fail.
@@ -80,6 +80,6 @@ export default defineConfig({
     timeoutSeconds: 10, // default 10
   },
 
-  // One run at a time. Default: vmftp.lock next to log.file, else in the temp folder.
+  // One run at a time per config. Default: next to log.file, named after it (vmftp.lock); else in the temp folder, named after this file's path.
   lockFile: 'C:\\vmftp\\logs\\vmftp.lock',
 });

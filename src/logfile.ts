@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -65,6 +65,21 @@ export async function openLogFile(file: string, keep: number, now: Date = new Da
         'close the program that holds it (a log viewer, an antivirus scan) so the next run can rotate it',
     );
   }
+}
+
+/**
+ * Returns the current log file opened for appending, created with its folder when missing:
+ * a run that must not rotate (-d, -S, a run that stops before it holds the lock) adds its lines
+ * after those of the last backup run. Rejects when the folder or the file cannot be opened.
+ */
+export async function appendLogFile(file: string): Promise<LogFile> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const stream = createWriteStream(file, { flags: 'a' });
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', reject);
+  });
+  return logFileOn(file, stream);
 }
 
 async function openRotated(file: string, keep: number): Promise<LogFile> {

@@ -22,13 +22,21 @@ export interface RunLogOptions {
 /** One run's log: the console, the rotated log file and the lines the e-mail attaches. */
 export interface RunLog {
   readonly logger: Logger;
-  /** Absolute path of the log file, when this run writes one. */
-  readonly file?: string;
+  /** Absolute path of the log file, once this run writes one. */
+  readonly file: string | undefined;
+  /**
+   * Opens `log.file` and writes the lines logged so far into it. 'new' moves the older logs one
+   * step up and starts an empty file: a backup run does this once it holds the lock, so only one
+   * run at a time ever rotates. 'append' adds to the current file and rotates nothing: -d, -S, and
+   * a run that stops before it holds the lock never push a backup run's log away.
+   * The first call decides; without one, `close` appends.
+   */
+  openFile(mode: 'new' | 'append'): Promise<void>;
   /** Writes a block of text (the summary) to the log file and the run's lines, not to the console. */
   record(level: LogLevel, text: string): void;
   /** Returns this run's log as the log file holds it (also when there is no file). */
   text(): string;
-  /** Flushes and closes the log file; the logger keeps writing to the console. */
+  /** Appends to the log file if none was opened yet, flushes and closes it; the logger keeps writing to the console. */
   close(): Promise<void>;
 }
 
@@ -37,8 +45,9 @@ export interface RunLog {
  * get every message at info or above, with debug too under `-v debug`, each
  * with a timestamp and level: a quiet console (`-v error` under cron) must
  * not leave an empty log. Every line passes through `redact` first.
- * A log file that cannot be opened is reported on the console and the run
- * goes on without it: the backups matter more than their log.
+ * The file is opened by `openFile` (or `close`): until then the lines are
+ * kept in memory only. A log file that cannot be opened is reported on the
+ * console and the run goes on without it: the backups matter more than their log.
  */
 export async function openRunLog(options: RunLogOptions): Promise<RunLog> {
   const redact = options.redact ?? NO_SECRETS;
@@ -48,16 +57,8 @@ export async function openRunLog(options: RunLogOptions): Promise<RunLog> {
   const lines: string[] = [];
 
   let file: LogFile | undefined;
-  let fileProblem: string | undefined;
-  if (options.file !== undefined) {
-    try {
-      // Loaded only for a log file: rotating-file-stream (and the zlib it loads) would cost every run's start.
-      const { openLogFile } = await import('./logfile.js');
-      file = await openLogFile(options.file, options.keep);
-    } catch (error) {
-      fileProblem = `log.file: cannot write ${options.file} (${(error as Error).message}); this run logs to the console only. Fix the folder or its permissions`;
-    }
-  }
+  let fileChosen = false;
+  let written: string | undefined;
 
   const keep = (at: LogLevel, message: string): void => {
     const stamp = `${format(now(), 'yyyy-MM-dd HH:mm:ss.SSS')} ${at.toUpperCase().padEnd(5)} `;
@@ -73,15 +74,36 @@ export async function openRunLog(options: RunLogOptions): Promise<RunLog> {
     if (logs(fileLevel, at)) keep(at, message);
   };
   const logger: Logger = { level: options.level, error: emit('error'), warn: emit('warn'), info: emit('info'), debug: emit('debug') };
-  if (fileProblem !== undefined) logger.warn(fileProblem);
-  if (file?.notice !== undefined) logger.warn(file.notice);
+
+  const openFile = async (mode: 'new' | 'append'): Promise<void> => {
+    if (fileChosen || options.file === undefined) return;
+    fileChosen = true;
+    let opened: LogFile;
+    try {
+      // Loaded only for a log file: rotating-file-stream (and the zlib it loads) would cost every run's start.
+      const { appendLogFile, openLogFile } = await import('./logfile.js');
+      opened = mode === 'new' ? await openLogFile(options.file, options.keep) : await appendLogFile(options.file);
+    } catch (error) {
+      logger.warn(`log.file: cannot write ${options.file} (${(error as Error).message}); this run logs to the console only. Fix the folder or its permissions`);
+      return;
+    }
+    // Synchronous from here to the assignment: no line can slip between the ones written and the next.
+    for (const text of lines) opened.write(text);
+    file = opened;
+    written = opened.file;
+    if (opened.notice !== undefined) logger.warn(opened.notice);
+  };
 
   return {
     logger,
-    ...(file === undefined ? {} : { file: file.file }),
+    get file() {
+      return written;
+    },
+    openFile,
     record: keep,
     text: () => lines.join(''),
     async close() {
+      await openFile('append');
       const open = file;
       file = undefined;
       if (open === undefined) return;

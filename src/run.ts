@@ -32,6 +32,8 @@ export interface RunOptions {
    * and the report ends with exit 130. Its reason (an InterruptedError) names the signal.
    */
   readonly signal?: AbortSignal;
+  /** Called once this run holds the lock, before anything else: a backup run starts its own log file there. */
+  readonly onLocked?: () => Promise<void>;
 }
 
 export type RunResult =
@@ -52,6 +54,7 @@ interface Connected {
 export async function runBackup(config: ResolvedConfig, options: RunOptions, log: Logger): Promise<RunResult> {
   const lock = await acquireLock(config.lockFile, (message) => log.warn(message), { configPath: config.configPath });
   try {
+    await options.onLocked?.();
     const startedAt = new Date();
     const previousRun = lock.previous;
     if (previousRun !== undefined) log.warn(describePreviousRun(previousRun));

@@ -60,6 +60,8 @@ export async function backupCommand(config: ResolvedConfig, options: BackupOptio
     keep: config.logKeep,
     redact,
   });
+  // Only a backup run rotates the log, once it holds the lock (runSelected); the others add to it.
+  if (!real) await runLog.openFile('append');
   const log = runLog.logger;
   const mode = options.display ? 'list (-d)' : options.simulate ? 'simulation (-S)' : 'backup run';
   log.info(`vmftp ${mode} started with config ${config.configPath ?? '(none)'}, upload method ${config.uploadMethod}`);
@@ -137,6 +139,7 @@ async function runSelected(config: ResolvedConfig, options: BackupOptions, runLo
       ...(options.execute === undefined ? {} : { afterSuccess: options.execute }),
       observer: progress,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.simulate ? {} : { onLocked: () => runLog.openFile('new') }),
     },
     log,
   );

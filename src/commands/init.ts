@@ -43,7 +43,7 @@ export default defineConfig({
   // Which VM goes where; without vms every VM goes to every target.
   // vms: { Bart: 'nas', Raoul: { targets: ['nas'], keep: 5 }, '*': 'nas' },
 
-  // A log per run: vmftp.log is the last run, vmftp.log.1 ... .10 the ones before.
+  // A log per backup run: vmftp.log is the last one (-d and -S add to it), vmftp.log.1 ... .10 the ones before.
   log: { file: 'logs/vmftp.log', keep: 10 },
 
   // The report by e-mail, sent when vmftp runs with -m (also, and above all, after a failed run).

@@ -3,7 +3,7 @@
  * per-run rotation (vmftp.log, .1 … .N), and no secret anywhere.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { openLogFile } from '../../src/logfile.js';
@@ -85,10 +85,45 @@ describe('openRunLog', () => {
     writeFileSync(path.join(dir, 'not-a-folder'), '');
     const consoleLines: string[] = [];
     const log = await openRunLog({ level: 'info', console: (line) => consoleLines.push(line), file: path.join(dir, 'not-a-folder', 'vmftp.log'), keep: 10 });
+    await log.openFile('new');
     log.logger.info('still logging');
     await log.close();
     assert.match(consoleLines[0] ?? '', /^warn: log\.file: cannot write .*vmftp\.log \(.*\); this run logs to the console only/);
     assert.equal(consoleLines[1], 'still logging\n');
+  });
+});
+
+describe('openRunLog: new or appended file', () => {
+  test("'append' adds this run's lines, those logged before the file opened first; 'new' rotates; close alone appends", async (t) => {
+    const dir = tmpDir('runlog-append', t);
+    const file = path.join(dir, 'logs', 'vmftp.log');
+    const backup = await openRunLog({ level: 'error', console: () => undefined, file, keep: 3, now: NOON });
+    backup.logger.info('backup run started');
+    assert.equal(existsSync(file), false, 'nothing on disk before the file is opened');
+    await backup.openFile('new');
+    backup.logger.info('backup run done');
+    await backup.close();
+    const peek = await openRunLog({ level: 'error', console: () => undefined, file, keep: 3, now: NOON });
+    peek.logger.info('list started');
+    await peek.openFile('append');
+    await peek.openFile('new');
+    await peek.close();
+    const refused = await openRunLog({ level: 'error', console: () => undefined, file, keep: 3, now: NOON });
+    refused.logger.error('lock held');
+    await refused.close();
+    assert.deepEqual(readdirSync(path.dirname(file)), ['vmftp.log'], 'only the backup run may rotate, and there was nothing to rotate');
+    assert.equal(
+      readFileSync(file, 'utf8'),
+      ['INFO  backup run started', 'INFO  backup run done', 'INFO  list started', 'ERROR lock held', '']
+        .map((line) => (line === '' ? '' : `2026-11-23 12:00:05.042 ${line}`))
+        .join('\n'),
+    );
+    const next = await openRunLog({ level: 'error', console: () => undefined, file, keep: 3, now: NOON });
+    await next.openFile('new');
+    next.logger.info('next backup');
+    await next.close();
+    assert.match(readFileSync(`${file}.1`, 'utf8'), /backup run started[\s\S]*lock held/);
+    assert.equal(readFileSync(file, 'utf8'), '2026-11-23 12:00:05.042 INFO  next backup\n');
   });
 });
 
