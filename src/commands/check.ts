@@ -2,6 +2,7 @@
  * `vmftp check`: before the first night, prove every target works: connect,
  * log in, and create, write, rename and delete a probe folder
  * `<remoteDir>/.vmftp-check-<random>`. Nothing else on the server is touched.
+ * On the way it finds out what the server offers (check-server.ts).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import type { Logger } from '../log.js';
 import type { Colors } from '../color.js';
 import { NO_COLORS } from '../color.js';
 import { table } from '../report.js';
+import { describeServer, type ServerReport } from './check-server.js';
 
 /** What `check` found on one target. */
 export interface TargetCheck {
@@ -25,6 +27,8 @@ export interface TargetCheck {
   readonly passed: readonly string[];
   /** The step that failed and why, with what to do. */
   readonly failure?: string;
+  /** What the server offers and what vmftp does about it (when the check got that far). */
+  readonly server?: ServerReport;
 }
 
 const PROBE_TEXT = 'vmftp check: this folder is a probe and is deleted right away\n';
@@ -68,6 +72,10 @@ async function checkTarget(target: TargetConfig, log: Logger): Promise<TargetChe
       passed.push(await checkDigest(session, file, target, log));
     }
 
+    step = `find out what the server offers`;
+    const server = await describeServer(session, probe, file, Buffer.byteLength(PROBE_TEXT));
+    for (const [aspect, finding] of Object.entries(server)) log.info(`check ${target.name}: ${aspect}: ${finding}`);
+
     step = `rename ${probe} to ${renamed}`;
     await session.rename(probe, renamed);
     created = renamed;
@@ -78,7 +86,7 @@ async function checkTarget(target: TargetConfig, log: Logger): Promise<TargetChe
     created = undefined;
     passed.push('deleted the folder');
     log.info(`check ${target.name}: OK (${passed.join(', ')})`);
-    return { target: target.name, host: `${target.host}:${target.port}`, remoteDir: target.remoteDir, ok: true, passed };
+    return { target: target.name, host: `${target.host}:${target.port}`, remoteDir: target.remoteDir, ok: true, passed, server };
   } catch (error) {
     // The project's errors already name the operation and the server; anything else gets the step.
     const failure = error instanceof VmftpError ? describe(error) : `${step}: ${describe(error)}`;
@@ -143,5 +151,10 @@ export function formatCheck(checks: readonly TargetCheck[], colors: Colors = NO_
     if (column === 3) return checks[row - 1]?.ok === true ? colors.green(text) : colors.red(text);
     return text;
   };
-  return `${table(rows, paint)}\n\n${verdict}`;
+  const servers = checks.flatMap((check) =>
+    check.server === undefined
+      ? []
+      : [`${colors.bold(`${check.target} (${check.host})`)}: what the server offers, and what vmftp does\n${table(Object.entries(check.server).map(([aspect, finding]) => [`  ${aspect}`, finding]))}`],
+  );
+  return [table(rows, paint), ...servers, verdict].join('\n\n');
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { type Client, FTPError } from 'basic-ftp';
 import type { TargetConfig } from '../config/types.js';
 import { FtpError, type FtpErrorKind } from '../errors.js';
@@ -135,13 +136,18 @@ export class FtpSession {
   #hashSelected: string | undefined;
   /** How the last data connection was opened (EPSV, or PASV and the address it named). */
   #dataConnection: DataConnection | undefined;
+  /** With TLS: whether the last data connection resumed the control connection's TLS session. */
+  #tlsSessionReused: boolean | undefined;
   /** The format of the last listing that held a line. */
   #listingFormat: ListingFormat | undefined;
   /** 'listing' once SIZE proved unknown to this server: sizes then come from the folder's listing. */
   #sizeBy: 'SIZE' | 'listing' | undefined;
 
   private constructor(readonly target: TargetConfig) {
-    this.#client = createClient(target.timeoutSeconds * 1000, (how) => (this.#dataConnection = how));
+    this.#client = createClient(target.timeoutSeconds * 1000, {
+      opened: (how) => (this.#dataConnection = how),
+      tlsSessionReused: (reused) => (this.#tlsSessionReused = reused),
+    });
     const parse = this.#client.parseList;
     this.#client.parseList = (raw) => {
       this.#listingFormat = listingFormat(raw) ?? this.#listingFormat;
@@ -161,6 +167,16 @@ export class FtpSession {
   get listing(): { readonly command: string; readonly format: ListingFormat } | undefined {
     const [command] = this.#client.availableListCommands;
     return this.#listingFormat === undefined || command === undefined ? undefined : { command, format: this.#listingFormat };
+  }
+
+  /**
+   * Returns the TLS version of the control connection (undefined for plain FTP) and whether the
+   * last data connection resumed its TLS session (undefined before the first one).
+   */
+  get tls(): { readonly version: string; readonly dataSessionReused: boolean | undefined } | undefined {
+    const socket = this.#client.ftp.socket;
+    if (!(socket instanceof TLSSocket)) return undefined;
+    return { version: socket.getProtocol() ?? 'TLS', dataSessionReused: this.#tlsSessionReused };
   }
 
   /** Returns where sizes come from on this server: SIZE, the listing, or undefined before the first size. */

@@ -12,6 +12,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { findProgram } from '../../src/backends/programs.js';
 import { runVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
+import { requireProftpd, startProftpd } from '../support/proftpd.js';
 import { requireOrSkip } from '../support/pure-ftpd.js';
 import { requirePyftpdlib, startPyftpdlib, type StartPyftpdlibOptions } from '../support/pyftpdlib.js';
 import { assertNoIncompleteFinal, assertSafeFailure, finalFolders, snapshot, type Snapshot } from '../support/safety.js';
@@ -180,4 +181,85 @@ describe('servers that lack a command', () => {
       assert.equal(said.length, 1, `said once per target\n${run.stderr}`);
     });
   }
+});
+
+describe('a server that allows one connection', () => {
+  for (const method of METHODS) {
+    test(`-u ${method}: inventory, uploads, the fresh listing, deletes and the check before -x all go through that one`, BOUNDED, async (t) => {
+      if (!usable(t, method)) return;
+      const setup = await setUp(t, { maxConsPerIp: 1 }, { remote: { 'Bart/2012-01-01-000000': { 'old.vmdk': 5000 } } });
+      const before = snapshot(setup.source, setup.remoteRoot);
+      const run = await setup.vmftp('-u', method, '-n', '1');
+      await assertConverged(run, setup, before, method);
+      assert.match(run.stderr, /nas: the server refused connection 2 .*; using 1 from now on/, 'the second connection was really refused');
+      assert.deepEqual([...finalFolders(setup.remoteRoot).keys()], ['Bart/2012-08-18-154137', 'Raoul/2012-07-13-154137'], 'the old backup is deleted');
+
+      // Nothing left to upload: the check before -x purges what is now on the server, still over one connection.
+      const serverBefore = readTree(setup.remoteRoot);
+      const purge = await setup.vmftp('-u', method, '-n', '1', '-x');
+      assert.equal(purge.code, 0, `${purge.stdout}\n${purge.stderr}`);
+      assert.deepEqual(readTree(setup.source), {}, 'the uploaded local backups are purged');
+      assert.deepEqual(readTree(setup.remoteRoot), serverBefore);
+    });
+  }
+});
+
+interface CheckJson {
+  targets: { target: string; ok: boolean; server?: Record<string, string> }[];
+}
+
+describe('vmftp check: what each server offers and what vmftp does about it', () => {
+  test('an odd NAS (NAT, MS-DOS LIST, no SIZE/EPSV/MLSD/APPE/REST, one connection) and proftpd with explicit FTPS', BOUNDED, async (t) => {
+    if (!requirePyftpdlib(t) || !requireProftpd(t)) return;
+    const work = tmpDir('field-check', t);
+    const odd = await startPyftpdlib({
+      root: path.join(work, 'odd'),
+      masquerade: '10.255.255.1',
+      remove: ['EPSV', 'SIZE', 'MLSD', 'MLST', 'APPE', 'REST'],
+      msdos: true,
+      maxConsPerIp: 1,
+    });
+    t.after(() => odd.stop());
+    const tls = await startProftpd({ root: path.join(work, 'tls'), tls: 'explicit' });
+    t.after(() => tls.stop());
+    const { configPath, env } = await writeConfig(work, {
+      source: work,
+      targets: {
+        odd: { host: odd.host, port: odd.port, user: odd.user, password: odd.password },
+        secure: { host: tls.host, port: tls.port, user: tls.user, password: tls.password, secure: true, allowSelfSigned: true, verify: 'hash', maxConnections: 3 },
+      },
+    });
+
+    const text = await runVmftp(['-c', configPath, 'check'], { env });
+    assert.equal(text.code, 0, `${text.stdout}\n${text.stderr}`);
+    const block = (name: string) => text.stdout.slice(text.stdout.indexOf(`${name} (127.0.0.1:`)).split('\n\n')[0] ?? '';
+    const oddBlock = block('odd');
+    assert.match(oddBlock, /listing\s+LIST, MS-DOS format \(the server has no MLSD\)/);
+    assert.match(oddBlock, /sizes\s+from the folder listing \(the server does not know SIZE\)/);
+    assert.match(oddBlock, /data\s+PASV \(no EPSV\), naming 10\.255\.255\.1: vmftp connects to 127\.0\.0\.1, the control connection's host, instead/);
+    assert.match(oddBlock, /resume\s+none: the server does not know APPE \(500\): an interrupted file is sent again from its first byte/);
+    assert.match(oddBlock, /digests\s+none/);
+    assert.match(oddBlock, /tls\s+none \(plain FTP\)/);
+    assert.match(oddBlock, /connections\s+1: the server refused connection 2 .*vmftp does everything over 1/);
+    const secureBlock = block('secure');
+    assert.match(secureBlock, /listing\s+MLSD$/m);
+    assert.match(secureBlock, /sizes\s+SIZE/);
+    assert.match(secureBlock, /data\s+EPSV/);
+    assert.match(secureBlock, /resume\s+APPE/);
+    assert.match(secureBlock, /digests\s+HASH \(SHA-256\), verify: 'hash' uses it/);
+    assert.match(secureBlock, /tls\s+TLSv1\.[23]; data connections reuse the control connection's TLS session/);
+    assert.match(secureBlock, /connections\s+3 at once \(targets\.secure\.maxConnections; more were not tried\)/);
+
+    const json = await runVmftp(['-c', configPath, 'check', '--json'], { env });
+    assert.equal(json.code, 0, json.stderr);
+    const { targets } = JSON.parse(json.stdout) as CheckJson;
+    assert.deepEqual(
+      targets.map((target) => [target.target, target.ok, target.server?.sizes]),
+      [
+        ['odd', true, 'from the folder listing (the server does not know SIZE)'],
+        ['secure', true, 'SIZE'],
+      ],
+    );
+    assert.deepEqual(readTree(odd.root), {}, 'the probe is gone');
+  });
 });
