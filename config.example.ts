@@ -38,6 +38,7 @@ export default defineConfig({
       secure: true,
       allowSelfSigned: false, // default false: the server certificate is checked
       ca: './certs/offsite-ca.pem', // PEM file of the CA that signed the server certificate
+      sslNoRevoke: false, // -u curl on Windows: true skips Schannel's revocation check (curl exit 35, CRYPT_E_NO_REVOCATION_CHECK)
       keep: { daily: 7, weekly: 4, monthly: 12 }, // this server's own retention
     },
   },

@@ -4,6 +4,7 @@
  */
 import type { TargetConfig } from '../config/types.js';
 import type { Backend, UploadJob } from './backend.js';
+import type { FtpError, LocalFileError } from '../errors.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
 import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
 import { control, requireProgram, runProgram, type ProgramControl, type ProgramResult } from './programs.js';
@@ -94,7 +95,7 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
         });
       const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
       const result = await alongsideDigest(job, usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? ''))) : run());
-      if (result.exitCode !== 0) throw errorOfFailure(CURL_EXIT, curlFailure(result), target, job);
+      if (result.exitCode !== 0) throw curlError(result, target, job);
       const sent = Number(result.stdout.trim());
       onBytes?.(Number.isFinite(sent) ? sent : job.size - job.offset);
       // The backup job may still be writing: what curl sent must be exactly the planned file.
@@ -173,6 +174,7 @@ export function curlArgs(
   ];
   if (target.secure !== false) args.push('--ssl-reqd');
   if (target.secure !== false && target.allowSelfSigned) args.push('--insecure');
+  if (target.secure !== false && target.sslNoRevoke === true) args.push('--ssl-no-revoke');
   if (extra.caFile !== undefined) args.push('--cacert', extra.caFile);
   if (extra.limitRateBytesPerSecond !== undefined) args.push('--limit-rate', String(Math.max(1, Math.floor(extra.limitRateBytesPerSecond))));
   // An explicit offset makes curl send APPE without asking SIZE: the server holds `offset` bytes, as planned.
@@ -194,4 +196,25 @@ export function curlFailure(result: Pick<ProgramResult, 'exitCode' | 'signal' | 
     detail,
     ...(code === undefined ? {} : { reply: { code: Number(code), text: '' } }),
   };
+}
+
+/**
+ * Windows' own curl.exe checks TLS certificates with Schannel, which also asks the CA's revocation
+ * server (CRL or OCSP); a backup host that cannot reach it fails the handshake with curl exit 35 and
+ * CRYPT_E_NO_REVOCATION_CHECK (0x80092012) or CRYPT_E_REVOCATION_OFFLINE (0x80092013).
+ */
+const REVOCATION_NOT_CHECKED = /CRYPT_E_NO_REVOCATION_CHECK|CRYPT_E_REVOCATION_OFFLINE|0x8009201[23]/i;
+
+/** Returns the error of a failed curl run, worded like the internal client's (exit-status.ts), with the revocation case named. */
+export function curlError(result: Pick<ProgramResult, 'exitCode' | 'signal' | 'stderr' | 'startError'>, target: TargetConfig, job: UploadJob): FtpError | LocalFileError {
+  const failure = curlFailure(result);
+  if (failure.exitCode !== 35 || !REVOCATION_NOT_CHECKED.test(failure.detail ?? '')) return errorOfFailure(CURL_EXIT, failure, target, job);
+  // Waiting does not bring the revocation server within reach: permanent, as an untrusted certificate is.
+  const revocation = {
+    kind: 'permanent' as const,
+    what:
+      "Windows could not check whether the server's certificate was revoked (its CA's revocation server cannot be reached from this host); " +
+      `set targets.${target.name}.sslNoRevoke: true (curl --ssl-no-revoke) or let this host reach it`,
+  };
+  return errorOfFailure({ ...CURL_EXIT, 35: revocation }, failure, target, job);
 }

@@ -414,6 +414,7 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
       remoteDir: target.remoteDir,
       secure: target.secure,
       allowSelfSigned: target.allowSelfSigned,
+      ...(target.sslNoRevoke === true ? { sslNoRevoke: true } : {}),
       ...(ca !== undefined ? { ca } : {}),
       maxConnections: target.maxConnections,
       activeMode: target.activeMode,
@@ -510,6 +511,9 @@ function settingWarnings(config: ResolvedConfig): string[] {
   const warnings: string[] = [];
   for (const target of Object.values(config.targets)) {
     const field = (key: string): string => fieldPath(['targets', target.name, key]);
+    if (target.secure === false && target.sslNoRevoke === true) {
+      warnings.push(`${field('sslNoRevoke')}: has no effect without secure: true or "implicit"`);
+    }
     if (target.secure === false && target.allowSelfSigned) {
       warnings.push(`${field('allowSelfSigned')}: has no effect without secure: true or "implicit"`);
     }

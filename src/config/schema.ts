@@ -121,6 +121,7 @@ export const targetSchema = z
       })
       .default(false),
     allowSelfSigned: z.boolean().default(false),
+    sslNoRevoke: z.boolean().optional(),
     ca: localPath.optional(),
     // Servers often refuse a 3rd or 4th connection from one client with 421.
     maxConnections: z.number().int().min(1, { error: 'expected a whole number >= 1' }).default(2),

@@ -19,6 +19,11 @@ export interface TargetConfig {
   /** false: plain FTP; true: explicit FTPS (AUTH TLS); 'implicit': implicit FTPS. */
   readonly secure: boolean | 'implicit';
   readonly allowSelfSigned: boolean;
+  /**
+   * `-u curl` on Windows: curl.exe (Schannel) skips the certificate revocation check
+   * (`--ssl-no-revoke`), for hosts that cannot reach their CA's revocation server.
+   */
+  readonly sslNoRevoke?: boolean;
   /** PEM text of the CA that signs the server certificate, read from the `ca` path. */
   readonly ca?: string;
   readonly maxConnections: number;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { assertUploadMethodUsable } from '../../src/backends/index.js';
-import { CURL_EXIT, curlArgs, curlConfig, curlFailure, curlUrl, quoteCurlConfig } from '../../src/backends/curl.js';
+import { CURL_EXIT, curlArgs, curlConfig, curlError, curlFailure, curlUrl, quoteCurlConfig } from '../../src/backends/curl.js';
 import { errorOfFailure, kindOfFailure } from '../../src/backends/exit-status.js';
 import {
   NCFTPPUT_EXIT,
@@ -149,6 +149,29 @@ describe('the errors a failure becomes', () => {
     assert.ok(!error.message.includes(PASSWORD), error.message);
     assert.match(error.message, /login \*\*\* refused/);
   });
+  // Windows' curl.exe (Schannel) on a host that cannot reach the CA's CRL/OCSP server. wine has no
+  // Schannel curl, so the lines are the ones curl 8 on Windows prints (lib/vtls/schannel.c).
+  for (const stderr of [
+    'curl: (35) schannel: next InitializeSecurityContext failed: CRYPT_E_NO_REVOCATION_CHECK (0x80092012) - The revocation function was unable to check revocation for the certificate.',
+    'curl: (35) schannel: next InitializeSecurityContext failed: Unknown error (0x80092013) - The revocation function was unable to check revocation because the revocation server was offline.',
+  ]) {
+    test(`curl exit 35 from Schannel's revocation check says what failed and names sslNoRevoke: ${stderr.slice(60, 100)}`, () => {
+      const error = curlError({ exitCode: 35, signal: undefined, startError: undefined, stderr }, target({ secure: true }), JOB);
+      assert.ok(error instanceof FtpError);
+      assert.equal(error.kind, 'permanent', 'waiting does not bring the revocation server within reach');
+      assert.equal(exitCodeOf(error), ExitCode.PartialFailure);
+      assert.match(error.message, /with curl failed: Windows could not check whether the server's certificate was revoked .*set targets\.nas\.sslNoRevoke: true \(curl --ssl-no-revoke\)/);
+      assert.match(error.message, /\(curl exit 35: schannel: /);
+    });
+  }
+
+  test('curl exit 35 for any other TLS failure stays a failed handshake (connect)', () => {
+    const error = curlError({ exitCode: 35, signal: undefined, startError: undefined, stderr: 'curl: (35) OpenSSL SSL_connect: Connection reset by peer' }, target({ secure: true }), JOB);
+    assert.ok(error instanceof FtpError);
+    assert.equal(error.kind, 'connect');
+    assert.match(error.message, /the TLS handshake failed/);
+    assert.doesNotMatch(error.message, /sslNoRevoke/);
+  });
 });
 
 describe("reading the programs' output", () => {
@@ -202,6 +225,9 @@ describe('command lines', () => {
     assert.deepEqual(explicit.slice(explicit.indexOf('--continue-at'), explicit.indexOf('--continue-at') + 2), ['--continue-at', '500']);
     assert.ok(curlArgs(target({ secure: 'implicit', allowSelfSigned: true }), JOB).includes('--insecure'));
     assert.ok(!curlArgs(target({ allowSelfSigned: true }), JOB).includes('--insecure'), 'no TLS, nothing to be insecure about');
+    assert.ok(curlArgs(target({ secure: true, sslNoRevoke: true }), JOB).includes('--ssl-no-revoke'));
+    assert.ok(!curlArgs(target({ secure: true }), JOB).includes('--ssl-no-revoke'));
+    assert.ok(!curlArgs(target({ sslNoRevoke: true }), JOB).includes('--ssl-no-revoke'), 'no TLS, no revocation check');
     const active = curlArgs(target({ activeMode: true }), JOB);
     assert.deepEqual(active.slice(active.indexOf('--ftp-port'), active.indexOf('--ftp-port') + 2), ['--ftp-port', '-']);
     assert.equal(curlArgs(target(), JOB).at(-1), 'ftp://nas.lan:21/%2Fvm/Bart%20%C3%96lkers/2012-08-18-154137.partial/disk%201.vmdk');
