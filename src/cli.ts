@@ -3,8 +3,8 @@ import v8 from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { assertUploadMethodUsable } from './backends/index.js';
 import { colorsFor } from './color.js';
-import { backupCommand } from './commands/backup.js';
-import { loadConfig, type CliFlags } from './config/load.js';
+import { backupCommand, unstartedRun, type BackupOptions } from './commands/backup.js';
+import { loadConfig, ReportableConfigError, reportingOf, type CliFlags, type LoadedConfig } from './config/load.js';
 import type { ResolvedConfig, UploadMethod } from './config/types.js';
 import { ConfigError, ExitCode, InterruptedError } from './errors.js';
 import { failureJson, reportFailure } from './failure.js';
@@ -108,9 +108,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
   program.action(() => {
     invocation.run = async () => {
       const options = setUp(program);
-      const { config, warnings } = await load(options);
-      assertSupported(options, config);
-      return backupCommand(config, {
+      const backupOptions = (warnings: readonly string[]): BackupOptions => ({
         display: options.display === true,
         simulate: options.simulate === true,
         ...(options.execute === undefined ? {} : { execute: options.execute }),
@@ -121,6 +119,20 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
         warnings,
         signal,
       });
+      let loaded: LoadedConfig;
+      try {
+        loaded = await load(options);
+      } catch (error) {
+        // A config that cannot run may still be able to say so: through its log, mail and notify blocks.
+        if (!(error instanceof ReportableConfigError)) throw error;
+        return unstartedRun(error.reporting, error, backupOptions([]));
+      }
+      try {
+        assertSupported(options, loaded.config);
+      } catch (error) {
+        return unstartedRun(reportingOf(loaded.config), error, backupOptions(loaded.warnings));
+      }
+      return backupCommand(loaded.config, backupOptions(loaded.warnings));
     };
   });
 

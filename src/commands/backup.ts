@@ -6,7 +6,8 @@
  * e-mail still go out, and the exit code stays the run's own.
  */
 import { colorsFor } from '../color.js';
-import type { ResolvedConfig } from '../config/types.js';
+import { reportingOf } from '../config/load.js';
+import type { Reporting, ResolvedConfig } from '../config/types.js';
 import { displayTargets } from '../display.js';
 import { ExitCode } from '../errors.js';
 import { failureJson, failureLines, reportFailure } from '../failure.js';
@@ -14,7 +15,7 @@ import { logs, type LogLevel } from '../log.js';
 import { composeMail, sendMail } from '../mail.js';
 import { ping } from '../notify.js';
 import { createProgress, noProgress, type Progress } from '../progress.js';
-import { createRedactor, secretsOf } from '../redact.js';
+import { createRedactor } from '../redact.js';
 import { describeNotReached, formatDisplay, formatPlan, formatReport, runTotals } from '../report.js';
 import { runBackup } from '../run.js';
 import { openRunLog, type RunLog } from '../run-log.js';
@@ -38,6 +39,13 @@ export interface BackupOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What goes missing while a reporting block of the config is broken. */
+const BROKEN: Record<Reporting['broken'][number], string> = {
+  mail: 'no report e-mail can be sent',
+  notify: 'no ping can be sent',
+  log: 'no log file is written',
+};
+
 /** What the run printed and how it ended. */
 interface Ended {
   readonly stdout?: string;
@@ -45,9 +53,31 @@ interface Ended {
 }
 
 /** Returns the run's exit code after the log, the pings and the e-mail are done. */
-export async function backupCommand(config: ResolvedConfig, options: BackupOptions): Promise<ExitCode> {
+export function backupCommand(config: ResolvedConfig, options: BackupOptions): Promise<ExitCode> {
+  return reportedRun(reportingOf(config), options, `, upload method ${config.uploadMethod}`, (runLog, progress) =>
+    runSelected(config, options, runLog, progress),
+  );
+}
+
+/**
+ * Returns the exit code of a run that stopped before it started (a config error elsewhere in the
+ * file, -m without mail, a missing upload program), after its log, failure ping and e-mail went
+ * out through what of the config still works.
+ */
+export function unstartedRun(reporting: Reporting, error: unknown, options: BackupOptions): Promise<ExitCode> {
+  return reportedRun(reporting, options, '', () => Promise.reject(error));
+}
+
+/** Opens the run's log, pings, runs `run`, prints its result, logs the summary, pings and e-mails it. */
+async function reportedRun(
+  reporting: Reporting,
+  options: BackupOptions,
+  /** What the start line adds about the run. */
+  about: string,
+  run: (runLog: RunLog, progress: Progress) => Promise<Ended>,
+): Promise<ExitCode> {
   const startedAt = new Date();
-  const redact = createRedactor(secretsOf(config));
+  const redact = createRedactor(reporting.secrets);
   const real = !options.display && !options.simulate;
   // Bars and plain progress lines are info: `-v warn` and `-v error` ask for a quiet console.
   const progress: Progress =
@@ -56,22 +86,23 @@ export async function backupCommand(config: ResolvedConfig, options: BackupOptio
     level: options.level,
     console: (line) => progress.log(line),
     colors: colorsFor(process.stderr),
-    ...(config.logFile === undefined ? {} : { file: config.logFile }),
-    keep: config.logKeep,
+    ...(reporting.logFile === undefined ? {} : { file: reporting.logFile }),
+    keep: reporting.logKeep,
     redact,
   });
   // Only a backup run rotates the log, once it holds the lock (runSelected); the others add to it.
   if (!real) await runLog.openFile('append');
   const log = runLog.logger;
   const mode = options.display ? 'list (-d)' : options.simulate ? 'simulation (-S)' : 'backup run';
-  log.info(`vmftp ${mode} started with config ${config.configPath ?? '(none)'}, upload method ${config.uploadMethod}`);
+  log.info(`vmftp ${mode} started with config ${reporting.configPath ?? '(none)'}${about}`);
   for (const warning of options.warnings) log.warn(warning);
+  for (const block of reporting.broken) log.error(`${block}: this block of the config is invalid (see below): ${BROKEN[block]} until it is fixed`);
   if (options.mail && options.display) log.warn('-m: no e-mail for -d; the listing is printed only');
-  if (real) await ping(config.notify, 'start', '', log, redact);
+  if (real) await ping(reporting.notify, 'start', '', log, redact);
 
   let ended: Ended;
   try {
-    ended = await runSelected(config, options, runLog, progress);
+    ended = await run(runLog, progress);
   } catch (error) {
     const exitCode = reportFailure(error, log);
     ended = {
@@ -87,23 +118,23 @@ export async function backupCommand(config: ResolvedConfig, options: BackupOptio
   runLog.record(summary.exitCode === ExitCode.Ok ? 'info' : 'error', `${verdict(summary)}: ${summary.headline}`);
   runLog.record('info', summary.text);
   if (real) {
-    await ping(config.notify, summary.exitCode === ExitCode.Ok ? 'success' : 'failure', `${verdict(summary)}\n\n${summary.text}`, log, redact);
+    await ping(reporting.notify, summary.exitCode === ExitCode.Ok ? 'success' : 'failure', `${verdict(summary)}\n\n${summary.text}`, log, redact);
   }
-  if (options.mail && !options.display && config.mail !== undefined) {
+  if (options.mail && !options.display && reporting.mail !== undefined) {
     const message = composeMail(
-      config.mail,
+      reporting.mail,
       summary,
       {
         log: runLog.text(),
-        ...(config.logFile === undefined ? {} : { logFile: config.logFile }),
-        ...(config.configPath === undefined ? {} : { configPath: config.configPath }),
+        ...(reporting.logFile === undefined ? {} : { logFile: reporting.logFile }),
+        ...(reporting.configPath === undefined ? {} : { configPath: reporting.configPath }),
         startedAt,
       },
       redact,
     );
     try {
-      await sendMail(config.mail, message);
-      log.info(`mail: report sent to ${String(config.mail.to)} ("${message.subject}")`);
+      await sendMail(reporting.mail, message);
+      log.info(`mail: report sent to ${String(reporting.mail.to)} ("${message.subject}")`);
     } catch (error) {
       // The backups are what the exit code tells; a lost e-mail is said loudly but does not change it.
       log.error(`mail: ${(error as Error).message}`);

@@ -12,8 +12,9 @@ import type { z } from 'zod';
 import type { KeepPolicy, VmRoute } from '../core/model.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
-import { passwordSchema, type vmRouteSchema } from './schema.js';
-import type { MailConfig, NotifyConfig, ResolvedConfig, TargetConfig, UploadMethod } from './types.js';
+import { secretsOf } from '../redact.js';
+import { logSchema, mailSchema, notifySchema, passwordSchema, type vmRouteSchema } from './schema.js';
+import type { MailConfig, NotifyConfig, Reporting, ResolvedConfig, TargetConfig, UploadMethod } from './types.js';
 import { fieldPath, validateConfig, type ValidatedConfig } from './validate.js';
 
 /** The flags the user actually typed; an absent flag leaves the config file's value in place. */
@@ -140,16 +141,69 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
 
   if (!checked.ok || problems.length > 0 || source === undefined) {
     const count = `${problems.length} problem${problems.length === 1 ? '' : 's'}`;
-    throw new ConfigError(
+    throw new ReportableConfigError(
       `Invalid vmftp configuration in ${file.filepath} (${count})`,
       problems,
       'Fix what is listed above; nothing was changed.',
+      reportingOfFile(file.config, file.filepath, secrets),
     );
   }
 
   const config = resolve(checked.value, { configPath: file.filepath, configDir, source, flags, secrets, cas });
   warnings.push(...settingWarnings(config));
   return { config, warnings };
+}
+
+/** An invalid config whose log, mail and notify blocks can still report the run that it stopped. */
+export class ReportableConfigError extends ConfigError {
+  constructor(
+    message: string,
+    problems: readonly string[],
+    hint: string,
+    readonly reporting: Reporting,
+  ) {
+    super(message, problems, hint);
+  }
+}
+
+/** Returns what reports a run of a valid config. */
+export function reportingOf(config: ResolvedConfig): Reporting {
+  return {
+    ...(config.configPath === undefined ? {} : { configPath: config.configPath }),
+    ...(config.logFile === undefined ? {} : { logFile: config.logFile }),
+    logKeep: config.logKeep,
+    ...(config.mail === undefined ? {} : { mail: config.mail }),
+    ...(config.notify === undefined ? {} : { notify: config.notify }),
+    secrets: secretsOf(config),
+    broken: [],
+  };
+}
+
+/**
+ * Returns what can still report a run of an invalid config: each of the log, mail and notify
+ * blocks that is valid on its own (its password resolved), and the names of those that are not.
+ */
+function reportingOfFile(raw: unknown, configPath: string, secrets: ReadonlyMap<string, Secret>): Reporting {
+  const fields = isRecord(raw) ? raw : {};
+  const configDir = path.dirname(configPath);
+  const broken: ('mail' | 'notify' | 'log')[] = [];
+  const log = fields.log === undefined ? undefined : logSchema.safeParse(fields.log);
+  if (log?.success === false) broken.push('log');
+  const mail = fields.mail === undefined ? undefined : mailSchema.safeParse(fields.mail);
+  const mailUsable = mail?.success === true && (mail.data.smtp.password === undefined || secrets.has('mail.smtp.password'));
+  if (mail !== undefined && !mailUsable) broken.push('mail');
+  const notify = fields.notify === undefined ? undefined : notifySchema.safeParse(fields.notify);
+  if (notify?.success === false) broken.push('notify');
+  const logFile = log?.success === true && log.data.file !== undefined ? path.resolve(configDir, log.data.file) : undefined;
+  return {
+    configPath,
+    ...(logFile === undefined ? {} : { logFile }),
+    logKeep: log?.success === true ? log.data.keep : 10,
+    ...(mailUsable && mail?.success === true ? { mail: toMail(mail.data, secrets) } : {}),
+    ...(notify?.success === true ? { notify: toNotify(notify.data) } : {}),
+    secrets: [...secrets.values()],
+    broken,
+  };
 }
 
 /** Returns the raw content of the config file and its absolute path; throws a ConfigError when there is none. */

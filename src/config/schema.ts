@@ -195,6 +195,13 @@ export const notifySchema = z
     when: onlyIfFieldsValid,
   });
 
+/** The log file. */
+export const logSchema = z.strictObject({
+  file: localPath.optional(),
+  // The original tool's RotatingFileHandler kept 10 old logs: ten nights of history.
+  keep: z.number().int().min(0, { error: 'expected a whole number >= 0 (old logs to keep)' }).default(10),
+});
+
 /** The whole config file. */
 export const configSchema = z.strictObject({
   source: localPath.optional(),
@@ -205,13 +212,7 @@ export const configSchema = z.strictObject({
   vms: z.record(z.string(), vmRouteSchema).optional(),
   mail: mailSchema.optional(),
   lockFile: localPath.optional(),
-  log: z
-    .strictObject({
-      file: localPath.optional(),
-      // The original tool's RotatingFileHandler kept 10 old logs: ten nights of history.
-      keep: z.number().int().min(0, { error: 'expected a whole number >= 0 (old logs to keep)' }).default(10),
-    })
-    .optional(),
+  log: logSchema.optional(),
   notify: notifySchema.optional(),
 });
 

@@ -83,3 +83,19 @@ export interface ResolvedConfig {
   readonly uploadMethod: UploadMethod;
   readonly deleteFirst: boolean;
 }
+
+/**
+ * What reports a run: the log file, the e-mail and the pings. A run that stops before it starts
+ * (a config error elsewhere in the file, -m without mail...) still reports through these.
+ */
+export interface Reporting {
+  readonly configPath?: string;
+  readonly logFile?: string;
+  readonly logKeep: number;
+  readonly mail?: MailConfig;
+  readonly notify?: NotifyConfig;
+  /** Every password known, to mask them wherever they turn up. */
+  readonly secrets: readonly Secret[];
+  /** Blocks that are written but broken: nothing goes out through them, and the run says so. */
+  readonly broken: readonly ('mail' | 'notify' | 'log')[];
+}

@@ -1,0 +1,145 @@
+/**
+ * A run that stops before it starts still reports: with a config whose log, mail and notify
+ * blocks are valid, a password variable that is not set, a bad target field, a missing source
+ * folder or a held lock still write the log, send the failure ping and (-m) the failure e-mail,
+ * and exit with their own code. A broken mail or notify block is said on stderr and in the log.
+ * The built CLI against real FTP, SMTP and HTTP servers on 127.0.0.1.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { runVmftp, writeConfig } from '../support/cli.js';
+import { copyFixture, tmpDir } from '../support/fixtures.js';
+import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
+import { startPingServer } from '../support/http.js';
+import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
+
+const BOUNDED = { timeout: 120_000 };
+
+/** The fields of the written config these tests change. */
+interface EditableConfig {
+  source: string;
+  targets: { nas: Record<string, unknown> };
+  mail: { smtp: Record<string, unknown> };
+}
+
+async function setUp(t: TestContext) {
+  const work = tmpDir('stopped', t);
+  const source = copyFixture('VMbackupFolder', path.join(work, 'source'));
+  const server = await startFtpSrv({ root: path.join(work, 'ftp') });
+  t.after(() => server.stop());
+  const smtpPassword = randomPassword();
+  const smtp = await startSmtpServer({ user: 'vmftp', password: smtpPassword });
+  t.after(() => smtp.stop());
+  const monitor = await startPingServer();
+  t.after(() => monitor.stop());
+  const written = await writeConfig(work, {
+    source,
+    targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password } },
+    extra: {
+      log: { file: 'logs/vmftp.log' },
+      notify: { url: `${monitor.url}/ping/night` },
+      mail: { from: 'vmftp@backup.lan', to: 'ops@backup.lan', smtp: { host: smtp.host, port: smtp.port, user: 'vmftp', password: { env: 'VMFTP_TEST_SMTP_PASSWORD' } } },
+    },
+  });
+  const env = { ...written.env, VMFTP_TEST_SMTP_PASSWORD: smtpPassword };
+  const original = readFileSync(written.configPath, 'utf8');
+  const editConfig = (edit: (config: EditableConfig) => void) => {
+    const config = JSON.parse(original) as EditableConfig;
+    edit(config);
+    writeFileSync(written.configPath, JSON.stringify(config));
+  };
+  return { work, source, server, smtp, monitor, env, editConfig, lockFile: written.lockFile, configPath: written.configPath, logFile: path.join(work, 'logs', 'vmftp.log') };
+}
+
+describe('a run that stops before it starts still reports', () => {
+  test('password variable not set, bad target field, missing source, lock held: log, fail ping, e-mail, own exit code', BOUNDED, async (t) => {
+    const s = await setUp(t);
+    const cases = [
+      {
+        name: 'the FTP password variable is not set (a SYSTEM task)',
+        prepare: () => undefined,
+        env: { VMFTP_TEST_SMTP_PASSWORD: s.env.VMFTP_TEST_SMTP_PASSWORD },
+        code: 2,
+        says: /targets\.nas\.password: environment variable VMFTP_TEST_PASSWORD_NAS is not set/,
+        todo: /Fix what is listed above; nothing was changed/,
+      },
+      {
+        name: 'a bad target field',
+        prepare: () =>
+          s.editConfig((config) => {
+            config.targets.nas.port = 'twenty-one';
+          }),
+        env: s.env,
+        code: 2,
+        says: /targets\.nas\.port: expected a number, got "twenty-one"/,
+        todo: /Fix what is listed above/,
+      },
+      {
+        name: 'the source folder is missing',
+        prepare: () =>
+          s.editConfig((config) => {
+            config.source = path.join(s.work, 'no-such-folder');
+          }),
+        env: s.env,
+        code: 2,
+        says: /no-such-folder/,
+        todo: /→ /,
+      },
+      {
+        name: 'the lock is held',
+        prepare: () => {
+          s.editConfig(() => undefined);
+          // A live process (this test runner) on this host holds the lock.
+          writeFileSync(s.lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }));
+        },
+        env: s.env,
+        code: 3,
+        says: /another vmftp run holds the lock/,
+        todo: /wait for it to finish/,
+      },
+    ];
+    for (const [index, one] of cases.entries()) {
+      one.prepare();
+      const run = await runVmftp(['-c', s.configPath, '-m'], { env: one.env });
+      assert.equal(run.code, one.code, `${one.name}: ${run.stderr}`);
+      const log = readFileSync(s.logFile, 'utf8');
+      assert.match(log, one.says, `${one.name}: in the log`);
+      assert.match(log, new RegExp(`ERROR vmftp on .+: FAILED \\(exit code ${one.code}`), `${one.name}: the verdict in the log`);
+      assert.deepEqual(
+        s.monitor.pings.slice(-2).map((ping) => ping.path),
+        ['/ping/night/start', '/ping/night/fail'],
+        `${one.name}: the fail ping`,
+      );
+      assert.match(s.monitor.pings.at(-1)?.body ?? '', one.says);
+      assert.equal(s.smtp.messages.length, index + 1, `${one.name}: one e-mail`);
+      const mail = s.smtp.messages.at(-1) as ReceivedMail;
+      assert.match(mail.parsed.subject ?? '', /^vmftp: FAILED — /, one.name);
+      assert.match(mail.parsed.text ?? '', one.says, `${one.name}: the body says what failed`);
+      assert.match(mail.parsed.text ?? '', one.todo, `${one.name}: and what to do`);
+    }
+    rmSync(s.lockFile);
+    assert.equal(s.monitor.pings.length, 2 * cases.length);
+    // Only the run that held the lock (missing source) started a new log; the others appended.
+    const logs = [`${s.logFile}.1`, s.logFile].map((file) => readFileSync(file, 'utf8'));
+    assert.deepEqual(logs.map((text) => text.match(/INFO  vmftp backup run started/g)?.length), [2, 2], 'each run left its lines');
+  });
+
+  test('a broken mail block is said on stderr and in the log; the fail ping still goes out', BOUNDED, async (t) => {
+    const s = await setUp(t);
+    s.editConfig((config) => {
+      config.mail.smtp.port = 'x';
+      config.targets.nas.port = 'twenty-one';
+    });
+    const run = await runVmftp(['-c', s.configPath, '-m'], { env: s.env });
+    assert.equal(run.code, 2, run.stderr);
+    const said = /mail: this block of the config is invalid \(see below\): no report e-mail can be sent until it is fixed/;
+    assert.match(run.stderr, said);
+    assert.match(run.stderr, /mail\.smtp\.port: expected a number/);
+    assert.match(readFileSync(s.logFile, 'utf8'), said);
+    assert.equal(s.smtp.messages.length, 0);
+    assert.deepEqual(s.monitor.pings.map((ping) => ping.path), ['/ping/night/start', '/ping/night/fail']);
+  });
+});
