@@ -24,6 +24,7 @@ export default defineConfig({
       secure: false, // false: plain FTP (default); true: explicit FTPS (AUTH TLS); 'implicit': implicit FTPS
       maxConnections: 2, // parallel transfers (default 2); many servers refuse a 3rd with 421
       timeoutSeconds: 30, // per FTP command (default 30)
+      keepaliveSeconds: 60, // TCP keepalive on the control connection, so a router keeps it through a long upload (default 60)
       retries: 3, // retries of a transient failure (421, 426, reset, timeout), resuming uploads (default 3)
       retryDelaySeconds: 2, // wait before the first retry, doubled after each (default 2)
       verify: 'size', // 'size' (default), 'hash' (HASH/XSHA256/XMD5/XCRC when the server has one), 'none'

@@ -2,7 +2,8 @@
 # Installs the programs the integration tests drive when they are missing and this machine can
 # install them (root with apt-get):
 # - pure-ftpd from Debian (the C server every suite runs against), openssl, curl and ncftpput
-#   (for -u curl / -u ncftpput);
+#   (for -u curl / -u ncftpput); nftables, iproute2 and procps (a router that forgets idle
+#   connections, built in a private network namespace);
 # - proftpd (with mod_tls and mod_digest) and vsftpd, for the FTPS and server-compatibility suites.
 #   All three provide `ftp-server` in apt, so installing one removes another: these two are
 #   downloaded and unpacked (dpkg -x) into $VMFTP_TEST_SERVERS (default /opt/vmftp-test-servers),
@@ -33,6 +34,10 @@ command -v ncftpput >/dev/null 2>&1 || need+=(ncftp)
 /usr/bin/python3 -c 'import pyftpdlib' >/dev/null 2>&1 || need+=(python3-pyftpdlib)
 wine=false
 command -v wine >/dev/null 2>&1 || wine=true
+# A router that forgets idle connections, built in a private network namespace (idle-router.test.ts).
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
+for program in ip tc ss; do command -v "$program" >/dev/null 2>&1 || [ -x "/usr/sbin/$program" ] || [ -x "/usr/bin/$program" ] || need+=(iproute2); done
+command -v sysctl >/dev/null 2>&1 || [ -x /usr/sbin/sysctl ] || need+=(procps)
 for lib in "${server_libs[@]}"; do
   dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'ok installed' || need+=("$lib")
 done

@@ -12,7 +12,7 @@ import type {
 } from './core/model.js';
 import { confirmDeletes } from './core/plan.js';
 import { PARTIAL_SUFFIX, isStamp, isValidVmName } from './core/stamp.js';
-import { digestLocalRange } from './backends/local-file.js';
+import { assertLocalSize, digestLocalRange } from './backends/local-file.js';
 import { FtpError, VmftpError } from './errors.js';
 import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from './hash.js';
 import type { SessionPool } from './ftp/pool.js';
@@ -166,13 +166,19 @@ class TargetExecution {
         let digest = newDigest();
         if (offset < file.size) {
           if (this.#cannotAppend) offset = 0;
+          let unconfirmed: boolean;
           try {
-            await this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) });
+            unconfirmed = await this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) });
           } catch (error) {
             if (offset === 0 || !this.#appendRefused(error, name)) throw error;
             offset = 0;
             digest = newDigest();
-            await this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) });
+            unconfirmed = await this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) });
+          }
+          if (unconfirmed) {
+            // The failed send may have stopped feeding its digest anywhere: read the whole file for a fresh one.
+            digest = newDigest();
+            if (digest !== undefined) await digestLocalRange({ ...job, offset }, digest, 0, file.size);
           }
         } else if (digest !== undefined) {
           // Nothing was sent, so nothing was digested on the way: read the file for it.
@@ -187,10 +193,42 @@ class TargetExecution {
     return Math.max(0, file.size - file.offset);
   }
 
-  async #transfer(name: string, job: UploadJob): Promise<void> {
+  /** Sends `job`; returns true when the server never confirmed it yet holds all of it (see #arrivedUnconfirmed). */
+  async #transfer(name: string, job: UploadJob): Promise<boolean> {
     this.log.debug(`${this.plan.target}: ${name} from byte ${job.offset}`);
     const watch = this.observer?.file(this.plan.target, name, job.size - job.offset);
-    await this.runtime.upload(job, watch?.onBytes).finally(() => watch?.end());
+    return this.#arrivedUnconfirmed(this.runtime.upload(job, watch?.onBytes).finally(() => watch?.end()), job, name);
+  }
+
+  /**
+   * Returns false once `upload` resolved (the server confirmed the file), true when it failed
+   * without the server's word on it (no reply code: a timeout, a lost connection) and yet the
+   * server holds the whole file. A router that forgot the idle control connection of a long upload
+   * loses the final reply, not the data: before anything is sent again, the server's size (asked on
+   * a new connection) tells whether the file arrived. Rejects with the upload's own error when it
+   * did not, so the retry resumes from the size the server holds.
+   */
+  async #arrivedUnconfirmed(upload: Promise<void>, job: UploadJob, name: string): Promise<boolean> {
+    try {
+      await upload;
+      return false;
+    } catch (error) {
+      if (!(error instanceof FtpError) || error.kind !== 'transient' || error.replyCode !== undefined) throw error;
+      // The router may have forgotten the pool's idle connections as well: ask on a new one.
+      const held = await this.runtime.pool
+        .use((session) => {
+          session.dropConnection();
+          return session.size(job.remotePath);
+        })
+        .catch(() => undefined);
+      if (held !== job.size) throw error;
+      // The server's size is the planned one; the local file must still be too, as after a confirmed send.
+      await assertLocalSize(job);
+      this.log.warn(
+        `${this.plan.target}: ${name}: the server did not confirm the upload (${error.message}), but it holds all ${job.size} bytes: not sent again, verified as usual`,
+      );
+      return true;
+    }
   }
 
   /**

@@ -170,6 +170,9 @@ export function curlArgs(
     seconds,
     '--speed-limit',
     '1',
+    // The control connection idles while the file goes up: probes keep a router from forgetting it (curl's own default is 60 s).
+    '--keepalive-time',
+    String(target.keepaliveSeconds),
     ...(target.activeMode ? ['--ftp-port', '-'] : ['--ftp-pasv']),
   ];
   if (target.secure !== false) args.push('--ssl-reqd');

@@ -473,6 +473,7 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
       maxConnections: target.maxConnections,
       activeMode: target.activeMode,
       timeoutSeconds: target.timeoutSeconds,
+      keepaliveSeconds: target.keepaliveSeconds,
       retries: target.retries,
       retryDelaySeconds: target.retryDelaySeconds,
       verify: target.verify,

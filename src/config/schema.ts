@@ -127,6 +127,9 @@ export const targetSchema = z
     maxConnections: z.number().int().min(1, { error: 'expected a whole number >= 1' }).default(2),
     activeMode: z.boolean().default(false),
     timeoutSeconds: z.number().positive({ error: 'expected a number of seconds above 0' }).default(30),
+    // Routers and firewalls forget idle connections after 5 to 60 minutes; curl probes after 60 s too.
+    // Whole seconds: TCP_KEEPIDLE has no finer unit, and Linux takes at most 32767.
+    keepaliveSeconds: z.number().int().min(1, { error: 'expected whole seconds from 1 to 32767' }).max(32767, { error: 'expected whole seconds from 1 to 32767' }).default(60),
     // Three retries ride out a NAS reboot or a WAN hiccup without holding a scheduled task for long.
     retries: z.number().int().min(0, { error: 'expected a whole number >= 0' }).default(3),
     // Doubled after each failed attempt: 2, 4, 8 s.

@@ -29,6 +29,8 @@ export interface TargetConfig {
   readonly maxConnections: number;
   readonly activeMode: boolean;
   readonly timeoutSeconds: number;
+  /** Idle seconds before TCP keepalive probes on the control connection (routers forget idle connections). */
+  readonly keepaliveSeconds: number;
   /** Times a transient failure (421, 425, 426, 450, 451, reset, timeout) is retried; permanent ones never are. */
   readonly retries: number;
   /** Wait before the first retry; doubled after each further failure. */

@@ -207,6 +207,7 @@ export class FtpSession {
       });
       refuseSshGreeting(this.#client, target);
       await access;
+      this.#keepControlConnectionAlive();
       this.#connected = true;
       this.#hashMethod = undefined;
       this.#hashSelected = undefined;
@@ -218,6 +219,18 @@ export class FtpSession {
         ? new FtpError(translated.message, 'connect', translated.replyCode, translated.hint, { cause: error })
         : translated;
     }
+  }
+
+  /**
+   * A router or firewall forgets a connection idle for 5 to 60 minutes, and the control connection
+   * is idle while a large file uploads: without traffic on it, the server's final reply to the
+   * upload would never arrive. basic-ftp turns TCP keepalive on with the system's idle time (2 hours
+   * on Linux and Windows); probes every `keepaliveSeconds` keep the mapping, as curl's
+   * --keepalive-time does. Set once logged in: access() replaced the socket when it upgraded it to
+   * TLS, and a TLS socket passes the setting on to the TCP socket it wraps.
+   */
+  #keepControlConnectionAlive(): void {
+    this.#client.ftp.socket.setKeepAlive(true, this.target.keepaliveSeconds * 1000);
   }
 
   async #run<T>(what: string, task: (client: Client) => Promise<T>): Promise<T> {

@@ -11,7 +11,7 @@ import type { RemoteBackup, TargetInventory } from '../../src/core/model.js';
 import { Secret } from '../../src/secret.js';
 import type { FtpServerHandle } from './ftp-srv.js';
 
-/** Returns target `nas` with the config's defaults (port 21, 2 connections, 30 s, 3 retries 2 s apart, verify 'size'). */
+/** Returns target `nas` with the config's defaults (port 21, 2 connections, 30 s, keepalive after 60 s, 3 retries 2 s apart, verify 'size'). */
 export function targetConfig(overrides: Partial<TargetConfig> = {}): TargetConfig {
   return {
     name: 'nas',
@@ -25,6 +25,7 @@ export function targetConfig(overrides: Partial<TargetConfig> = {}): TargetConfi
     maxConnections: 2,
     activeMode: false,
     timeoutSeconds: 30,
+    keepaliveSeconds: 60,
     retries: 3,
     retryDelaySeconds: 2,
     verify: 'size',

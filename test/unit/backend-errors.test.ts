@@ -213,12 +213,14 @@ describe('command lines', () => {
     assert.equal(quoteCurlConfig('a\tb\nc\rd\ve'), '"a\\tb\\nc\\rd\\ve"');
   });
 
-  test('curl: an absolute, percent-encoded URL; FTPS, certificates, active mode, resume and timeouts', () => {
+  test('curl: an absolute, percent-encoded URL; FTPS, certificates, active mode, resume, timeouts and keepalive', () => {
     assert.equal(curlUrl(target(), '/vm/Bart Ölkers/x #1;type=a%.vmdk'), 'ftp://nas.lan:21/%2Fvm/Bart%20%C3%96lkers/x%20%231%3Btype%3Da%25.vmdk');
     assert.equal(curlUrl(target({ secure: 'implicit', port: 990, host: '::1' }), '/a'), 'ftps://[::1]:990/%2Fa');
     const plain = curlArgs(target(), JOB);
     assert.ok(plain.includes('--ftp-pasv') && !plain.includes('--ssl-reqd') && !plain.includes('--insecure') && !plain.includes('--continue-at'));
     assert.deepEqual(plain.slice(plain.indexOf('--speed-time'), plain.indexOf('--speed-time') + 4), ['--speed-time', '30', '--speed-limit', '1']);
+    const probing = curlArgs(target({ keepaliveSeconds: 45 }), JOB);
+    assert.deepEqual(probing.slice(probing.indexOf('--keepalive-time'), probing.indexOf('--keepalive-time') + 2), ['--keepalive-time', '45']);
     const explicit = curlArgs(target({ secure: true, ca: 'PEM' }), { ...JOB, offset: 500 }, { caFile: '/tmp/x/ca.pem' });
     assert.ok(explicit.includes('--ssl-reqd') && !explicit.includes('--insecure'));
     assert.deepEqual(explicit.slice(explicit.indexOf('--cacert'), explicit.indexOf('--cacert') + 2), ['--cacert', '/tmp/x/ca.pem']);

@@ -111,7 +111,7 @@ describe('validateConfig: valid configs', () => {
     assert.deepEqual(
       { ...result.value.targets.nas, password: undefined },
       { host: 'nas.lan', port: 21, user: 'backup', password: undefined, remoteDir: '/vm', secure: false,
-        allowSelfSigned: false, maxConnections: 2, activeMode: false, timeoutSeconds: 30, retries: 3, retryDelaySeconds: 2, verify: 'size' },
+        allowSelfSigned: false, maxConnections: 2, activeMode: false, timeoutSeconds: 30, keepaliveSeconds: 60, retries: 3, retryDelaySeconds: 2, verify: 'size' },
     );
   });
 
@@ -166,6 +166,8 @@ describe('validateConfig: each invalid field and its problem line', () => {
     [withNas({ maxConnections: 0 }), 'targets.nas.maxConnections: expected a whole number >= 1, got 0'],
     [withNas({ timeoutSeconds: 0 }), 'targets.nas.timeoutSeconds: expected a number of seconds above 0, got 0'],
     [withNas({ timeoutSeconds: '30' }), 'targets.nas.timeoutSeconds: expected a number, got "30"'],
+    [withNas({ keepaliveSeconds: 0 }), 'targets.nas.keepaliveSeconds: expected whole seconds from 1 to 32767, got 0'],
+    [withNas({ keepaliveSeconds: 0.5 }), 'targets.nas.keepaliveSeconds: expected a whole number, got 0.5'],
     [withNas({ retries: -1 }), 'targets.nas.retries: expected a whole number >= 0, got -1'],
     [withNas({ retries: 1.5 }), 'targets.nas.retries: expected a whole number, got 1.5'],
     [withNas({ retryDelaySeconds: -2 }), 'targets.nas.retryDelaySeconds: expected a number of seconds >= 0, got -2'],
@@ -545,7 +547,7 @@ describe('loadConfig: precedence, paths, defaults', () => {
     assert.deepEqual(config.targets.nas, {
       name: 'nas', host: 'nas.lan', port: 21, user: 'backup', password: config.targets.nas?.password,
       remoteDir: '/vm', secure: false, allowSelfSigned: false, maxConnections: 2, activeMode: false,
-      timeoutSeconds: 30, retries: 3, retryDelaySeconds: 2, verify: 'size',
+      timeoutSeconds: 30, keepaliveSeconds: 60, retries: 3, retryDelaySeconds: 2, verify: 'size',
     });
   });
 
@@ -704,7 +706,7 @@ describe('config.example.ts', () => {
   test('shows every field the schema accepts', async () => {
     const text = await readFile(path.join(repoRoot, 'config.example.ts'), 'utf8');
     const fields = ['source', 'keep', 'targets', 'host', 'port', 'user', 'password', 'remoteDir', 'secure',
-      'allowSelfSigned', 'ca', 'maxConnections', 'activeMode', 'timeoutSeconds', 'verify', 'vms', 'mail', 'from', 'to',
+      'allowSelfSigned', 'ca', 'maxConnections', 'activeMode', 'timeoutSeconds', 'keepaliveSeconds', 'verify', 'vms', 'mail', 'from', 'to',
       'subject', 'subjectOnError', 'smtp', 'lockFile', 'log', 'file', 'env', 'within', 'last', 'daily'];
     for (const field of fields) {
       assert.match(text, new RegExp(`^\\s*(?:\\{ )?${field}: |[{,] ${field}: `, 'm'), `config.example.ts does not show ${field}`);
