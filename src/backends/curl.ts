@@ -40,7 +40,7 @@ export const CURL_EXIT: ExitTable = {
   25: { kind: 'permanent', what: 'the server refused the upload', byReply: 'command' },
   26: { kind: 'local', what: 'the local file could not be read' },
   27: { kind: 'transient', what: 'curl ran out of memory' },
-  28: { kind: 'transient', what: 'timed out (no progress within timeoutSeconds)' },
+  28: { kind: 'transient', what: 'timed out (no progress within timeoutSeconds, or no reply to the upload within curl\'s fixed 60 s)' },
   30: { kind: 'permanent', what: 'the server refused PORT (active mode)', byReply: 'command' },
   31: { kind: 'permanent', what: 'the server refused REST', byReply: 'command' },
   35: { kind: 'connect', what: 'the TLS handshake failed' },

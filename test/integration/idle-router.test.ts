@@ -12,7 +12,8 @@
  *   the system's times only, so the system's are lowered): no packet is dropped, the run is clean.
  * - Without them in time (keepaliveSeconds above the upload's length, like the system's 2 hours),
  *   the router drops the server's final reply; vmftp finds the whole file on the server by its
- *   size on a new connection and does not send it again (counted on the wire), with retries: 0.
+ *   size on a new connection and does not send it again (counted on the wire), with retries: 0;
+ *   with verify 'hash' (proftpd) the digest is read again from the local file and compared.
  *   curl waits 60 s for that reply before it gives up (exit 28), hence its test's length.
  *
  * After each: the old backup intact, the new one byte-identical under its final name, no
@@ -61,6 +62,8 @@ async function uploadThroughForgetfulRouter(
   t: TestContext,
   method: 'internal' | 'curl' | 'ncftpput',
   fields: Record<string, unknown>,
+  /** The server: pure-ftpd (SIZE, MLSD) unless a test needs proftpd's digests. */
+  startServer: typeof startPureFtpd | typeof startProftpd = startPureFtpd,
 ): Promise<RouterRun> {
   const router = forgetIdleConnections(IDLE_SECONDS);
   limitRate(LINK);
@@ -68,7 +71,7 @@ async function uploadThroughForgetfulRouter(
   const source = path.join(work, 'source');
   mkdirSync(source);
   makeBackupTree(source, { [`Bart/${STAMP}`]: { 'disk1.vmdk': DISK_BYTES, 'vm.ovf': '<vm name="Bart"/>' } });
-  const server = await startPureFtpd({ root: path.join(work, 'ftp') });
+  const server = await startServer({ root: path.join(work, 'ftp') });
   t.after(() => server.stop());
   const remoteRoot = path.join(server.root, 'backups');
   makeBackupTree(remoteRoot, { [`Bart/${OLD_STAMP}`]: { 'vm.ovf': '<old/>' } });
@@ -153,6 +156,14 @@ test('internal client: keepalive probes keep the control connection through an u
 test('internal client without keepalive in time: the lost final reply is recovered by the size on a new connection, nothing sent twice', BOUNDED, async (t) => {
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   assertRecoveredBySize(t, await uploadThroughForgetfulRouter(t, 'internal', { keepaliveSeconds: 3600, timeoutSeconds: 4, retries: 0 }));
+});
+
+test('internal client with verify \'hash\' on proftpd, without keepalive in time: the file found whole by its size is checked by its digest too', BOUNDED, async (t) => {
+  if (!requireProftpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
+  const fields = { keepaliveSeconds: 3600, timeoutSeconds: 4, retries: 0, verify: 'hash' };
+  const recovered = await uploadThroughForgetfulRouter(t, 'internal', fields, startProftpd);
+  assertRecoveredBySize(t, recovered);
+  assert.doesNotMatch(output(recovered.run), /offers no file digest|gave no .* digest|checked by size only/, 'the digest was compared');
 });
 
 test('-u curl: --keepalive-time keeps the control connection through an upload longer than the router\'s idle timeout', BOUNDED, async (t) => {
