@@ -30,9 +30,8 @@ import { requireProftpd, startProftpd } from '../support/proftpd.js';
 import { chownToFtpUser, requireOrSkip, requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
 import { remoteEntries } from '../support/safety.js';
 import { findProgram } from '../../src/backends/programs.js';
-import type { TargetConfig } from '../../src/config/types.js';
 import { FtpSession } from '../../src/ftp/session.js';
-import { Secret } from '../../src/secret.js';
+import { serverTarget } from '../support/target.js';
 
 const BOUNDED = { timeout: 200_000 };
 const IDLE_SECONDS = 3;
@@ -131,11 +130,7 @@ test('keepaliveSeconds reaches the kernel socket of the control connection, plai
   for (const secure of [false, true]) {
     const server = await startProftpd({ root: tmpDir('keepalive-ss', t), ...(secure ? { tls: 'explicit' as const } : {}) });
     t.after(() => server.stop());
-    const target: TargetConfig = {
-      name: 'nas', host: server.host, port: server.port, user: server.user, password: new Secret(server.password), remoteDir: '/',
-      secure, allowSelfSigned: true, maxConnections: 1, activeMode: false, timeoutSeconds: 10, keepaliveSeconds: 45,
-      retries: 0, retryDelaySeconds: 0, verify: 'size',
-    };
+    const target = serverTarget(server, server, { remoteDir: '/', secure, allowSelfSigned: true, keepaliveSeconds: 45 });
     const session = await FtpSession.open(target);
     try {
       await session.list('/');
