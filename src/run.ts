@@ -18,7 +18,7 @@ import type { Logger } from './log.js';
 import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
 import { describePreviousRun } from './report.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
-import { scanSource } from './scan.js';
+import { noBackupError, scanSource } from './scan.js';
 
 export interface RunOptions {
   readonly simulate: boolean;
@@ -60,6 +60,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
     if (previousRun !== undefined) log.warn(describePreviousRun(previousRun));
     const scan = await scanSource(config.source);
     for (const warning of scan.warnings) log.warn(warning);
+    if (scan.backups.length === 0) throw noBackupError(config.source, scan);
     // MLSD/LIST only: --simulate shows the plan the run makes, and these connections go on to rename and delete.
     const connected = await connectTargets(config, targetsInUse(config), log, 'proven', options.signal);
     // The inventory's connection becomes the first of each target's pool: at most maxConnections in all.

@@ -8,6 +8,8 @@ export interface ScanResult {
   readonly backups: LocalBackup[];
   /** Things under the source that are not backups: never uploaded, deleted or purged. */
   readonly warnings: string[];
+  /** Names of the folders right under the source (the VM folders, when `source` is right). */
+  readonly folders: string[];
 }
 
 /**
@@ -24,6 +26,7 @@ export async function scanSource(source: string): Promise<ScanResult> {
   });
   const backups: LocalBackup[] = [];
   const warnings: string[] = [];
+  const folders = vmEntries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
   for (const vmEntry of vmEntries) {
     const vmPath = path.join(source, vmEntry.name);
     if (!vmEntry.isDirectory()) {
@@ -51,7 +54,34 @@ export async function scanSource(source: string): Promise<ScanResult> {
       backups.push({ vm: vmEntry.name, stamp: stampEntry.name, dir, files, bytes });
     }
   }
-  return { backups, warnings };
+  return { backups, warnings, folders };
+}
+
+/**
+ * Returns the error for a source that holds no backup at all: nothing to upload is never a
+ * success, it is a wrong `source` (another drive, `-f` at one VM's folder) or a backup job that
+ * wrote nothing. Folders named like stamps right under the source mean it is one VM's folder.
+ */
+export function noBackupError(source: string, scan: ScanResult): ConfigError {
+  const stamps = scan.folders.filter(isStamp);
+  if (stamps.length > 0) {
+    const shown = stamps.slice(0, 3).join(', ') + (stamps.length > 3 ? ', ...' : '');
+    const are = stamps.length === 1 ? `folder ${shown} is a backup stamp` : `folders ${shown} are backup stamps`;
+    return new ConfigError(
+      `source folder ${source} holds no <VM>/<STAMP> backup: its ${are}, so it looks like the folder of one VM (${path.basename(source)}), not the folder of all VMs; nothing was sent or deleted`,
+      [],
+      `is \`source\` (or -f) right? Point it at the folder that holds one folder per VM: ${path.dirname(source)}`,
+    );
+  }
+  const what =
+    scan.folders.length === 0
+      ? 'it holds no folder'
+      : `none of its folders (${scan.folders.slice(0, 5).join(', ')}${scan.folders.length > 5 ? ', ...' : ''}) holds a yyyy-MM-dd-HHmmss folder with files`;
+  return new ConfigError(
+    `source folder ${source} holds no <VM>/<STAMP> backup: ${what}; nothing was sent or deleted`,
+    [],
+    'is `source` (or -f) right (drive, folder)? The backup job writes <source>/<VM>/<yyyy-MM-dd-HHmmss>/; if it is right, the backup job wrote nothing (or -x purged what it wrote since)',
+  );
 }
 
 async function readDir(dir: string): Promise<Dirent[]> {
