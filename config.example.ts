@@ -12,6 +12,12 @@ export default defineConfig({
   // { last, hourly, daily, weekly, monthly, yearly, within: '30d' }.
   keep: 3,
 
+  // After the run, a VM whose newest complete backup on a server is older than this fails the run (exit 1):
+  // the backup job stopped producing it, or its uploads keep failing. Default '8d' (quiet for nightly,
+  // weekdays-only and weekly jobs); '36h' for a job that runs every night; false: no check.
+  // Per target and per VM as well, like keep.
+  maxAge: '36h',
+
   targets: {
     nas: {
       host: 'nas.lan',
@@ -41,6 +47,7 @@ export default defineConfig({
       ca: './certs/offsite-ca.pem', // PEM file of the CA that signed the server certificate
       sslNoRevoke: false, // -u curl on Windows: true skips Schannel's revocation check (curl exit 35, CRYPT_E_NO_REVOCATION_CHECK)
       keep: { daily: 7, weekly: 4, monthly: 12 }, // this server's own retention
+      maxAge: '4d', // this server's own age limit (it gets the weekday backups only, say)
     },
   },
 
@@ -50,6 +57,7 @@ export default defineConfig({
     Bart: 'nas',
     Raoul: ['nas', 'offsite'],
     Homer: { targets: ['offsite'], keep: { last: 2, within: '14d' } },
+    Old: { targets: ['nas'], maxAge: false }, // retired: its last backups stay on nas, no age check
     '*': 'nas',
   },
 

@@ -38,6 +38,8 @@ async function main(): Promise<void> {
         },
       },
       vms: { '*': 'demo' },
+      // The sample tree's backups are from 2012, far older than any maxAge.
+      maxAge: false,
     };
     await fs.writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
     say(`FTP server: ftp-srv on ${server.host}:${server.port}, root ${ftpRoot}`);

@@ -1,3 +1,4 @@
+import type { TooOld } from './core/age.js';
 import type { PlanProblem } from './core/model.js';
 import type { ExitCode } from './errors.js';
 import type { AbandonedRun } from './lock.js';
@@ -41,6 +42,8 @@ export interface RunReport {
   readonly warnings: readonly string[];
   /** The run before this one died without a report (kill -9, "End task", a power cut): found in the lock it left. */
   readonly previousRun?: AbandonedRun;
+  /** VMs whose newest complete backup on a target is older than their `maxAge` after the run: each fails it. */
+  readonly tooOld?: readonly TooOld[];
   readonly afterSuccess?: AfterSuccess;
   readonly exitCode: ExitCode;
 }

@@ -152,6 +152,8 @@ export interface RunTotals extends Tally {
   readonly loginRefused: readonly string[];
   /** VMs the plan could not handle (no route). */
   readonly problems: number;
+  /** VM-and-target pairs whose newest complete backup is older than their `maxAge`. */
+  readonly tooOld: number;
 }
 
 /** Returns the totals of a run over every target and VM. */
@@ -162,6 +164,7 @@ export function runTotals(report: RunReport): RunTotals {
     unreachable: missedTargets(report.targets, 'unreachable'),
     loginRefused: missedTargets(report.targets, 'login refused'),
     problems: report.problems.length,
+    tooOld: report.tooOld?.length ?? 0,
   };
 }
 
@@ -175,6 +178,7 @@ export function describeTotals(totals: RunTotals): string {
   if (totals.unreachable.length > 0) parts.push(`${totals.unreachable.join(', ')} unreachable`);
   if (totals.loginRefused.length > 0) parts.push(`${totals.loginRefused.join(', ')} login refused`);
   if (totals.problems > 0) parts.push(`${totals.problems} VM${totals.problems === 1 ? '' : 's'} without a target`);
+  if (totals.tooOld > 0) parts.push(`${totals.tooOld} older than maxAge`);
   if (parts.length === 0) parts.push(totals.kept > 0 ? `nothing to do, ${totals.kept} kept` : 'nothing to do');
   return parts.join(', ');
 }
@@ -250,6 +254,7 @@ export function formatReport(report: RunReport, style: ReportStyle = {}): string
   const lines = [table(rows, paint)];
   if (failures.length > 0) lines.push('', ...failures.map((line) => c.red(line)));
   for (const problem of report.problems) lines.push(c.red(`problem: ${problem.vm}: ${problem.message}`));
+  for (const stale of report.tooOld ?? []) lines.push(c.red(`too old: ${stale.message}`));
   if (style.detail === true && details.length > 0) lines.push('', 'every action:', ...details);
   if (report.afterSuccess !== undefined) lines.push('', formatAfterSuccess(report.afterSuccess));
   if (report.previousRun !== undefined) lines.push('', c.red(describePreviousRun(report.previousRun)));

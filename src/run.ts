@@ -6,6 +6,7 @@ import { createNcftpputBackend } from './backends/ncftpput.js';
 import type { ProgramControl } from './backends/programs.js';
 import type { ResolvedConfig, TargetConfig, UploadMethod } from './config/types.js';
 import type { LocalBackup, Plan, PlanSettings, TargetInventory } from './core/model.js';
+import { findTooOld, type AgeSettings, type TooOld, type Unlisted } from './core/age.js';
 import { planRun, selectPurgeable } from './core/plan.js';
 import { ExitCode, FtpError, InterruptedError, VmftpError } from './errors.js';
 import { executePlan, type TargetRuntime, type TransferObserver } from './execute.js';
@@ -85,12 +86,16 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         [...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, control, connected.sessions.get(name)?.dataConnection)]),
       );
       const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer, options.signal))];
-      let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan);
+      // What the targets hold now, listed once: judged for maxAge and, with a bare -x, for the purge.
+      const after = interrupted() ? [] : await listAfterRun(pools, options.signal);
+      const tooOld = findTooOld(plan, after, scan.backups, ageSettings(config), new Date());
+      for (const stale of tooOld) log.error(stale.message);
+      let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan, tooOld);
       let afterSuccess: AfterSuccess | undefined;
       if (options.afterSuccess !== undefined) {
         afterSuccess =
           exitCode === ExitCode.Ok
-            ? await runAfterSuccess(options.afterSuccess, config, scan.backups, pools, log)
+            ? await runAfterSuccess(options.afterSuccess, config, scan.backups, after, log)
             : { kind: 'not-run', reason: 'the run had failures: nothing purged, no command run' };
         if (afterSuccess.kind === 'command' && afterSuccess.exitCode !== 0) exitCode = ExitCode.PartialFailure;
       }
@@ -102,6 +107,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         problems: plan.problems,
         warnings,
         ...(previousRun === undefined ? {} : { previousRun }),
+        tooOld,
         ...(afterSuccess === undefined ? {} : { afterSuccess }),
         exitCode,
       };
@@ -227,11 +233,30 @@ function strayWarnings(inventories: readonly TargetInventory[]): string[] {
   );
 }
 
-/** Exit code of a finished run: unreachable targets first, then any failed action or unplanned VM. */
-function exitCodeOfRun(outcomes: readonly TargetOutcome[], plan: Plan): ExitCode {
+/** Exit code of a finished run: unreachable targets first, then any failed action, unplanned VM or VM older than its maxAge. */
+function exitCodeOfRun(outcomes: readonly TargetOutcome[], plan: Plan, tooOld: readonly TooOld[]): ExitCode {
   if (outcomes.some((outcome) => outcome.error !== undefined)) return ExitCode.Unreachable;
   const failed = outcomes.some((outcome) => outcome.actions.some((action) => action.status === 'failed'));
-  return failed || plan.problems.length > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
+  return failed || plan.problems.length > 0 || tooOld.length > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
+}
+
+/** Returns the age check's view of the config. */
+function ageSettings(config: ResolvedConfig): AgeSettings {
+  const targetMaxAge = Object.fromEntries(Object.values(config.targets).map((target) => [target.name, target.maxAge]));
+  return { maxAge: config.maxAge, targetMaxAge, vms: config.vms };
+}
+
+/** Returns a fresh inventory of every connected target, or why it could not be listed (after its retries). */
+function listAfterRun(pools: ReadonlyMap<string, SessionPool>, signal?: AbortSignal): Promise<(TargetInventory | Unlisted)[]> {
+  return Promise.all(
+    [...pools].map(async ([target, pool]) => {
+      try {
+        return await withRetries(retryPolicyOf(pool.target), () => pool.use((session) => takeInventory(session)), undefined, signal);
+      } catch (error) {
+        return { target, error: error instanceof VmftpError ? error.message : String(error) };
+      }
+    }),
+  );
 }
 
 /**
@@ -242,7 +267,7 @@ async function runAfterSuccess(
   afterSuccess: true | string,
   config: ResolvedConfig,
   local: readonly LocalBackup[],
-  pools: ReadonlyMap<string, SessionPool>,
+  after: readonly (TargetInventory | Unlisted)[],
   log: Logger,
 ): Promise<AfterSuccess> {
   if (typeof afterSuccess === 'string') {
@@ -257,13 +282,11 @@ async function runAfterSuccess(
     const result = await command;
     return { kind: 'command', command: afterSuccess, exitCode: result.exitCode ?? 1 };
   }
-  let inventories: TargetInventory[];
-  try {
-    inventories = await Promise.all([...pools.values()].map((pool) => pool.use((session) => takeInventory(session))));
-  } catch (error) {
-    const detail = error instanceof FtpError ? error.message : String(error);
-    return { kind: 'not-run', reason: `the check before purging failed (${detail}): nothing purged` };
+  const unlisted = after.find((inventory): inventory is Unlisted => 'error' in inventory);
+  if (unlisted !== undefined) {
+    return { kind: 'not-run', reason: `the check before purging failed (${unlisted.target}: ${unlisted.error}): nothing purged` };
   }
+  const inventories = after.filter((inventory): inventory is TargetInventory => !('error' in inventory));
   const purgeable = selectPurgeable(local, inventories, planSettings(config));
   for (const backup of purgeable) {
     await fs.rm(backup.dir, { recursive: true, force: true });

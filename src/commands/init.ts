@@ -24,6 +24,8 @@ export default defineConfig({
   // Backups to keep per VM on each server (-n overrides it). A number keeps the N newest;
   // { daily: 7, weekly: 4, monthly: 12 } keeps a GFS history, as restic forget does.
   keep: 3,
+  // A VM whose newest backup on a server is older than this after a run fails it (default '8d'; '36h' for a nightly job).
+  maxAge: '8d',
 
   targets: {
     nas: {

@@ -478,6 +478,7 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
       retryDelaySeconds: target.retryDelaySeconds,
       verify: target.verify,
       ...(target.keep !== undefined ? { keep: target.keep satisfies KeepPolicy } : {}),
+      ...(target.maxAge !== undefined ? { maxAge: target.maxAge } : {}),
     };
   }
 
@@ -497,6 +498,7 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
     source: context.source,
     keep: value.keep,
     ...(flags.keep !== undefined ? { keepOverride: flags.keep } : {}),
+    maxAge: value.maxAge,
     targets,
     vms,
     ...(value.mail !== undefined ? { mail: toMail(value.mail, secrets) } : {}),
@@ -526,7 +528,11 @@ function defaultLockFile(configPath: string, logFile: string | undefined): strin
 function toRoute(route: z.output<typeof vmRouteSchema>): VmRoute {
   if (typeof route === 'string') return { targets: [route] };
   if (Array.isArray(route)) return { targets: [...route] };
-  return { targets: [...route.targets], ...(route.keep !== undefined ? { keep: route.keep } : {}) };
+  return {
+    targets: [...route.targets],
+    ...(route.keep !== undefined ? { keep: route.keep } : {}),
+    ...(route.maxAge !== undefined ? { maxAge: route.maxAge } : {}),
+  };
 }
 
 /** Expands healthchecks-style `url` into its three pings; explicit start/success/failure win. */

@@ -41,6 +41,14 @@ const within = z.string().superRefine((value, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
 });
 
+/** How old the newest backup of a VM on a target may be after a run, or false: no check. */
+export const maxAgeSchema = z
+  .union([z.literal(false), z.string()], { error: 'expected a duration like "36h" or "8d" (units y, m, d, h), or false (no check)' })
+  .superRefine((value, ctx) => {
+    const problem = typeof value === 'string' ? durationProblem(value) : undefined;
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
+  });
+
 const GFS_COUNTS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 
 /** restic `forget` style retention: a backup is kept if any rule keeps it. */
@@ -136,6 +144,7 @@ export const targetSchema = z
     retryDelaySeconds: z.number().min(0, { error: 'expected a number of seconds >= 0' }).default(2),
     verify: z.enum(['size', 'hash', 'none']).default('size'),
     keep: keepSchema.optional(),
+    maxAge: maxAgeSchema.optional(),
   })
   // Implicit FTPS listens on 990 by convention; 21 would only ever time out there.
   .transform((target) => ({ ...target, port: target.port ?? (target.secure === 'implicit' ? 990 : 21) }));
@@ -144,8 +153,8 @@ const targetList = z.array(nonEmpty).min(1, { error: 'must list at least one tar
 
 /** Where one VM goes: a target name, a list of them, or a list with the VM's own retention. */
 export const vmRouteSchema = z.union(
-  [nonEmpty, targetList, z.strictObject({ targets: targetList, keep: keepSchema.optional() })],
-  { error: 'expected a target name, a list of target names, or { targets: [...], keep }' },
+  [nonEmpty, targetList, z.strictObject({ targets: targetList, keep: keepSchema.optional(), maxAge: maxAgeSchema.optional() })],
+  { error: 'expected a target name, a list of target names, or { targets: [...], keep, maxAge }' },
 );
 
 const address = nonEmpty.refine((value) => value.includes('@'), { error: 'expected an e-mail address' });
@@ -209,6 +218,8 @@ export const logSchema = z.strictObject({
 export const configSchema = z.strictObject({
   source: localPath.optional(),
   keep: keepSchema.default(3),
+  // Eight days: never a false alarm for a nightly, a weekdays-only or a weekly backup job (README).
+  maxAge: maxAgeSchema.default('8d'),
   targets: z
     .record(z.string(), targetSchema)
     .refine((targets) => Object.keys(targets).length > 0, { error: 'at least one target is required' }),

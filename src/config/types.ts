@@ -1,4 +1,4 @@
-import type { KeepPolicy, VmRoute } from '../core/model.js';
+import type { KeepPolicy, MaxAge, VmRoute } from '../core/model.js';
 import type { Secret } from '../secret.js';
 
 /** Where a password comes from, as written in the config file. */
@@ -37,6 +37,7 @@ export interface TargetConfig {
   readonly retryDelaySeconds: number;
   readonly verify: VerifyMode;
   readonly keep?: KeepPolicy;
+  readonly maxAge?: MaxAge;
 }
 
 export interface MailConfig {
@@ -71,6 +72,8 @@ export interface ResolvedConfig {
   readonly keep: KeepPolicy;
   /** `-n`, when the user typed it. */
   readonly keepOverride?: number;
+  /** Config `maxAge`: the newest backup of a VM on a target older than this after a run fails it. */
+  readonly maxAge: MaxAge;
   readonly targets: Readonly<Record<string, TargetConfig>>;
   /** VM name or `'*'` -> route; targets named here exist in `targets`. */
   readonly vms: Readonly<Record<string, VmRoute>>;

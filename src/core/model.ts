@@ -53,10 +53,14 @@ export interface GfsPolicy {
 /** A number keeps the N newest (restic's keep-last); an object is a GFS policy. */
 export type KeepPolicy = number | GfsPolicy;
 
-/** Which targets a VM goes to and, optionally, its own retention. */
+/** How old the newest complete backup of a VM on a target may be after a run: a duration (`36h`, `8d`), or false for no check. */
+export type MaxAge = string | false;
+
+/** Which targets a VM goes to and, optionally, its own retention and age limit. */
 export interface VmRoute {
   readonly targets: readonly string[];
   readonly keep?: KeepPolicy;
+  readonly maxAge?: MaxAge;
 }
 
 /** The part of the configuration the planner needs. */

@@ -34,7 +34,7 @@ export interface PlanInput {
 }
 
 /** Returns the route of a VM: its own entry, else the `'*'` entry, else undefined. */
-function routeFor(settings: PlanSettings, vm: string): VmRoute | undefined {
+export function routeFor(settings: Pick<PlanSettings, 'vms'>, vm: string): VmRoute | undefined {
   // hasOwn: a VM called `constructor` must not pick up Object.prototype's member as its route.
   if (Object.hasOwn(settings.vms, vm)) return settings.vms[vm];
   return Object.hasOwn(settings.vms, '*') ? settings.vms['*'] : undefined;

@@ -124,8 +124,8 @@ function removeReason(policy: KeepPolicy): string {
   return `not kept by any rule (${describePolicy(policy)})`;
 }
 
-/** Returns the time before which `within` stops keeping: newest minus the duration, as restic computes it. */
-function withinCutoff(newest: Date, d: WithinDuration): number {
+/** Returns the time `d` before `newest` (ms since the epoch), in calendar units as restic computes `within`. */
+export function durationBefore(newest: Date, d: WithinDuration): number {
   // Go's AddDate rolls over like the Date setters (Mar 31 - 1m = Mar 3 or 2), where date-fns'
   // subMonths would clamp to Feb 28; setFullYear also avoids Date's 0-99 -> 19xx year mapping.
   const shifted = new Date(newest.getTime());
@@ -166,7 +166,7 @@ export function applyRetention(stamps: readonly string[], policy: KeepPolicy): R
   const within = gfs.within === undefined ? undefined : parseWithinDuration(gfs.within);
   const withinRule =
     within !== undefined && !isZeroDuration(within)
-      ? { cutoff: withinCutoff(newest.date, within), reason: `within ${formatWithinDuration(within)}` }
+      ? { cutoff: durationBefore(newest.date, within), reason: `within ${formatWithinDuration(within)}` }
       : undefined;
   const counters = BUCKET_RULES.map((rule) => {
     const total = gfs[rule.rule] ?? 0;

@@ -4,13 +4,16 @@
  * of ending in "vmftp success". The built CLI against a real FTP server on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { format } from 'date-fns/format';
 import { startPingServer } from '../support/http.js';
-import { readTree } from '../support/fixtures.js';
+import { readTree, type TreeSpec } from '../support/fixtures.js';
+import { remoteEntries } from '../support/safety.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
+import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
 
 const BOUNDED = { timeout: 60_000 };
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
@@ -76,5 +79,94 @@ describe('a source that holds no <VM>/<STAMP> backup fails (exit 2) and says so'
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /holds no <VM>\/<STAMP> backup: none of its folders \(Bart, Raoul\) holds a yyyy-MM-dd-HHmmss folder with files/);
     assert.match(run.stderr, /Raoul.2012-08-18-154137: backup folder holds no file, ignored/);
+  });
+});
+
+/** The stamp of a backup made `hours` before now, as the backup job names it (local time). */
+function hoursAgo(hours: number): string {
+  return format(new Date(Date.now() - hours * 3_600_000), 'yyyy-MM-dd-HHmmss');
+}
+
+interface TooOldJson {
+  readonly target: string;
+  readonly vm: string;
+  readonly newest?: string;
+  readonly maxAge: string;
+  readonly message: string;
+}
+
+describe('maxAge: a VM whose newest backup on a target is too old fails the run (exit 1); the rotation still happens', () => {
+  for (const kind of SERVER_KINDS) {
+    test(`${kind.name}: default 8d: a VM the job stopped producing (10 days) is named with target and age in stderr, --json, log and e-mail; -x waits; maxAge false silences it`, BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const fresh = hoursAgo(2);
+      const bart = [hoursAgo(72), hoursAgo(48), hoursAgo(24)];
+      const homer = [hoursAgo(24 * 13), hoursAgo(24 * 12), hoursAgo(24 * 11), hoursAgo(24 * 10 + 1)];
+      const remote: TreeSpec = Object.fromEntries([
+        ...bart.map((stamp) => [`Bart/${stamp}`, { 'disk.vmdk': 100 }]),
+        ...homer.map((stamp) => [`Homer/${stamp}`, { 'disk.vmdk': 100 }]),
+      ]);
+      const s = await setUpScenario(t, kind, { local: { [`Bart/${fresh}`]: { 'disk.vmdk': 2000 } }, remote, keep: 3 });
+      const smtp = await startSmtpServer({ user: 'vmftp', password: 'smtp-pw' });
+      t.after(() => smtp.stop());
+      const log = path.join(s.work, 'vmftp.log');
+      editConfig(s, (config) => {
+        // No maxAge in the file: the default applies.
+        delete config.maxAge;
+        config.log = { file: log };
+        config.mail = { from: 'vmftp@lan', to: 'ops@lan', smtp: { host: smtp.host, port: smtp.port, user: 'vmftp', password: 'smtp-pw' } };
+      });
+
+      const run = await s.vmftp('--json', '-m', '-x');
+      assert.equal(run.code, 1, run.stderr);
+      const { report } = JSON.parse(run.stdout) as { report: { tooOld: TooOldJson[]; afterSuccess: { kind: string } } };
+      assert.deepEqual(
+        report.tooOld.map(({ target, vm, newest, maxAge }) => ({ target, vm, newest, maxAge })),
+        [{ target: 'nas', vm: 'Homer', newest: homer[3], maxAge: '8d' }],
+      );
+      const line = `Homer on nas: the newest complete backup, ${homer[3]}, is 10d 1h old, older than maxAge 8d`;
+      assert.ok(report.tooOld[0]?.message.startsWith(line), report.tooOld[0]?.message);
+      assert.ok(run.stderr.includes(line), run.stderr);
+      assert.ok(readFileSync(log, 'utf8').includes(`too old: ${line}`), 'the summary in the log names it');
+      const [mail] = smtp.messages as [ReceivedMail];
+      assert.equal(mail.parsed.subject, 'vmftp: FAILED — 1 uploaded, 2 deleted, 1 older than maxAge');
+      assert.ok((mail.parsed.text ?? '').includes(`too old: ${line}`), mail.parsed.text);
+
+      // The rotation still happened: tonight's Bart is on the server, each VM keeps its 3 newest.
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...bart.slice(1), fresh]);
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Homer'), homer.slice(1));
+      // ... but the run failed, so -x purged nothing.
+      assert.equal(report.afterSuccess.kind, 'not-run');
+      assert.ok(existsSync(path.join(s.source, 'Bart', fresh)));
+
+      // Homer is retired on purpose: its own maxAge false ends the alarm, and -x purges again.
+      editConfig(s, (config) => {
+        config.vms = { Homer: { targets: ['nas'], maxAge: false }, '*': ['nas'] };
+      });
+      const next = await s.vmftp('--json', '-x');
+      assert.equal(next.code, 0, next.stderr);
+      assert.deepEqual((JSON.parse(next.stdout) as { report: { tooOld: TooOldJson[] } }).report.tooOld, []);
+      assert.ok(!existsSync(path.join(s.source, 'Bart', fresh)), 'purged after the good run');
+    });
+  }
+
+  test('ftp-srv: maxAge 36h and a backup job that stopped 2 days ago: exit 1 naming VM, target and age; a fresh backup ends it', BOUNDED, async (t) => {
+    const stopped = hoursAgo(49);
+    const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${stopped}`]: { 'disk.vmdk': 100 } } });
+    editConfig(s, (config) => {
+      config.maxAge = '36h';
+    });
+    const first = await s.vmftp();
+    assert.equal(first.code, 1, first.stderr);
+    assert.match(first.stdout, new RegExp(`too old: Bart on nas: the newest complete backup, ${stopped}, is 2d 1h old, older than maxAge 36h`));
+    assert.match(first.stdout, /FAILED \(exit code 1\)/);
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [stopped], 'uploaded all the same');
+
+    const tonight = hoursAgo(1);
+    mkdirSync(path.join(s.source, 'Bart', tonight));
+    writeFileSync(path.join(s.source, 'Bart', tonight, 'disk.vmdk'), 'tonight');
+    const second = await s.vmftp();
+    assert.equal(second.code, 0, second.stderr);
+    assert.doesNotMatch(second.stdout, /too old/);
   });
 });

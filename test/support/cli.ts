@@ -62,8 +62,8 @@ export interface TargetSpec {
 
 /**
  * Writes `<dir>/vmftp.config.json` for one or more targets (password from the
- * env var VMFTP_TEST_PASSWORD_<TARGET>) and returns its path and the env the
- * CLI needs.
+ * env var VMFTP_TEST_PASSWORD_<TARGET>), with `maxAge: false` unless `extra` sets it, and
+ * returns its path and the env the CLI needs.
  */
 export async function writeConfig(
   dir: string,
@@ -89,6 +89,8 @@ export async function writeConfig(
     ...(options.keep === undefined ? {} : { keep: options.keep }),
     targets,
     vms: options.vms ?? { '*': Object.keys(options.targets) },
+    // The fixtures' backups are from 2012: tests of anything but maxAge set it through `extra`.
+    maxAge: false,
     ...options.extra,
   };
   const configPath = path.join(dir, 'vmftp.config.json');

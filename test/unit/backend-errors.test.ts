@@ -263,6 +263,7 @@ describe('before anything changes', () => {
   const config = (uploadMethod: ResolvedConfig['uploadMethod'], targets: TargetConfig[] = [target()]): ResolvedConfig => ({
     source: '/backups',
     keep: 3,
+    maxAge: false,
     targets: Object.fromEntries(targets.map((one) => [one.name, one])),
     vms: { '*': { targets: targets.map((one) => one.name) } },
     lockFile: '/tmp/vmftp.lock',

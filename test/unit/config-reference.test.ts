@@ -65,3 +65,34 @@ describe('log and notify settings', () => {
     assert.deepEqual(empty.problems, ['notify: sets no URL: give url (healthchecks style) or at least one of start, success, failure']);
   });
 });
+
+describe('maxAge settings', () => {
+  const target = { host: 'nas', user: 'u', password: 'p', remoteDir: '/vm' };
+  const base = { source: '/b', targets: { nas: target } };
+
+  test("defaults to '8d'; takes a duration or false at the top, per target and per VM", () => {
+    const defaults = validateConfig(base);
+    assert.ok(defaults.ok);
+    assert.equal(defaults.value.maxAge, '8d');
+    const set = validateConfig({
+      ...base,
+      maxAge: '36h',
+      targets: { nas: { ...target, maxAge: '4d' } },
+      vms: { Old: { targets: ['nas'], maxAge: false }, '*': 'nas' },
+    });
+    assert.ok(set.ok);
+    assert.equal(set.value.maxAge, '36h');
+    assert.equal(set.value.targets.nas?.maxAge, '4d');
+    assert.deepEqual(set.value.vms?.Old, { targets: ['nas'], maxAge: false });
+  });
+
+  test('bad values are named by their field', () => {
+    const bad = validateConfig({ ...base, maxAge: '36 hours', targets: { nas: { ...target, maxAge: true } }, vms: { Bart: { targets: ['nas'], maxAge: '0h' } } });
+    assert.ok(!bad.ok);
+    assert.deepEqual(bad.problems, [
+      'maxAge: expected a duration like "30d" or "1y2m3d4h" (units y, m, d, h), got "36 hours"',
+      'targets.nas.maxAge: expected a duration like "36h" or "8d" (units y, m, d, h), or false (no check), got true',
+      'vms.Bart.maxAge: expected a duration above zero, got "0h"',
+    ]);
+  });
+});

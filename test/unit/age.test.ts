@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { findTooOld, formatAge, maxAgeFor, type AgeSettings } from '../../src/core/age.js';
+import type { LocalBackup, Plan, RemoteBackup, TargetInventory } from '../../src/core/model.js';
+
+const FILES = [{ path: 'disk.vmdk', size: 1000 }];
+
+function remote(vm: string, stamp: string, partial = false, files = FILES): RemoteBackup {
+  return { vm, stamp, partial, files, bytes: files.reduce((sum, file) => sum + file.size, 0) };
+}
+
+function inventory(target: string, backups: RemoteBackup[]): TargetInventory {
+  return { target, remoteDir: '/vm', backups, strays: [] };
+}
+
+/** A plan that covers `vms` on each target (the actions do not matter to the age check). */
+function planOf(targets: Record<string, string[]>): Plan {
+  return {
+    deleteFirst: false,
+    problems: [],
+    targets: Object.entries(targets).map(([target, vms]) => ({ target, remoteDir: '/vm', vms: vms.map((vm) => ({ vm, policy: 3, actions: [] })) })),
+  };
+}
+
+function settings(overrides: Partial<AgeSettings> = {}): AgeSettings {
+  return { maxAge: '36h', targetMaxAge: {}, vms: { '*': { targets: ['nas', 'offsite'] } }, ...overrides };
+}
+
+/** The clock: Monday 2026-11-30, 06:00 local time. */
+const NOW = new Date(2026, 10, 30, 6, 0, 0);
+
+/** `VM@target` of what is too old, in order. */
+function names(plan: Plan, inventories: TargetInventory[], ageSettings = settings(), local: LocalBackup[] = []): string[] {
+  return findTooOld(plan, inventories, local, ageSettings, NOW).map((tooOld) => `${tooOld.vm}@${tooOld.target}`);
+}
+
+describe('findTooOld (maxAge)', () => {
+  it('the newest complete backup decides: 35h old passes a 36h limit, 37h old fails it', () => {
+    const plan = planOf({ nas: ['Fresh', 'Stale'] });
+    const nas = inventory('nas', [
+      remote('Fresh', '2026-11-20-010000'),
+      remote('Fresh', '2026-11-28-190000'), // 35 h before NOW
+      remote('Stale', '2026-11-28-170000'), // 37 h before NOW
+    ]);
+    const tooOld = findTooOld(plan, [nas], [], settings(), NOW);
+    assert.deepEqual(tooOld, [
+      {
+        target: 'nas',
+        vm: 'Stale',
+        newest: '2026-11-28-170000',
+        ageMs: 37 * 3_600_000,
+        maxAge: '36h',
+        message:
+          'Stale on nas: the newest complete backup, 2026-11-28-170000, is 1d 13h old, older than maxAge 36h: is the backup job still backing up Stale, and do its uploads to nas succeed? (a VM no longer backed up: set vms.Stale.maxAge to false, or remove its folder on nas)',
+      },
+    ]);
+  });
+
+  it('a .partial or an incomplete copy is not a backup: the older complete one counts', () => {
+    const plan = planOf({ nas: ['Bart'] });
+    const local: LocalBackup[] = [{ vm: 'Bart', stamp: '2026-11-30-020000', dir: '/b/Bart/2026-11-30-020000', files: FILES, bytes: 1000 }];
+    const halfSent = inventory('nas', [remote('Bart', '2026-11-20-020000'), remote('Bart', '2026-11-30-020000', true)]);
+    assert.deepEqual(names(plan, [halfSent], settings(), local), ['Bart@nas']);
+    const wrongSize = inventory('nas', [remote('Bart', '2026-11-20-020000'), remote('Bart', '2026-11-30-020000', false, [{ path: 'disk.vmdk', size: 10 }])]);
+    assert.deepEqual(names(plan, [wrongSize], settings(), local), ['Bart@nas']);
+    const complete = inventory('nas', [remote('Bart', '2026-11-20-020000'), remote('Bart', '2026-11-30-020000')]);
+    assert.deepEqual(names(plan, [complete], settings(), local), []);
+  });
+
+  it('a VM with no complete backup on a target at all is reported', () => {
+    const tooOld = findTooOld(planOf({ nas: ['Bart'] }), [inventory('nas', [])], [], settings(), NOW);
+    assert.equal(tooOld.length, 1);
+    assert.equal(tooOld[0]?.newest, undefined);
+    assert.match(tooOld[0]?.message ?? '', /^Bart has no complete backup on nas \(maxAge 36h\)/);
+  });
+
+  it("each target is judged on its own backups, and only for the VMs the plan covers there", () => {
+    const plan = planOf({ nas: ['Bart'], offsite: ['Bart'] });
+    const nas = inventory('nas', [remote('Bart', '2026-11-30-020000'), remote('Lisa', '2012-01-01-000000')]);
+    const offsite = inventory('offsite', [remote('Bart', '2026-11-01-020000')]);
+    assert.deepEqual(names(plan, [nas, offsite]), ['Bart@offsite']);
+  });
+
+  it("the VM's limit wins over the target's, which wins over the config's; false turns the check off", () => {
+    const plan = planOf({ nas: ['Bart', 'Homer', 'Old'], offsite: ['Bart', 'Homer', 'Old'] });
+    const tenDaysOld = '2026-11-20-060000';
+    const everything = (target: string) => inventory(target, ['Bart', 'Homer', 'Old'].map((vm) => remote(vm, tenDaysOld)));
+    const ageSettings = settings({
+      maxAge: '8d',
+      targetMaxAge: { offsite: '11d' },
+      vms: { Homer: { targets: ['nas', 'offsite'], maxAge: '1m' }, Old: { targets: ['nas', 'offsite'], maxAge: false }, '*': { targets: ['nas', 'offsite'] } },
+    });
+    assert.equal(maxAgeFor(ageSettings, 'Bart', 'nas'), '8d');
+    assert.equal(maxAgeFor(ageSettings, 'Bart', 'offsite'), '11d');
+    assert.equal(maxAgeFor(ageSettings, 'Homer', 'nas'), '1m');
+    assert.equal(maxAgeFor(ageSettings, 'Old', 'nas'), false);
+    assert.deepEqual(names(plan, [everything('nas'), everything('offsite')], ageSettings), ['Bart@nas']);
+  });
+
+  it('calendar units: 1m before 2026-03-31 is 2026-03-03 (as keep.within reads it)', () => {
+    const now = new Date(2026, 2, 31, 12, 0, 0);
+    const plan = planOf({ nas: ['Before', 'After'] });
+    const nas = inventory('nas', [remote('Before', '2026-03-03-115959'), remote('After', '2026-03-03-120000')]);
+    const tooOld = findTooOld(plan, [nas], [], settings({ maxAge: '1m' }), now);
+    assert.deepEqual(tooOld.map((entry) => entry.vm), ['Before']);
+  });
+
+  it('a stamp in the future is not too old; a target missing from the listing is not judged', () => {
+    const plan = planOf({ nas: ['Bart'], offsite: ['Bart'] });
+    assert.deepEqual(names(plan, [inventory('nas', [remote('Bart', '2099-01-01-000000')])]), []);
+  });
+
+  it('a target that could not be listed after the run fails the check for its VMs, saying why', () => {
+    const plan = planOf({ nas: ['Bart', 'Old'] });
+    const ageSettings = settings({ vms: { Old: { targets: ['nas'], maxAge: false }, '*': { targets: ['nas'] } } });
+    const tooOld = findTooOld(plan, [{ target: 'nas', error: 'connection reset' }], [], ageSettings, NOW);
+    assert.deepEqual(
+      tooOld.map((entry) => entry.message),
+      ['Bart on nas: not checked against maxAge 36h: listing nas after the run failed (connection reset)'],
+    );
+  });
+});
+
+describe('formatAge', () => {
+  const table: [number, string][] = [
+    [0, '0h'],
+    [59 * 60_000, '0h'],
+    [17 * 3_600_000, '17h'],
+    [24 * 3_600_000, '1d 0h'],
+    [(9 * 24 + 3) * 3_600_000 + 59 * 60_000, '9d 3h'],
+  ];
+  for (const [ms, text] of table) it(`${ms} ms is ${text}`, () => assert.equal(formatAge(ms), text));
+});
