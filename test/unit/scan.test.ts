@@ -8,7 +8,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, ExitCode, exitCodeOf } from '../../src/errors.js';
-import { scanSource } from '../../src/scan.js';
+import { noBackupError, scanSource } from '../../src/scan.js';
 import { makeBackupTree, tmpDir } from '../support/fixtures.js';
 
 const STAMP = '2012-08-18-154137';
@@ -97,7 +97,7 @@ describe('scanSource', () => {
   });
 
   test('an empty source is no backup and no warning', async (t) => {
-    assert.deepEqual(await scanSource(tmpDir('scan', t)), { backups: [], warnings: [] });
+    assert.deepEqual(await scanSource(tmpDir('scan', t)), { backups: [], warnings: [], folders: [] });
   });
 
   for (const [what, make] of [
@@ -120,4 +120,26 @@ describe('scanSource', () => {
       });
     });
   }
+});
+
+describe('noBackupError: a source without any backup', () => {
+  test('folders named like stamps: one VM\'s folder, the parent named; otherwise the folders found; exit 2 either way', async (t) => {
+    const source = tmpDir('scan', t);
+    makeBackupTree(source, { [`Bart/${STAMP}`]: { 'disk.vmdk': 10 }, [`Bart/${OLDER}`]: { 'disk.vmdk': 10 } });
+    const vmFolder = path.join(source, 'Bart');
+    const oneVm = noBackupError(vmFolder, await scanSource(vmFolder));
+    assert.equal(exitCodeOf(oneVm), ExitCode.Usage);
+    assert.equal(
+      oneVm.message,
+      `source folder ${vmFolder} holds no <VM>/<STAMP> backup: its folders ${OLDER}, ${STAMP} are backup stamps, so it looks like the folder of one VM (Bart), not the folder of all VMs; nothing was sent or deleted`,
+    );
+    assert.equal(oneVm.hint, `is \`source\` (or -f) right? Point it at the folder that holds one folder per VM: ${source}`);
+
+    mkdirSync(path.join(source, 'Raoul'));
+    const emptyVms = path.join(source, 'empty');
+    mkdirSync(path.join(emptyVms, 'Raoul'), { recursive: true });
+    assert.match(noBackupError(emptyVms, await scanSource(emptyVms)).message, /: none of its folders \(Raoul\) holds a yyyy-MM-dd-HHmmss folder with files; nothing was sent or deleted$/);
+    const nothing = tmpDir('scan', t);
+    assert.match(noBackupError(nothing, await scanSource(nothing)).message, /holds no <VM>\/<STAMP> backup: it holds no folder; /);
+  });
 });
