@@ -98,6 +98,7 @@ class LineProgress implements Progress {
   readonly #intervalMs: number;
   #lastStep = 0;
   #lastLineAt = 0;
+  /** The file whose bytes moved last: with files side by side, the one the line is about. */
   #current = '';
 
   constructor(options: ProgressOptions) {
@@ -112,8 +113,14 @@ class LineProgress implements Progress {
   }
 
   file(target: string, name: string): { onBytes: (bytes: number) => void; end: () => void } {
-    this.#current = `${target}: ${name}`;
-    return { onBytes: this.#totals.counter(() => this.#maybeLine()), end: () => undefined };
+    const label = `${target}: ${name}`;
+    return {
+      onBytes: this.#totals.counter(() => {
+        this.#current = label;
+        this.#maybeLine();
+      }),
+      end: () => undefined,
+    };
   }
 
   /**

@@ -77,6 +77,23 @@ describe('progress without a terminal', () => {
     ]);
   });
 
+  test('with files side by side, the line names the file whose bytes moved, not the one started last', async () => {
+    let now = 0;
+    const stream = sink(false);
+    const progress = await createProgress({ stream, now: () => now });
+    progress.start(planOf(1000));
+    const disk = progress.file('nas', 'Bart/x/disk1.vmdk', 900);
+    const ovf = progress.file('nas', 'Bart/x/vm.ovf', 100);
+    now = 1000;
+    ovf.onBytes(100);
+    ovf.end();
+    now = 11_000;
+    disk.onBytes(300);
+    disk.end();
+    progress.stop();
+    assert.equal(stream.text(), 'progress: 40% — 400 B of 1000 B, 0.0 MB/s, ETA 16.5 s (nas: Bart/x/disk1.vmdk)\n');
+  });
+
   test('a run that ends within 10 s prints no progress line; log lines pass through', async () => {
     let now = 0;
     const stream = sink(false);
