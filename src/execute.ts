@@ -102,7 +102,7 @@ class TargetExecution {
     for (const vmPlan of this.plan.vms) {
       for (const action of vmPlan.actions) {
         if (action.type === 'upload' || action.type === 'resume') entries.push(this.#upload(vmPlan.vm, action));
-        else if (action.type === 'keep' || action.type === 'skip') entries.push(outcome(vmPlan.vm, action.stamp, action.type, 'done', 0, 0, action.reason));
+        else if (action.type === 'keep' || action.type === 'skip') entries.push(outcome(vmPlan.vm, action.stamp, action.type, 'done', 0, 0, action.reason, undefined));
       }
     }
     // Outcomes in plan order, whatever order the transfers ended in.
@@ -115,6 +115,7 @@ class TargetExecution {
   /** Returns the outcome of one backup: every file sent and verified, then the `.partial` renamed to its final name. */
   async #upload(vm: string, action: UploadAction): Promise<ActionOutcome> {
     const started = Date.now();
+    const kind = transferKind(action);
     const partialDir = backupPath(this.plan.remoteDir, vm, action.stamp, true);
     const finalDir = backupPath(this.plan.remoteDir, vm, action.stamp, false);
     let sent = 0;
@@ -126,8 +127,7 @@ class TargetExecution {
       await Promise.allSettled(
         action.files.map(async (file) => {
           try {
-            const bytes = await this.#sendFile(vm, action, partialDir, file, () => firstFailure !== undefined);
-            sent += bytes;
+            await this.#sendFile(vm, action, partialDir, file, () => firstFailure !== undefined, (bytes) => (sent += bytes));
           } catch (error) {
             firstFailure ??= { error };
           }
@@ -137,67 +137,99 @@ class TargetExecution {
       if (action.replacesIncomplete) await this.#op(`delete ${finalDir}`, (session) => session.removeDir(finalDir));
       await this.#rename(partialDir, finalDir);
       this.log.info(`${this.plan.target}: ${vm}/${action.stamp} uploaded and verified`);
-      return outcome(vm, action.stamp, action.type, 'done', sent, Date.now() - started, action.reason);
+      return outcome(vm, action.stamp, kind, 'done', sent, Date.now() - started, action.reason, started);
     } catch (error) {
       const message = this.signal?.aborted === true ? interrupted(this.signal, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`) : describe(error);
       this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
-      return outcome(vm, action.stamp, action.type, 'failed', sent, Date.now() - started, message);
+      return outcome(vm, action.stamp, kind, 'failed', sent, Date.now() - started, message, started);
     }
   }
 
   /**
-   * Returns the bytes this run added for `file`, once the server holds all of it at its local
-   * size. A transient failure is retried from the size the server then reports (APPE), or from
-   * byte 0 when the server holds more than the file; a permanent one or a changed local file
-   * rejects at once.
+   * Resolves once the server holds all of `file` at its local size. A transient failure is
+   * retried from the size the server then reports (APPE), or from byte 0 when the server holds
+   * more than the file; a permanent one or a changed local file rejects at once. Either way
+   * `count` gets the bytes this run added to the server's copy: the rest of the file, or after a
+   * failure or a stop, what had gone out (as far as the backend tells while it sends).
    */
-  async #sendFile(vm: string, action: UploadAction, partialDir: string, file: FileTransfer, backupFailed: () => boolean): Promise<number> {
+  async #sendFile(
+    vm: string,
+    action: UploadAction,
+    partialDir: string,
+    file: FileTransfer,
+    backupFailed: () => boolean,
+    count: (bytes: number) => void,
+  ): Promise<void> {
     const remotePath = path.posix.join(partialDir, file.path);
     const name = `${vm}/${action.stamp}/${file.path}`;
     const job = { localPath: path.join(action.localDir, ...file.path.split('/')), remotePath, size: file.size };
     let offset = file.offset;
-    await withRetries(
-      this.runtime.retry,
-      async (attempt) => {
-        if (backupFailed()) throw new FtpError(`${name} not sent: another file of this backup failed`, 'permanent');
-        if (attempt > 0) offset = await this.#resumeOffset(remotePath, file.size);
-        const hashMethod = await this.#remoteHashMethod();
-        const newDigest = () => (hashMethod === undefined ? undefined : createLocalDigest(hashMethod.algorithm));
-        let digest = newDigest();
-        if (offset < file.size) {
-          if (this.#cannotAppend) offset = 0;
-          let unconfirmed: boolean;
-          try {
-            unconfirmed = await this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) });
-          } catch (error) {
-            if (offset === 0 || !this.#appendRefused(error, name)) throw error;
-            offset = 0;
-            digest = newDigest();
-            unconfirmed = await this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) });
+    /** The lowest byte this run sent a part of the file from: a server that cannot append gets it whole again. */
+    let from = offset;
+    /** Bytes the current attempt has sent from `offset` on. */
+    let moved = 0;
+    let done = false;
+    const send = (digest: LocalDigest | undefined): Promise<boolean> => {
+      from = Math.min(from, offset);
+      moved = 0;
+      return this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) }, (bytes) => (moved = bytes));
+    };
+    try {
+      await withRetries(
+        this.runtime.retry,
+        async (attempt) => {
+          if (backupFailed()) throw new FtpError(`${name} not sent: another file of this backup failed`, 'permanent');
+          if (attempt > 0) {
+            offset = await this.#resumeOffset(remotePath, file.size);
+            moved = 0;
           }
-          if (unconfirmed) {
-            // The failed send may have stopped feeding its digest anywhere: read the whole file for a fresh one.
-            digest = newDigest();
-            if (digest !== undefined) await digestLocalRange({ ...job, offset }, digest, 0, file.size);
+          const hashMethod = await this.#remoteHashMethod();
+          const newDigest = () => (hashMethod === undefined ? undefined : createLocalDigest(hashMethod.algorithm));
+          let digest = newDigest();
+          if (offset < file.size) {
+            if (this.#cannotAppend) offset = 0;
+            let unconfirmed: boolean;
+            try {
+              unconfirmed = await send(digest);
+            } catch (error) {
+              if (offset === 0 || !this.#appendRefused(error, name)) throw error;
+              offset = 0;
+              digest = newDigest();
+              unconfirmed = await send(digest);
+            }
+            if (unconfirmed) {
+              // The failed send may have stopped feeding its digest anywhere: read the whole file for a fresh one.
+              digest = newDigest();
+              if (digest !== undefined) await digestLocalRange({ ...job, offset }, digest, 0, file.size);
+            }
+          } else if (digest !== undefined) {
+            // Nothing was sent, so nothing was digested on the way: read the file for it.
+            await digestLocalRange({ ...job, offset }, digest, 0, file.size);
           }
-        } else if (digest !== undefined) {
-          // Nothing was sent, so nothing was digested on the way: read the file for it.
-          await digestLocalRange({ ...job, offset }, digest, 0, file.size);
-        }
-        await this.#verify(remotePath, file.size);
-        if (hashMethod !== undefined && digest !== undefined) await this.#verifyHash(remotePath, file.size, hashMethod, digest);
-      },
-      this.#onRetry(`upload of ${name}`),
-      this.signal,
-    );
-    return Math.max(0, file.size - file.offset);
+          await this.#verify(remotePath, file.size);
+          if (hashMethod !== undefined && digest !== undefined) await this.#verifyHash(remotePath, file.size, hashMethod, digest);
+        },
+        this.#onRetry(`upload of ${name}`),
+        this.signal,
+      );
+      done = true;
+    } finally {
+      count(done ? file.size - from : Math.max(0, offset + moved - from));
+    }
   }
 
-  /** Sends `job`; returns true when the server never confirmed it yet holds all of it (see #arrivedUnconfirmed). */
-  async #transfer(name: string, job: UploadJob): Promise<boolean> {
+  /**
+   * Sends `job`; returns true when the server never confirmed it yet holds all of it (see
+   * #arrivedUnconfirmed). `moved` gets the bytes of this transfer so far, as the backend tells them.
+   */
+  async #transfer(name: string, job: UploadJob, moved: (bytes: number) => void): Promise<boolean> {
     this.log.debug(`${this.plan.target}: ${name} from byte ${job.offset}`);
     const watch = this.observer?.file(this.plan.target, name, job.size - job.offset);
-    return this.#arrivedUnconfirmed(this.runtime.upload(job, watch?.onBytes).finally(() => watch?.end()), job, name);
+    const onBytes = (bytes: number): void => {
+      moved(bytes);
+      watch?.onBytes(bytes);
+    };
+    return this.#arrivedUnconfirmed(this.runtime.upload(job, onBytes).finally(() => watch?.end()), job, name);
   }
 
   /**
@@ -364,7 +396,7 @@ class TargetExecution {
     } catch (error) {
       const message = `not deleted: the fresh inventory failed (${describe(error)})`;
       for (const vmPlan of planned) {
-        for (const action of deletesOf(vmPlan)) this.#record(vmPlan.vm, action.stamp, 'held', 'failed', 0, 0, message);
+        for (const action of deletesOf(vmPlan)) this.#record(vmPlan.vm, action.stamp, 'held', 'failed', 0, 0, message, undefined);
       }
       return;
     }
@@ -374,7 +406,7 @@ class TargetExecution {
         fresh.filter((backup) => backup.vm === vmPlan.vm),
         this.local.filter((backup) => backup.vm === vmPlan.vm),
       );
-      for (const held of confirmed.held) this.#record(vmPlan.vm, held.stamp, 'held', 'done', 0, 0, held.reason);
+      for (const held of confirmed.held) this.#record(vmPlan.vm, held.stamp, 'held', 'done', 0, 0, held.reason, undefined);
       for (const action of confirmed.deletes) await this.#delete(vmPlan.vm, action);
     }
   }
@@ -383,17 +415,17 @@ class TargetExecution {
     const started = Date.now();
     const dir = backupPath(this.plan.remoteDir, vm, action.stamp, action.partial);
     if (this.#removed.has(dir)) {
-      this.#record(vm, action.stamp, 'delete', 'done', 0, 0, `${action.reason}: removed with ${action.stamp}`);
+      this.#record(vm, action.stamp, 'delete', 'done', 0, 0, `${action.reason}: removed with ${action.stamp}`, undefined);
       return;
     }
     try {
       if (action.partial) await this.#op(`delete ${dir}`, (session) => session.removeDir(dir));
       else await this.#retire(dir, backupPath(this.plan.remoteDir, vm, action.stamp, true));
-      this.#record(vm, action.stamp, 'delete', 'done', 0, Date.now() - started, action.reason);
+      this.#record(vm, action.stamp, 'delete', 'done', 0, Date.now() - started, action.reason, started);
       this.log.info(`${this.plan.target}: deleted ${dir} (${action.reason})`);
     } catch (error) {
       const message = this.signal?.aborted === true ? interrupted(this.signal, 'the next run deletes it') : describe(error);
-      this.#record(vm, action.stamp, 'delete', 'failed', 0, Date.now() - started, message);
+      this.#record(vm, action.stamp, 'delete', 'failed', 0, Date.now() - started, message, started);
       this.log.error(`${this.plan.target}: ${dir} not deleted: ${message}`);
     }
   }
@@ -421,8 +453,19 @@ class TargetExecution {
   }
 }
 
-function outcome(...[vm, stamp, action, status, bytes, durationMs, detail]: RecordArgs): ActionOutcome {
-  return { vm, stamp, action, status, bytes, durationMs, detail };
+function outcome(...[vm, stamp, action, status, bytes, durationMs, detail, startedAtMs]: RecordArgs): ActionOutcome {
+  return { vm, stamp, action, status, bytes, durationMs, detail, ...(startedAtMs === undefined ? {} : { startedAt: new Date(startedAtMs).toISOString() }) };
+}
+
+/**
+ * Returns how the report names an upload: a backup sent again from its first byte is 're-send'
+ * (a `.partial` with nothing usable in it, or an incomplete copy under the final name), not a
+ * resume; a resume sends on from the bytes the server holds.
+ */
+export function transferKind(action: Pick<UploadAction, 'type' | 'files' | 'replacesIncomplete'>): 'upload' | 'resume' | 'resend' {
+  const fromScratch = action.files.every((file) => file.offset === 0);
+  if (action.type === 'resume') return fromScratch ? 'resend' : 'resume';
+  return action.replacesIncomplete ? 'resend' : 'upload';
 }
 
 type RecordArgs = [
@@ -433,6 +476,8 @@ type RecordArgs = [
   bytes: number,
   durationMs: number,
   detail: string,
+  /** When the action began (Date.now()); none for what took no time (keep, skip). */
+  startedAtMs: number | undefined,
 ];
 
 function deletesOf(vmPlan: VmPlan): DeleteAction[] {

@@ -7,12 +7,18 @@ import type { AbandonedRun } from './lock.js';
 export interface ActionOutcome {
   readonly vm: string;
   readonly stamp: string;
-  /** `held`: a planned delete not done because the fresh inventory did not show its replacement. */
-  readonly action: 'upload' | 'resume' | 'delete' | 'keep' | 'skip' | 'held';
+  /**
+   * `resend`: a backup sent again from its first byte (an empty `.partial`, an incomplete copy
+   * under the final name). `held`: a planned delete not done because the fresh inventory did not
+   * show its replacement.
+   */
+  readonly action: 'upload' | 'resume' | 'resend' | 'delete' | 'keep' | 'skip' | 'held';
   readonly status: 'done' | 'failed';
-  /** Bytes sent (uploads) or freed (deletes). */
+  /** Bytes sent by this run (uploads, also when failed or stopped: what had gone out), 0 for the rest. */
   readonly bytes: number;
   readonly durationMs: number;
+  /** When it began (ISO), for actions that took time: the report's wall times come from these. */
+  readonly startedAt?: string;
   /** The plan's reason, or what went wrong and what to do. */
   readonly detail: string;
 }

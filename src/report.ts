@@ -86,36 +86,58 @@ export function formatPlan(plan: Plan, warnings: readonly string[]): string {
 export interface Tally {
   uploaded: number;
   resumed: number;
+  /** Backups sent again from their first byte (see transferKind). */
+  resent: number;
   deleted: number;
   kept: number;
   skipped: number;
   held: number;
   failed: number;
-  /** Bytes sent by uploads and resumes. */
+  /** Bytes the uploads sent, failed and stopped ones included. */
   bytes: number;
-  /** Time spent on uploads and resumes, for the throughput. */
+  /** Wall time of the uploads, from the first one's start to the last one's end: the speed is bytes over this. */
   transferMs: number;
-  /** Time spent on every action. */
+  /** Wall time of every action that took time, first start to last end (parallel transfers count once). */
   durationMs: number;
 }
 
 function emptyTally(): Tally {
-  return { uploaded: 0, resumed: 0, deleted: 0, kept: 0, skipped: 0, held: 0, failed: 0, bytes: 0, transferMs: 0, durationMs: 0 };
+  return { uploaded: 0, resumed: 0, resent: 0, deleted: 0, kept: 0, skipped: 0, held: 0, failed: 0, bytes: 0, transferMs: 0, durationMs: 0 };
 }
 
-/** Returns the counts of a list of outcomes. */
+function isTransfer(action: ActionOutcome): boolean {
+  return action.action === 'upload' || action.action === 'resume' || action.action === 'resend';
+}
+
+/**
+ * Returns the wall time the actions took together: from the earliest start to the latest end.
+ * Transfers that ran side by side count once, not once each. Actions without a start (keep,
+ * skip, outcomes of older versions) add nothing.
+ */
+export function wallTime(actions: readonly ActionOutcome[]): number {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const action of actions) {
+    if (action.startedAt === undefined) continue;
+    const start = Date.parse(action.startedAt);
+    first = Math.min(first, start);
+    last = Math.max(last, start + action.durationMs);
+  }
+  return last > first ? last - first : 0;
+}
+
+/** Returns the counts of a list of outcomes, with their bytes and wall times. */
 export function tally(actions: readonly ActionOutcome[]): Tally {
   const sum = emptyTally();
+  const transfers = actions.filter(isTransfer);
+  sum.bytes = transfers.reduce((bytes, action) => bytes + action.bytes, 0);
+  sum.transferMs = wallTime(transfers);
+  sum.durationMs = wallTime(actions);
   for (const action of actions) {
-    const transfer = action.action === 'upload' || action.action === 'resume';
-    if (transfer) {
-      sum.bytes += action.bytes;
-      sum.transferMs += action.durationMs;
-    }
-    sum.durationMs += action.durationMs;
     if (action.status === 'failed') sum.failed++;
     else if (action.action === 'upload') sum.uploaded++;
     else if (action.action === 'resume') sum.resumed++;
+    else if (action.action === 'resend') sum.resent++;
     else if (action.action === 'delete') sum.deleted++;
     else if (action.action === 'keep') sum.kept++;
     else if (action.action === 'skip') sum.skipped++;
@@ -156,11 +178,12 @@ export interface RunTotals extends Tally {
   readonly tooOld: number;
 }
 
-/** Returns the totals of a run over every target and VM. */
+/** Returns the totals of a run over every target and VM; its time is the whole run's (report.durationMs). */
 export function runTotals(report: RunReport): RunTotals {
   const sum = tally(report.targets.flatMap((target) => target.actions));
   return {
     ...sum,
+    durationMs: report.durationMs,
     unreachable: missedTargets(report.targets, 'unreachable'),
     loginRefused: missedTargets(report.targets, 'login refused'),
     problems: report.problems.length,
@@ -173,6 +196,7 @@ export function describeTotals(totals: RunTotals): string {
   const parts: string[] = [];
   if (totals.uploaded > 0) parts.push(`${totals.uploaded} uploaded`);
   if (totals.resumed > 0) parts.push(`${totals.resumed} resumed`);
+  if (totals.resent > 0) parts.push(`${totals.resent} re-sent`);
   if (totals.deleted > 0) parts.push(`${totals.deleted} deleted`);
   if (totals.failed > 0) parts.push(`${totals.failed} failed`);
   if (totals.unreachable.length > 0) parts.push(`${totals.unreachable.join(', ')} unreachable`);
@@ -190,7 +214,7 @@ export interface ReportStyle {
   readonly detail?: boolean;
 }
 
-const REPORT_HEADER = ['target', 'VM', 'uploaded', 'resumed', 'deleted', 'kept', 'skipped', 'failed', 'bytes', 'time', 'speed'];
+const REPORT_HEADER = ['target', 'VM', 'uploaded', 'resumed', 're-sent', 'deleted', 'kept', 'skipped', 'failed', 'bytes', 'time', 'speed'];
 const FAILED_COLUMN = REPORT_HEADER.indexOf('failed');
 
 function tallyRow(target: string, vm: string, sum: Tally): string[] {
@@ -199,6 +223,7 @@ function tallyRow(target: string, vm: string, sum: Tally): string[] {
     vm,
     String(sum.uploaded),
     String(sum.resumed),
+    String(sum.resent),
     String(sum.deleted),
     String(sum.kept),
     String(sum.skipped),
@@ -211,7 +236,8 @@ function tallyRow(target: string, vm: string, sum: Tally): string[] {
 
 /**
  * Returns the end-of-run summary: one row per target and VM (uploaded,
- * resumed, deleted, kept, skipped, failed, bytes, time, MB/s), a total row,
+ * resumed, re-sent, deleted, kept, skipped, failed, bytes sent, wall time,
+ * MB/s over the uploads' wall time), a total row (the whole run's time),
  * then failures, problems and `-x`, and the one-line verdict.
  */
 export function formatReport(report: RunReport, style: ReportStyle = {}): string {
@@ -221,11 +247,11 @@ export function formatReport(report: RunReport, style: ReportStyle = {}): string
   const details: string[] = [];
   for (const target of report.targets) {
     if (target.error !== undefined) {
-      rows.push([target.target, '-', '-', '-', '-', '-', '-', notReached(target), '-', '-', '-']);
+      rows.push([target.target, '-', '-', '-', '-', '-', '-', '-', notReached(target), '-', '-', '-']);
       failures.push(`${target.target}: ${target.error}`);
       continue;
     }
-    if (target.actions.length === 0) rows.push([target.target, '-', '0', '0', '0', '0', '0', '0', '0 B', '0 ms', '-']);
+    if (target.actions.length === 0) rows.push([target.target, '-', '0', '0', '0', '0', '0', '0', '0', '0 B', '0 ms', '-']);
     const vms = [...new Set(target.actions.map((action) => action.vm))];
     for (const vm of vms) {
       const actions = target.actions.filter((action) => action.vm === vm);

@@ -95,8 +95,13 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
         });
       const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
       const result = await alongsideDigest(job, usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? ''))) : run());
-      if (result.exitCode !== 0) throw curlError(result, target, job);
-      const sent = Number(result.stdout.trim());
+      // --write-out comes after a failed transfer too (not when curl was killed): the report counts what went out.
+      const written = result.stdout.trim();
+      const sent = written === '' ? Number.NaN : Number(written);
+      if (result.exitCode !== 0) {
+        if (Number.isFinite(sent)) onBytes?.(sent);
+        throw curlError(result, target, job);
+      }
       onBytes?.(Number.isFinite(sent) ? sent : job.size - job.offset);
       // The backup job may still be writing: what curl sent must be exactly the planned file.
       await assertLocalSize(job);

@@ -128,7 +128,7 @@ for (const kind of SERVER_KINDS) {
       assert.deepEqual(readTree(server.root), serverBefore, 'nothing changed on the server');
       assert.deepEqual(serverWrites(proxy), []);
       assert.match(run.stderr, /targets\.nas\.user and its password/);
-      assert.match(run.stdout, /^nas\s+-\s+-\s+-\s+-\s+-\s+-\s+login refused\s/m, 'the table says what happened: reached, and refused');
+      assert.match(run.stdout, /^nas\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+login refused\s/m, 'the table says what happened: reached, and refused');
     });
 
     test('a port with no server is tried again (a NAS may be rebooting), then exits 4 naming host:port', BOUNDED, async (t) => {
@@ -218,6 +218,8 @@ for (const kind of SERVER_KINDS) {
       assert.ok(lastStor >= 0, `sent into ${STAMP}.partial: ${log.join(' | ')}`);
       assert.ok(staleRemoved > lastStor, `the stale folder is removed only after the new copy is complete: ${log.join(' | ')}`);
       assert.ok(rename > staleRemoved, `then renamed: ${log.join(' | ')}`);
+      // Sent again from the first byte: the summary says re-sent (uploaded 0, resumed 0, re-sent 1), not resumed.
+      assert.match(run.stdout, /^nas\s+Bart\s+0\s+0\s+1\s/m);
     });
   });
 }

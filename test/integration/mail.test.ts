@@ -105,7 +105,7 @@ describe('-m e-mails the report', () => {
     // Reached, and refused: "unreachable" would send the administrator to the network instead of the password.
     assert.equal(mail.parsed.subject, 'BACKUP PROBLEM — nas login refused');
     assert.match(mail.parsed.text ?? '', /FAILED \(exit code 4: a target could not be reached or refused the login\)/);
-    assert.match(mail.parsed.text ?? '', /nas\s+-\s+-\s+-\s+-\s+-\s+-\s+login refused/);
+    assert.match(mail.parsed.text ?? '', /nas\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+login refused/);
     assert.match(mail.parsed.attachments[0]?.content.toString('utf8') ?? '', /ERROR nas: login on nas/);
     assert.ok(!everyText(mail).includes(wrong), 'the (wrong) FTP password is not in the e-mail');
   });

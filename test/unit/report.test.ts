@@ -8,11 +8,23 @@ import { describe, test } from 'node:test';
 import { colorsFor } from '../../src/color.js';
 import type { DisplayedTarget } from '../../src/display.js';
 import type { ActionOutcome, RunReport } from '../../src/outcome.js';
-import { describeNotReached, describePreviousRun, describeTotals, formatDisplay, formatReport, runTotals } from '../../src/report.js';
+import { transferKind } from '../../src/execute.js';
+import { describeNotReached, describePreviousRun, describeTotals, formatDisplay, formatReport, runTotals, tally, wallTime } from '../../src/report.js';
 import { summarizeReport } from '../../src/summary.js';
 
-function action(vm: string, stamp: string, kind: ActionOutcome['action'], status: ActionOutcome['status'] = 'done', bytes = 0, durationMs = 0, detail = 'reason'): ActionOutcome {
-  return { vm, stamp, action: kind, status, bytes, durationMs, detail };
+function action(
+  vm: string,
+  stamp: string,
+  kind: ActionOutcome['action'],
+  status: ActionOutcome['status'] = 'done',
+  bytes = 0,
+  durationMs = 0,
+  detail = 'reason',
+  /** Seconds after 02:00:00 the action began; none for actions that take no time. */
+  startSecond?: number,
+): ActionOutcome {
+  const startedAt = startSecond === undefined ? {} : { startedAt: new Date(Date.UTC(2026, 10, 23, 2, 0, 0) + startSecond * 1000).toISOString() };
+  return { vm, stamp, action: kind, status, bytes, durationMs, detail, ...startedAt };
 }
 
 const REPORT: RunReport = {
@@ -27,11 +39,12 @@ const REPORT: RunReport = {
       target: 'nas',
       durationMs: 120_000,
       actions: [
-        action('Bart', '2026-11-23-020000', 'upload', 'done', 50_000_000, 10_000),
-        action('Bart', '2026-11-22-020000', 'resume', 'done', 10_000_000, 2_000),
+        // Side by side from second 5: the upload until 15, the resume until 7; the delete after both.
+        action('Bart', '2026-11-23-020000', 'upload', 'done', 50_000_000, 10_000, 'reason', 5),
+        action('Bart', '2026-11-22-020000', 'resume', 'done', 10_000_000, 2_000, 'reason', 5),
         action('Bart', '2026-11-21-020000', 'keep'),
-        action('Bart', '2026-11-18-020000', 'delete', 'done', 0, 500),
-        action('Raoul', '2026-11-23-021500', 'upload', 'failed', 1_000, 300, 'upload /vm/Raoul/2026-11-23-021500.partial/d.vmdk on nas: server replied 552 Disk full'),
+        action('Bart', '2026-11-18-020000', 'delete', 'done', 0, 500, 'reason', 20),
+        action('Raoul', '2026-11-23-021500', 'upload', 'failed', 1_000, 300, 'upload /vm/Raoul/2026-11-23-021500.partial/d.vmdk on nas: server replied 552 Disk full', 5),
         action('Raoul', '2010-01-01-000000', 'skip'),
       ],
     },
@@ -40,15 +53,17 @@ const REPORT: RunReport = {
 };
 
 describe('formatReport', () => {
-  test('one row per target and VM with uploaded, resumed, deleted, kept, skipped, failed, bytes, time and MB/s, and a total', () => {
+  test('one row per target and VM with uploaded, resumed, re-sent, deleted, kept, skipped, failed, bytes, wall time and MB/s, and a total', () => {
     const text = formatReport(REPORT);
     const rows = text.split('\n');
+    // Bart: 15.5 s from the first start (5) to the delete's end (20.5), not 12.5 s of summed actions;
+    // 60 MB over the 10 s the uploads took side by side: 6.0 MB/s. The total: the whole run, 2m05s.
     assert.deepEqual(rows.slice(0, 5), [
-      'target   VM     uploaded  resumed  deleted  kept  skipped  failed       bytes     time    speed',
-      'nas      Bart   1         1        1        1     0        0            57.2 MiB  12.5 s  5.0 MB/s',
-      'nas      Raoul  0         0        0        0     1        1            1000 B    300 ms  0.0 MB/s',
-      'offsite  -      -         -        -        -     -        unreachable  -         -       -',
-      'total           1         1        1        1     1        1            57.2 MiB  12.8 s  4.9 MB/s',
+      'target   VM     uploaded  resumed  re-sent  deleted  kept  skipped  failed       bytes     time    speed',
+      'nas      Bart   1         1        0        1        1     0        0            57.2 MiB  15.5 s  6.0 MB/s',
+      'nas      Raoul  0         0        0        0        0     1        1            1000 B    300 ms  0.0 MB/s',
+      'offsite  -      -         -        -        -        -     -        unreachable  -         -       -',
+      'total           1         1        0        1        1     1        1            57.2 MiB  2m05s   6.0 MB/s',
     ]);
     assert.match(text, /^nas: Raoul\/2026-11-23-021500 upload failed: .*552 Disk full$/m);
     assert.match(text, /^offsite: cannot connect to offsite .*ECONNREFUSED$/m);
@@ -75,6 +90,41 @@ describe('formatReport', () => {
     assert.equal(colorsFor({ isTTY: false }, {}).isColorSupported, false);
     assert.equal(colorsFor({ isTTY: false }, { FORCE_COLOR: '1' }).isColorSupported, true);
     assert.equal(colorsFor({ isTTY: true }, { TERM: 'xterm' }).isColorSupported, true);
+  });
+});
+
+describe('honest figures', () => {
+  test('wall time: transfers side by side count once; keep and skip add nothing', () => {
+    const sideBySide = [
+      action('Bart', 'a', 'upload', 'done', 1, 4_000, 'r', 0),
+      action('Bart', 'b', 'upload', 'done', 1, 4_000, 'r', 1),
+      action('Bart', 'c', 'upload', 'done', 1, 1_000, 'r', 2),
+      action('Bart', 'd', 'keep'),
+    ];
+    assert.equal(wallTime(sideBySide), 5_000);
+    assert.equal(tally(sideBySide).durationMs, 5_000);
+    assert.equal(wallTime([action('Bart', 'd', 'keep')]), 0);
+  });
+
+  test('the totals\' time is the run\'s: report.durationMs and totals.durationMs agree', () => {
+    assert.equal(runTotals(REPORT).durationMs, REPORT.durationMs);
+  });
+
+  test('a failed or stopped upload counts the bytes it sent; the speed is over the uploads\' wall time', () => {
+    const stopped = tally([action('Bart', 'a', 'upload', 'failed', 5_000_000, 1_000, 'interrupted by SIGTERM before it completed', 0)]);
+    assert.equal(stopped.bytes, 5_000_000);
+    assert.equal(stopped.transferMs, 1_000);
+  });
+
+  test('a backup sent again from its first byte is re-sent, not resumed', () => {
+    const file = (offset: number) => ({ path: 'disk1.vmdk', size: 100, offset });
+    assert.equal(transferKind({ type: 'resume', files: [file(0), file(40)], replacesIncomplete: false }), 'resume');
+    assert.equal(transferKind({ type: 'resume', files: [file(0), file(0)], replacesIncomplete: false }), 'resend');
+    assert.equal(transferKind({ type: 'upload', files: [file(0)], replacesIncomplete: true }), 'resend');
+    assert.equal(transferKind({ type: 'upload', files: [file(0)], replacesIncomplete: false }), 'upload');
+    const report: RunReport = { ...REPORT, targets: [{ target: 'nas', durationMs: 1, actions: [action('Bart', 'a', 'resend', 'done', 100, 10, 'r', 0)] }] };
+    assert.equal(describeTotals(runTotals(report)), '1 re-sent');
+    assert.match(formatReport(report), /^nas +Bart +0 +0 +1 +0/m);
   });
 });
 
@@ -140,8 +190,8 @@ describe('a target that refused the login is "login refused", one that could not
   };
 
   test('in the table, the totals (the e-mail subject) and the -d listing', () => {
-    assert.match(formatReport(report), /^nas2 +- +- +- +- +- +- +login refused +- +- +-$/m);
-    assert.match(formatReport(report), /^offsite +- +- +- +- +- +- +unreachable +- +- +-$/m);
+    assert.match(formatReport(report), /^nas2 +- +- +- +- +- +- +- +login refused +- +- +-$/m);
+    assert.match(formatReport(report), /^offsite +- +- +- +- +- +- +- +unreachable +- +- +-$/m);
     assert.equal(describeTotals(runTotals(report)), '1 uploaded, 1 resumed, 1 deleted, 1 failed, offsite unreachable, nas2 login refused');
     const listed = [
       { target: 'nas', remoteDir: '/vm', error: 'login on nas: server replied 530', loginRefused: true as const, vms: [], strays: [] },
