@@ -60,9 +60,9 @@ describe('-m e-mails the report', () => {
 
     const body = mail.parsed.text ?? '';
     assert.match(body, /vmftp on .+: success/);
-    assert.match(body, /target\s+VM\s+uploaded\s+resumed\s+deleted\s+kept\s+skipped\s+failed\s+bytes\s+time\s+speed/);
-    assert.match(body, /nas\s+Bart\s+2\s+0\s+0\s+0\s+0\s+0\s/);
-    assert.match(body, /nas\s+Raoul\s+1\s+0\s+0\s+0\s+0\s+0\s/);
+    assert.match(body, /target\s+VM\s+uploaded\s+resumed\s+re-sent\s+deleted\s+kept\s+skipped\s+failed\s+bytes\s+time\s+speed/);
+    assert.match(body, /nas\s+Bart\s+2\s+0\s+0\s+0\s+0\s+0\s+0\s/);
+    assert.match(body, /nas\s+Raoul\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s/);
     assert.match(String(mail.parsed.html), /<pre[^>]*>[\s\S]*nas\s+Bart/);
 
     assert.equal(mail.parsed.attachments.length, 1);
