@@ -62,11 +62,14 @@ export interface LinuxStat {
   readonly command: string;
   /** R, S, D, Z (zombie: it has ended, nobody reaped it yet)... */
   readonly state: string;
+  /** The parent's pid. */
+  readonly ppid: number;
+  /** Start time in clock ticks after boot (field 22): with the pid, it names one process. */
   readonly start: string;
 }
 
 /** Returns the presence of `mark`'s process from what /proc says about its pid. */
-export function judgeLinux(mark: ProcessMark, stat: LinuxStat | undefined): Presence {
+export function judgeLinux(mark: ProcessMark, stat: Omit<LinuxStat, 'ppid'> | undefined): Presence {
   if (stat === undefined || stat.state === 'Z') return 'gone';
   // The kernel keeps 15 characters of the name.
   if (mark.program !== undefined && stat.command !== mark.program.slice(0, 15)) return 'gone';
@@ -107,7 +110,8 @@ function pidExists(pid: number): boolean {
   }
 }
 
-function linuxStat(pid: number): LinuxStat | undefined {
+/** Returns what /proc/<pid>/stat says about `pid`, or undefined when it has no entry (Linux only). */
+export function linuxStat(pid: number): LinuxStat | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -115,10 +119,15 @@ function linuxStat(pid: number): LinuxStat | undefined {
     return undefined;
   }
   // Field 2, the command, is in parentheses and may hold spaces: count from the last ')'.
-  // What follows starts at field 3 (state); starttime is field 22.
+  // What follows starts at field 3 (state); ppid is field 4, starttime field 22.
   const close = text.lastIndexOf(')');
   const fields = text.slice(close + 2).split(' ');
-  return { command: text.slice(text.indexOf('(') + 1, close), state: fields[0] ?? '', start: fields[19] ?? '' };
+  return {
+    command: text.slice(text.indexOf('(') + 1, close),
+    state: fields[0] ?? '',
+    ppid: Number(fields[1]),
+    start: fields[19] ?? '',
+  };
 }
 
 function windowsProcess(pid: number): WindowsProcess | 'no such process' | undefined {

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { promises as fs, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { linuxStat } from '../../src/process-identity.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built CLI: integration tests run what users run. */
@@ -109,7 +110,7 @@ export function childProcesses(parent: number): ProcessInfo[] {
   const children: ProcessInfo[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = procStat(Number(entry));
+    const stat = linuxStat(Number(entry));
     if (stat !== undefined && stat.ppid === parent && stat.state !== 'Z') children.push({ pid: Number(entry), command: stat.command });
   }
   return children;
@@ -117,19 +118,6 @@ export function childProcesses(parent: number): ProcessInfo[] {
 
 /** Returns true while process `pid` runs (a zombie, waiting to be reaped, has ended). */
 export function isRunning(pid: number): boolean {
-  const stat = procStat(pid);
+  const stat = linuxStat(pid);
   return stat !== undefined && stat.state !== 'Z';
-}
-
-function procStat(pid: number): { command: string; state: string; ppid: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // Field 2, the command, is in parentheses and may hold spaces: the fields after it start after the last ')'.
-  const close = text.lastIndexOf(')');
-  const [state = '', ppid = ''] = text.slice(close + 2).split(' ');
-  return { command: text.slice(text.indexOf('(') + 1, close), state, ppid: Number(ppid) };
 }
