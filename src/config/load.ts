@@ -13,7 +13,7 @@ import type { KeepPolicy, VmRoute } from '../core/model.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../secret.js';
 import { secretsOf } from '../redact.js';
-import { logSchema, mailSchema, notifySchema, passwordSchema, type vmRouteSchema } from './schema.js';
+import { DEFAULT_LOG_KEEP, logSchema, mailSchema, notifySchema, passwordSchema, type vmRouteSchema } from './schema.js';
 import type { MailConfig, NotifyConfig, Reporting, ResolvedConfig, TargetConfig, UploadMethod } from './types.js';
 import { fieldPath, validateConfig, type ValidatedConfig } from './validate.js';
 
@@ -198,7 +198,7 @@ function reportingOfFile(raw: unknown, configPath: string, secrets: ReadonlyMap<
   return {
     configPath,
     ...(logFile === undefined ? {} : { logFile }),
-    logKeep: log?.success === true ? log.data.keep : 10,
+    logKeep: log?.success === true ? log.data.keep : DEFAULT_LOG_KEEP,
     ...(mailUsable && mail?.success === true ? { mail: toMail(mail.data, secrets) } : {}),
     ...(notify?.success === true ? { notify: toNotify(notify.data) } : {}),
     secrets: [...secrets.values()],
@@ -504,7 +504,7 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
     ...(value.mail !== undefined ? { mail: toMail(value.mail, secrets) } : {}),
     lockFile,
     ...(logFile !== undefined ? { logFile } : {}),
-    logKeep: value.log?.keep ?? 10,
+    logKeep: value.log?.keep ?? DEFAULT_LOG_KEEP,
     ...(value.notify !== undefined ? { notify: toNotify(value.notify) } : {}),
     uploadMethod: flags.uploadMethod ?? 'internal',
     deleteFirst: flags.deleteFirst ?? false,

@@ -207,11 +207,14 @@ export const notifySchema = z
     when: onlyIfFieldsValid,
   });
 
+/** Old logs kept when `log.keep` is not set (or the log block is absent or broken). The original
+ * tool's RotatingFileHandler kept 10 old logs: ten nights of history. */
+export const DEFAULT_LOG_KEEP = 10;
+
 /** The log file. */
 export const logSchema = z.strictObject({
   file: localPath.optional(),
-  // The original tool's RotatingFileHandler kept 10 old logs: ten nights of history.
-  keep: z.number().int().min(0, { error: 'expected a whole number >= 0 (old logs to keep)' }).default(10),
+  keep: z.number().int().min(0, { error: 'expected a whole number >= 0 (old logs to keep)' }).default(DEFAULT_LOG_KEEP),
 });
 
 /** The whole config file. */
