@@ -2,13 +2,13 @@
 import v8 from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { assertUploadMethodUsable } from './backends/index.js';
-import { colorsFor } from './color.js';
+import { colorsFor } from './report/color.js';
 import { backupCommand, unstartedRun, type BackupOptions } from './commands/backup.js';
 import { loadConfig, ReportableConfigError, reportingOf, type CliFlags, type LoadedConfig } from './config/load.js';
 import type { ResolvedConfig, UploadMethod } from './config/types.js';
 import { ConfigError, ExitCode, InterruptedError } from './errors.js';
-import { failureJson, reportFailure } from './failure.js';
-import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
+import { failureJson, reportFailure } from './report/failure.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './delivery/log.js';
 import { vmftpVersion } from './version.js';
 
 // Every 1 MiB chunk read for an upload is a new buffer outside the JS heap. With incremental marking V8

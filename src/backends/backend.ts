@@ -1,5 +1,5 @@
 import type { UploadMethod } from '../config/types.js';
-import type { LocalDigest } from '../hash.js';
+import type { LocalDigest } from '../ftp/hash.js';
 
 /** One file to send into a folder that already exists on the server. */
 export interface UploadJob {

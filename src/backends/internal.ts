@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { Transform, pipeline, type Readable } from 'node:stream';
-import type { LocalDigest } from '../hash.js';
+import type { LocalDigest } from '../ftp/hash.js';
 import type { FtpSession } from '../ftp/session.js';
 import type { Backend, UploadJob } from './backend.js';
 import { assertLocalSize, assertSentWhole, digestLocalRange } from './local-file.js';

@@ -1,5 +1,5 @@
 import { createReadStream, promises as fs } from 'node:fs';
-import type { LocalDigest } from '../hash.js';
+import type { LocalDigest } from '../ftp/hash.js';
 import { LocalFileError } from '../errors.js';
 import type { UploadJob } from './backend.js';
 

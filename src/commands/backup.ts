@@ -5,22 +5,22 @@
  * Whatever happens after the config loaded, the log, the ping and the
  * e-mail still go out, and the exit code stays the run's own.
  */
-import { colorsFor } from '../color.js';
+import { colorsFor } from '../report/color.js';
 import { reportingOf } from '../config/load.js';
 import type { Reporting, ResolvedConfig } from '../config/types.js';
-import { displayTargets } from '../display.js';
+import { displayTargets } from '../report/display.js';
 import { ExitCode } from '../errors.js';
-import { failureJson, failureLines, reportFailure } from '../failure.js';
-import { logs, type LogLevel } from '../log.js';
-import { composeMail, sendMail } from '../mail.js';
-import { ping } from '../notify.js';
-import { createProgress, noProgress, type Progress } from '../progress.js';
-import { createRedactor } from '../redact.js';
-import { describeNotReached, formatDisplay, formatPlan, formatReport, runTotals } from '../report.js';
-import { runBackup } from '../run.js';
-import { openRunLog, type RunLog } from '../run-log.js';
-import { scanSource } from '../scan.js';
-import { summarizeError, summarizePlan, summarizeReport, verdict, type RunSummary } from '../summary.js';
+import { failureJson, failureLines, reportFailure } from '../report/failure.js';
+import { logs, type LogLevel } from '../delivery/log.js';
+import { composeMail, sendMail } from '../delivery/mail.js';
+import { ping } from '../delivery/notify.js';
+import { createProgress, noProgress, type Progress } from '../report/progress.js';
+import { createRedactor } from '../delivery/redact.js';
+import { describeNotReached, formatDisplay, formatPlan, formatReport, runTotals } from '../report/report.js';
+import { runBackup } from '../run/run.js';
+import { openRunLog, type RunLog } from '../delivery/run-log.js';
+import { scanSource } from '../facts/scan.js';
+import { summarizeError, summarizePlan, summarizeReport, verdict, type RunSummary } from '../report/summary.js';
 
 export interface BackupOptions {
   readonly display: boolean;

@@ -10,11 +10,11 @@ import { Readable } from 'node:stream';
 import type { ResolvedConfig, TargetConfig } from '../config/types.js';
 import { FtpError, VmftpError } from '../errors.js';
 import { FtpSession } from '../ftp/session.js';
-import { createLocalDigest } from '../hash.js';
-import type { Logger } from '../log.js';
-import type { Colors } from '../color.js';
-import { NO_COLORS } from '../color.js';
-import { table } from '../report.js';
+import { createLocalDigest } from '../ftp/hash.js';
+import type { Logger } from '../delivery/log.js';
+import type { Colors } from '../report/color.js';
+import { NO_COLORS } from '../report/color.js';
+import { table } from '../report/report.js';
 import { describeServer, type ServerReport } from './check-server.js';
 
 /** What `check` found on one target. */

@@ -1,5 +1,5 @@
 import type { KeepPolicy, MaxAge, VmRoute } from '../core/model.js';
-import type { Secret } from '../secret.js';
+import type { Secret } from './secret.js';
 
 /** Where a password comes from, as written in the config file. */
 export type PasswordSource = string | { readonly env: string } | { readonly file: string };

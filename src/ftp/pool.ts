@@ -1,6 +1,6 @@
 import type { TargetConfig } from '../config/types.js';
 import { FtpError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../delivery/log.js';
 import { FtpSession } from './session.js';
 
 /**

@@ -4,7 +4,7 @@ import { TLSSocket } from 'node:tls';
 import { type Client, FTPError } from 'basic-ftp';
 import type { TargetConfig } from '../config/types.js';
 import { FtpError, type FtpErrorKind } from '../errors.js';
-import { chooseRemoteHash, parseRemoteHash, type RemoteHashMethod } from '../hash.js';
+import { chooseRemoteHash, parseRemoteHash, type RemoteHashMethod } from './hash.js';
 import { kindOfFileType, listingDifference, listingFormat, parseStatReply, statMayList, type ListingFormat } from './listing.js';
 import { createClient, type DataConnection } from './passive.js';
 
@@ -250,7 +250,7 @@ export class FtpSession {
    * Returns the entries of `dir`, or undefined when it does not exist. 'proven' (the default) lists
    * with MLSD (LIST where the server has no MLSD); 'fast' may read the folder from STAT instead (see
    * #statListing). 'fast' only on a connection that will never change anything: a file name holding
-   * CR LF can end a STAT reply early and leave the rest to answer a later command (see inventory.ts).
+   * CR LF can end a STAT reply early and leave the rest to answer a later command (see facts/inventory.ts).
    */
   async list(dir: string, how: 'fast' | 'proven' = 'proven'): Promise<RemoteEntry[] | undefined> {
     if (how === 'fast' && this.#statListing !== 'off' && statMayList(dir)) {

@@ -17,7 +17,7 @@ import { findProgram } from '../../src/backends/programs.js';
 import type { TargetConfig, UploadMethod } from '../../src/config/types.js';
 import { FtpError, LocalFileError, type FtpErrorKind } from '../../src/errors.js';
 import { FtpSession } from '../../src/ftp/session.js';
-import { Secret } from '../../src/secret.js';
+import { Secret } from '../../src/config/secret.js';
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from '../support/fault-proxy.js';
 import { pseudoRandomBytes, tmpDir } from '../support/fixtures.js';
 import type { FtpServerHandle } from '../support/ftp-srv.js';

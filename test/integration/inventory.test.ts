@@ -1,5 +1,5 @@
 /**
- * The inventory (src/inventory.ts) of a real server's tree, checked against what the test put on
+ * The inventory (src/facts/inventory.ts) of a real server's tree, checked against what the test put on
  * the server's disk: every `<VM>/<STAMP>` and `<STAMP>.partial` folder with its files and sizes,
  * everything else a stray; a missing remoteDir is an empty inventory; listing never writes.
  */
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { TargetInventory } from '../../src/core/model.js';
 import { FtpSession } from '../../src/ftp/session.js';
-import { inventoryVm, takeInventory, type Listing } from '../../src/inventory.js';
+import { inventoryVm, takeInventory, type Listing } from '../../src/facts/inventory.js';
 import { readTree, type TreeSpec } from '../support/fixtures.js';
 import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { serverWrites, setUpScenario, type Scenario } from '../support/scenario.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ExitCode, FtpError, exitCodeOf, type FtpErrorKind } from '../../src/errors.js';
 import { FtpSession } from '../../src/ftp/session.js';
-import { Secret } from '../../src/secret.js';
+import { Secret } from '../../src/config/secret.js';
 import { freePort as closedPort } from '../support/ports.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { linuxStat } from '../../src/process-identity.js';
+import { linuxStat } from '../../src/run/process-identity.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built CLI: integration tests run what users run. */

@@ -8,7 +8,7 @@
  * (a lock taken over) or `refused: <message>` (exit 3).
  */
 import { ExitCode, LockError } from '../../src/errors.js';
-import { acquireLock } from '../../src/lock.js';
+import { acquireLock } from '../../src/run/lock.js';
 
 const [file, mode] = process.argv.slice(2);
 if (file === undefined) throw new Error('usage: lock-holder.ts <lock file> hold|exit');

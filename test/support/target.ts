@@ -8,7 +8,7 @@
  */
 import type { TargetConfig } from '../../src/config/types.js';
 import type { RemoteBackup, TargetInventory } from '../../src/core/model.js';
-import { Secret } from '../../src/secret.js';
+import { Secret } from '../../src/config/secret.js';
 import type { FtpServerHandle } from './ftp-srv.js';
 
 /** Returns target `nas` with the config's defaults (port 21, 2 connections, 30 s, keepalive after 60 s, 3 retries 2 s apart, verify 'size'). */

@@ -22,7 +22,7 @@ import {
 } from '../../src/backends/ncftpput.js';
 import type { ResolvedConfig, TargetConfig } from '../../src/config/types.js';
 import { ConfigError, ExitCode, FtpError, LocalFileError, exitCodeOf } from '../../src/errors.js';
-import { Secret } from '../../src/secret.js';
+import { Secret } from '../../src/config/secret.js';
 import { targetConfig } from '../support/target.js';
 
 const PASSWORD = 'pw "quoted" \\ back';

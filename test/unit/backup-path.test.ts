@@ -1,5 +1,5 @@
 /**
- * The delete-path guard (backupPath in src/execute.ts): every remote folder vmftp creates, renames
+ * The delete-path guard (backupPath in src/run/execute.ts): every remote folder vmftp creates, renames
  * or deletes is built by it, so a name from a server, a config or a bug can never make a delete
  * reach outside `<remoteDir>/<VM>/<STAMP>[.partial]`.
  */
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ExitCode, FtpError, exitCodeOf } from '../../src/errors.js';
-import { backupPath } from '../../src/execute.js';
+import { backupPath } from '../../src/run/execute.js';
 
 const STAMP = '2012-08-18-154137';
 

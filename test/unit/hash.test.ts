@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { HASH_ALGORITHMS, chooseRemoteHash, createLocalDigest, parseRemoteHash, type HashAlgorithm } from '../../src/hash.js';
+import { HASH_ALGORITHMS, chooseRemoteHash, createLocalDigest, parseRemoteHash, type HashAlgorithm } from '../../src/ftp/hash.js';
 
 const feat = (lines: Record<string, string>) => new Map(Object.entries(lines));
 

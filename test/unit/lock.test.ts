@@ -1,5 +1,5 @@
 /**
- * The run lock (src/lock.ts), by behaviour: one holder at a time across processes, a lock whose
+ * The run lock (src/run/lock.ts), by behaviour: one holder at a time across processes, a lock whose
  * holder is gone is taken over with a message, a release never removes a lock another run holds.
  * Holders in other processes are real node processes taking the same lock (test/support/lock-holder.ts).
  */
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ExitCode, LockError, exitCodeOf } from '../../src/errors.js';
-import { acquireLock } from '../../src/lock.js';
+import { acquireLock } from '../../src/run/lock.js';
 import { tmpDir } from '../support/fixtures.js';
 import { requireOrSkip } from '../support/pure-ftpd.js';
 import { waitFor } from '../support/wait.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { judgeLinux, judgeWindows, parseGetProcess, type ProcessMark } from '../../src/process-identity.js';
+import { judgeLinux, judgeWindows, parseGetProcess, type ProcessMark } from '../../src/run/process-identity.js';
 
 const CURL: ProcessMark = { pid: 4242, program: 'curl', startedAt: '2026-11-28T02:00:05.000Z', processStart: '987654' };
 

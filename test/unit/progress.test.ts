@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { Plan } from '../../src/core/model.js';
-import { createProgress, noProgress } from '../../src/progress.js';
+import { createProgress, noProgress } from '../../src/report/progress.js';
 import { waitFor } from '../support/wait.js';
 
 /** A plan with one upload of `bytes` bytes on target nas. */

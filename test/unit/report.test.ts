@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { colorsFor } from '../../src/color.js';
-import type { DisplayedTarget } from '../../src/display.js';
-import type { ActionOutcome, RunReport } from '../../src/outcome.js';
-import { transferKind } from '../../src/execute.js';
-import { describeNotReached, describePreviousRun, describeTotals, formatDisplay, formatReport, runTotals, tally, wallTime } from '../../src/report.js';
-import { summarizeReport } from '../../src/summary.js';
+import { colorsFor } from '../../src/report/color.js';
+import type { DisplayedTarget } from '../../src/report/display.js';
+import type { ActionOutcome, RunReport } from '../../src/run/outcome.js';
+import { transferKind } from '../../src/run/execute.js';
+import { describeNotReached, describePreviousRun, describeTotals, formatDisplay, formatReport, runTotals, tally, wallTime } from '../../src/report/report.js';
+import { summarizeReport } from '../../src/report/summary.js';
 
 function action(
   vm: string,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FtpError, LocalFileError, type FtpErrorKind } from '../../src/errors.js';
-import { describeRetry, retryPolicyOf, withRetries } from '../../src/retry.js';
+import { describeRetry, retryPolicyOf, withRetries } from '../../src/run/retry.js';
 
 const POLICY = retryPolicyOf({ retries: 3, retryDelaySeconds: 0 });
 

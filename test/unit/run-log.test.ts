@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { openLogFile } from '../../src/logfile.js';
-import { createRedactor } from '../../src/redact.js';
-import { openRunLog } from '../../src/run-log.js';
-import { Secret } from '../../src/secret.js';
+import { openLogFile } from '../../src/delivery/logfile.js';
+import { createRedactor } from '../../src/delivery/redact.js';
+import { openRunLog } from '../../src/delivery/run-log.js';
+import { Secret } from '../../src/config/secret.js';
 import { tmpDir } from '../support/fixtures.js';
 
 const NOON = () => new Date(2026, 10, 23, 12, 0, 5, 42);

@@ -1,5 +1,5 @@
 /**
- * The local scan (src/scan.ts) against real temp trees: exactly the `<source>/<VM>/<STAMP>/`
+ * The local scan (src/facts/scan.ts) against real temp trees: exactly the `<source>/<VM>/<STAMP>/`
  * folders with files are backups, every file with its relative path and size; everything else is
  * a warning and never a backup (so never uploaded, deleted or purged).
  */
@@ -8,7 +8,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, ExitCode, exitCodeOf } from '../../src/errors.js';
-import { noBackupError, scanSource } from '../../src/scan.js';
+import { noBackupError, scanSource } from '../../src/facts/scan.js';
 import { makeBackupTree, tmpDir } from '../support/fixtures.js';
 
 const STAMP = '2012-08-18-154137';

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { format } from 'date-fns/format';
-import type { MailConfig } from './config/types.js';
-import { ExitCode } from './errors.js';
+import type { MailConfig } from '../config/types.js';
+import { ExitCode } from '../errors.js';
 import type { Redactor } from './redact.js';
-import { verdict, type RunSummary } from './summary.js';
+import { verdict, type RunSummary } from '../report/summary.js';
 
 /** The report e-mail, ready to send; every text in it has been through the redactor. */
 export interface ReportMail {

@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
-import { ConfigError, ExitCode, VmftpError, exitCodeOf } from './errors.js';
-import type { Logger } from './log.js';
+import { ConfigError, ExitCode, VmftpError, exitCodeOf } from '../errors.js';
+import type { Logger } from '../delivery/log.js';
 
 /** What an error says, in parts: the console and log lines and the `--json` error object are both made of it. */
 function describeFailure(error: unknown): { message: string; problems: readonly string[]; hint?: string } {

@@ -2,7 +2,7 @@ import { promises as fs, readFileSync, renameSync, rmSync, writeFileSync } from 
 import os from 'node:os';
 import path from 'node:path';
 import { format } from 'date-fns/format';
-import { LockError } from './errors.js';
+import { LockError } from '../errors.js';
 import { markProcess, presenceOf, type ProgramMark } from './process-identity.js';
 
 interface LockOwner {
@@ -16,7 +16,7 @@ interface LockOwner {
    * reboot the pid may belong to another process; a different start time tells them apart.
    */
   readonly processStart?: string;
-  /** The owner's program (`node`, or the packaged executable's name), for the Windows check (process-identity.ts). */
+  /** The owner's program (`node`, or the packaged executable's name), for the Windows check (run/process-identity.ts). */
   readonly program?: string;
   /** When the owner process started (ISO), for the Windows check. */
   readonly processStartedAt?: string;
@@ -33,7 +33,7 @@ export interface AbandonedRun {
   /**
    * The programs it was running when it died: 'ended' by this run (proven to be its own), 'gone'
    * (had ended by themselves), 'unknown' (the pid runs, but this system cannot tell whether it is
-   * still that program: left alone, see process-identity.ts).
+   * still that program: left alone, see run/process-identity.ts).
    */
   readonly programs: readonly { readonly pid: number; readonly program: string; readonly state: 'ended' | 'gone' | 'unknown' }[];
 }

@@ -1,5 +1,5 @@
-import type { ResolvedConfig } from './config/types.js';
-import type { Secret } from './secret.js';
+import type { ResolvedConfig } from '../config/types.js';
+import type { Secret } from '../config/secret.js';
 
 /** Replaces every known secret in a text with `***`. */
 export type Redactor = (text: string) => string;

@@ -1,6 +1,6 @@
-import type { TooOld } from './core/age.js';
-import type { PlanProblem } from './core/model.js';
-import type { ExitCode } from './errors.js';
+import type { TooOld } from '../core/age.js';
+import type { PlanProblem } from '../core/model.js';
+import type { ExitCode } from '../errors.js';
 import type { AbandonedRun } from './lock.js';
 
 /** What happened to one planned action. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { UploadJob } from './backends/backend.js';
+import type { UploadJob } from '../backends/backend.js';
 import type {
   DeleteAction,
   LocalBackup,
@@ -9,16 +9,16 @@ import type {
   TargetPlan,
   UploadAction,
   VmPlan,
-} from './core/model.js';
-import { confirmDeletes } from './core/plan.js';
-import { PARTIAL_SUFFIX, isStamp, isValidVmName } from './core/stamp.js';
-import { assertLocalSize, digestLocalRange } from './backends/local-file.js';
-import { FtpError, VmftpError } from './errors.js';
-import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from './hash.js';
-import type { SessionPool } from './ftp/pool.js';
-import { isUnknownCommand, type FtpSession } from './ftp/session.js';
-import { takeInventory } from './inventory.js';
-import type { Logger } from './log.js';
+} from '../core/model.js';
+import { confirmDeletes } from '../core/plan.js';
+import { PARTIAL_SUFFIX, isStamp, isValidVmName } from '../core/stamp.js';
+import { assertLocalSize, digestLocalRange } from '../backends/local-file.js';
+import { FtpError, VmftpError } from '../errors.js';
+import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from '../ftp/hash.js';
+import type { SessionPool } from '../ftp/pool.js';
+import { isUnknownCommand, type FtpSession } from '../ftp/session.js';
+import { takeInventory } from '../facts/inventory.js';
+import type { Logger } from '../delivery/log.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
 import { describeRetry, withRetries, type OnRetry, type RetryPolicy } from './retry.js';
 

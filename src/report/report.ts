@@ -1,10 +1,10 @@
 import { format } from 'date-fns/format';
-import type { Plan, PlanAction } from './core/model.js';
-import { describePolicy } from './core/retention.js';
+import type { Plan, PlanAction } from '../core/model.js';
+import { describePolicy } from '../core/retention.js';
 import type { DisplayedBackup, DisplayedTarget } from './display.js';
 import { NO_COLORS, type Colors } from './color.js';
-import type { AbandonedRun } from './lock.js';
-import type { ActionOutcome, RunReport } from './outcome.js';
+import type { AbandonedRun } from '../run/lock.js';
+import type { ActionOutcome, RunReport } from '../run/outcome.js';
 
 /** Returns `bytes` as a short human size: 0 B, 12.3 KiB, 4.0 GiB. */
 export function formatBytes(bytes: number): string {

@@ -1,6 +1,6 @@
 import type cliProgress from 'cli-progress';
-import type { Plan } from './core/model.js';
-import type { TransferObserver } from './execute.js';
+import type { Plan } from '../core/model.js';
+import type { TransferObserver } from '../run/execute.js';
 import { formatBytes, formatDuration } from './report.js';
 
 /** A progress display: the executor's observer, plus a way to print log lines without tearing it. */

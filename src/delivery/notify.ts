@@ -1,4 +1,4 @@
-import type { NotifyConfig } from './config/types.js';
+import type { NotifyConfig } from '../config/types.js';
 import type { Logger } from './log.js';
 import type { Redactor } from './redact.js';
 

@@ -1,8 +1,8 @@
 import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
-import type { BackupFile, LocalBackup } from './core/model.js';
-import { isStamp, vmNameProblem } from './core/stamp.js';
-import { ConfigError } from './errors.js';
+import type { BackupFile, LocalBackup } from '../core/model.js';
+import { isStamp, vmNameProblem } from '../core/stamp.js';
+import { ConfigError } from '../errors.js';
 
 export interface ScanResult {
   readonly backups: LocalBackup[];

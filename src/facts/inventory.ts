@@ -1,7 +1,7 @@
 import path from 'node:path';
-import type { BackupFile, RemoteBackup, TargetInventory } from './core/model.js';
-import { isValidVmName, parseBackupFolderName } from './core/stamp.js';
-import type { FtpSession } from './ftp/session.js';
+import type { BackupFile, RemoteBackup, TargetInventory } from '../core/model.js';
+import { isValidVmName, parseBackupFolderName } from '../core/stamp.js';
+import type { FtpSession } from '../ftp/session.js';
 
 /**
  * How an inventory lists folders: 'fast' may use STAT on the control connection (checked against

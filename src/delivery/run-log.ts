@@ -1,5 +1,5 @@
 import { format } from 'date-fns/format';
-import type { Colors } from './color.js';
+import type { Colors } from '../report/color.js';
 import { createLogger, logs, type Logger, type LogLevel } from './log.js';
 import type { LogFile } from './logfile.js';
 import { NO_SECRETS, type Redactor } from './redact.js';

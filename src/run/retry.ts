@@ -1,5 +1,5 @@
-import type { TargetConfig } from './config/types.js';
-import { FtpError } from './errors.js';
+import type { TargetConfig } from '../config/types.js';
+import { FtpError } from '../errors.js';
 
 /** How often and how patiently one target's failed operations are tried again. */
 export interface RetryPolicy {

@@ -1,7 +1,7 @@
 import os from 'node:os';
-import type { Plan } from './core/model.js';
-import { describeExitCode, ExitCode } from './errors.js';
-import type { RunReport } from './outcome.js';
+import type { Plan } from '../core/model.js';
+import { describeExitCode, ExitCode } from '../errors.js';
+import type { RunReport } from '../run/outcome.js';
 import { describeTotals, formatPlan, formatReport, runTotals } from './report.js';
 
 /** How a run ended, in words: what the log's last lines, the notification and the e-mail say. */

@@ -1,9 +1,9 @@
-import type { LocalBackup, RemoteBackup } from './core/model.js';
-import { compareStamps } from './core/stamp.js';
-import type { ResolvedConfig } from './config/types.js';
-import { isCompleteOn } from './core/plan.js';
-import type { Logger } from './log.js';
-import { connectTargets } from './run.js';
+import type { LocalBackup, RemoteBackup } from '../core/model.js';
+import { compareStamps } from '../core/stamp.js';
+import type { ResolvedConfig } from '../config/types.js';
+import { isCompleteOn } from '../core/plan.js';
+import type { Logger } from '../delivery/log.js';
+import { connectTargets } from '../run/run.js';
 
 export interface DisplayedBackup {
   readonly stamp: string;
