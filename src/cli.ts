@@ -39,7 +39,7 @@ Without a command, vmftp runs the backup with the options above.
 Examples:
   vmftp                          run with the vmftp config found from here
   vmftp -c /etc/vmftp.config.ts -S    show what would be uploaded and deleted, change nothing
-  vmftp -f D:\\Backups -n 5 -x -m   upload, keep 5 per VM, purge the uploaded local backups, e-mail the report
+  vmftp -f D:\\Backups -n 5 -x -m   upload, keep 5 per VM, purge the local backups no target needs, e-mail the report
   vmftp -d                       list the backups on every target
   vmftp --json -S                the plan as JSON
   vmftp check -c vmftp.config.ts test every target before the first night
@@ -85,7 +85,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
         'ncftpput',
       ]),
     )
-    .option('-x, --execute [command]', 'after full success: purge the uploaded local backups, or run <command>')
+    .option('-x, --execute [command]', 'after full success: purge the local backups -S lists as purge, or run <command>')
     .option('-m, --mail', 'e-mail the report (config `mail`), also after a failed run')
     .addOption(verbosityOption())
     .option('--json', 'machine-readable plan or report on stdout')

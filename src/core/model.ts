@@ -137,11 +137,26 @@ export interface PlanProblem {
   readonly message: string;
 }
 
+/** What a bare `-x` does with one local backup after a fully successful run, and why (core/purge.ts). */
+export interface LocalPurge {
+  readonly vm: string;
+  readonly stamp: string;
+  /** Absolute local folder `<source>/<vm>/<stamp>`. */
+  readonly dir: string;
+  readonly purge: boolean;
+  readonly reason: string;
+}
+
 /** The whole decision of a run: `--simulate` prints it, the executor runs it. */
 export interface Plan {
   readonly deleteFirst: boolean;
   readonly targets: readonly TargetPlan[];
   readonly problems: readonly PlanProblem[];
+  /**
+   * Set by `--simulate`: what a bare `-x` would purge and leave once this plan ran in full. The run
+   * decides again by the same rule on what the targets hold after it (invariant 5).
+   */
+  readonly purge?: readonly LocalPurge[];
 }
 
 /** What a retention policy decides about a list of stamps. */

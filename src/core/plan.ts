@@ -41,7 +41,7 @@ export function routeFor(settings: Pick<PlanSettings, 'vms'>, vm: string): VmRou
 }
 
 /** Returns the policy for a VM on a target: `-n`, else the VM's, else the target's, else the global one. */
-function policyFor(settings: PlanSettings, route: VmRoute, target: string): KeepPolicy {
+export function policyFor(settings: PlanSettings, route: VmRoute, target: string): KeepPolicy {
   const targetKeep = Object.hasOwn(settings.targetKeep, target) ? settings.targetKeep[target] : undefined;
   return settings.keepOverride ?? route.keep ?? targetKeep ?? settings.keep;
 }
@@ -289,30 +289,4 @@ export function confirmDeletes(
  */
 export function isCompleteOn(remote: RemoteBackup, local: LocalBackup | undefined): boolean {
   return !remote.partial && remoteCopyProblems(local, remote).length === 0;
-}
-
-/**
- * Returns the local backups that are complete on every target their VM's route names, judged on
- * the inventories taken after the uploads: what `-x` may delete locally. A VM without a route or
- * with an empty one is never purgeable, and a target missing from `inventoriesAfter` counts as
- * not holding the backup.
- */
-export function selectPurgeable(
-  local: readonly LocalBackup[],
-  inventoriesAfter: readonly TargetInventory[],
-  settings: PlanSettings,
-): LocalBackup[] {
-  const byTarget = new Map(inventoriesAfter.map((inventory) => [inventory.target, inventory]));
-  return local.filter((backup) => {
-    if (vmNameProblem(backup.vm) !== undefined || !isStamp(backup.stamp)) return false;
-    const route = routeFor(settings, backup.vm);
-    if (route === undefined || route.targets.length === 0) return false;
-    return route.targets.every(
-      (target) =>
-        byTarget
-          .get(target)
-          ?.backups.some((remote) => remote.vm === backup.vm && remote.stamp === backup.stamp && isCompleteOn(remote, backup)) ??
-        false,
-    );
-  });
 }

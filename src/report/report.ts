@@ -77,6 +77,10 @@ export function formatPlan(plan: Plan, warnings: readonly string[]): string {
       if (rows.length > 0) lines.push(table(rows));
     }
   }
+  if (plan.purge !== undefined && plan.purge.length > 0) {
+    lines.push('', '-x without a command, once this plan ran in full with no failure (-x "<command>" runs the command instead):');
+    lines.push(table(plan.purge.map((local) => [`  ${local.purge ? 'purge' : 'leave'}`, `${local.vm}/${local.stamp}`, local.reason])));
+  }
   for (const problem of plan.problems) lines.push('', `problem: ${problem.vm}: ${problem.message}`);
   for (const warning of warnings) lines.push(`warning: ${warning}`);
   return lines.join('\n');
@@ -310,10 +314,11 @@ export function describePreviousRun(previous: AbandonedRun): string {
 
 function formatAfterSuccess(afterSuccess: NonNullable<RunReport['afterSuccess']>): string {
   switch (afterSuccess.kind) {
-    case 'purge':
-      return afterSuccess.purged.length === 0
-        ? '-x: no local backup to purge'
-        : ['-x: purged local backups:', ...afterSuccess.purged.map((dir) => `  ${dir}`)].join('\n');
+    case 'purge': {
+      const lines = afterSuccess.purged.length === 0 ? ['-x: no local backup to purge'] : ['-x: purged local backups:', ...afterSuccess.purged.map((dir) => `  ${dir}`)];
+      if (afterSuccess.left.length > 0) lines.push('-x: left local backups:', ...afterSuccess.left.map(({ dir, reason }) => `  ${dir}: ${reason}`));
+      return lines.join('\n');
+    }
     case 'command':
       return `-x: command "${afterSuccess.command}" exited with ${afterSuccess.exitCode}`;
     case 'not-run':

@@ -34,7 +34,12 @@ export interface TargetOutcome {
 }
 
 export type AfterSuccess =
-  | { readonly kind: 'purge'; readonly purged: readonly string[] }
+  | {
+      readonly kind: 'purge';
+      readonly purged: readonly string[];
+      /** The local backups a bare `-x` left, each with why. */
+      readonly left: readonly { readonly dir: string; readonly reason: string }[];
+    }
   | { readonly kind: 'command'; readonly command: string; readonly exitCode: number }
   | { readonly kind: 'not-run'; readonly reason: string };
 

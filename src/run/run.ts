@@ -7,7 +7,8 @@ import type { ProgramControl } from '../backends/programs.js';
 import type { ResolvedConfig, TargetConfig, UploadMethod } from '../config/types.js';
 import type { LocalBackup, Plan, PlanSettings, TargetInventory } from '../core/model.js';
 import { findTooOld, type AgeSettings, type TooOld, type Unlisted } from '../core/age.js';
-import { planRun, selectPurgeable } from '../core/plan.js';
+import { planRun } from '../core/plan.js';
+import { decidePurge, inventoriesAfterPlan } from '../core/purge.js';
 import { ExitCode, FtpError, InterruptedError, VmftpError } from '../errors.js';
 import { executePlan, type TargetRuntime, type TransferObserver } from './execute.js';
 import { SessionPool } from '../ftp/pool.js';
@@ -23,7 +24,7 @@ import { noBackupError, scanSource } from '../facts/scan.js';
 
 export interface RunOptions {
   readonly simulate: boolean;
-  /** `-x`: true purges the uploaded local backups; a string is a command to run. */
+  /** `-x`: true purges the local backups core/purge.ts allows; a string is a command to run. */
   readonly afterSuccess?: true | string;
   /** Watches the uploads' bytes (progress display). */
   readonly observer?: TransferObserver;
@@ -79,7 +80,8 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       const warnings = [...(previousRun === undefined ? [] : [describePreviousRun(previousRun)]), ...scan.warnings, ...strays];
       if (options.simulate) {
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
-        return { kind: 'plan', plan, warnings, exitCode };
+        const purge = decidePurge(scan.backups, inventoriesAfterPlan(plan.targets, connected.inventories, scan.backups), planSettings(config));
+        return { kind: 'plan', plan: { ...plan, purge }, warnings, exitCode };
       }
       const control: ProgramControl = { ...(options.signal === undefined ? {} : { signal: options.signal }), children: lock };
       const runtimes = new Map<string, TargetRuntime>(
@@ -260,8 +262,8 @@ function listAfterRun(pools: ReadonlyMap<string, SessionPool>, signal?: AbortSig
 }
 
 /**
- * Returns what `-x` did. Without a command it deletes exactly the local backup
- * folders that a fresh inventory shows complete on every target they map to.
+ * Returns what `-x` did. Without a command it deletes the local backup folders that
+ * core/purge.ts's rule allows, judged on the inventories listed after the run.
  */
 async function runAfterSuccess(
   afterSuccess: true | string,
@@ -287,10 +289,16 @@ async function runAfterSuccess(
     return { kind: 'not-run', reason: `the check before purging failed (${unlisted.target}: ${unlisted.error}): nothing purged` };
   }
   const inventories = after.filter((inventory): inventory is TargetInventory => !('error' in inventory));
-  const purgeable = selectPurgeable(local, inventories, planSettings(config));
-  for (const backup of purgeable) {
-    await fs.rm(backup.dir, { recursive: true, force: true });
-    log.info(`purged local ${backup.dir}`);
+  const decisions = decidePurge(local, inventories, planSettings(config));
+  for (const decision of decisions) {
+    if (decision.purge) {
+      await fs.rm(decision.dir, { recursive: true, force: true });
+      log.info(`purged local ${decision.dir} (${decision.reason})`);
+    } else log.info(`left local ${decision.dir}: ${decision.reason}`);
   }
-  return { kind: 'purge', purged: purgeable.map((backup) => backup.dir) };
+  return {
+    kind: 'purge',
+    purged: decisions.filter((decision) => decision.purge).map((decision) => decision.dir),
+    left: decisions.filter((decision) => !decision.purge).map(({ dir, reason }) => ({ dir, reason })),
+  };
 }

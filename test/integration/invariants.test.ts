@@ -281,17 +281,28 @@ describe('invariant 4: deletes only touch <remoteDir>/<VM>/<STAMP> and <STAMP>.p
   });
 });
 
-describe('invariant 5: -x only after full success; bare -x purges exactly what is complete on all its targets', () => {
-  test('ftp-srv: bare -x purges the uploaded backups, not a skipped older one', BOUNDED, async (t) => {
+describe('invariant 5: -x only after full success; bare -x purges what every target holds or does not keep, as -S said', () => {
+  test('ftp-srv: -S lists what -x will purge and why; bare -x then purges the uploaded backups and the skipped older one', BOUNDED, async (t) => {
     const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE });
+
+    const simulated = await s.vmftp('-n', '1', '-S', '-x');
+    assert.equal(simulated.code, 0, simulated.stderr);
+    assert.match(simulated.stdout, /-x without a command, once this plan ran in full with no failure/);
+    assert.match(simulated.stdout, /purge +Bart\/2000-08-28-154138 +not kept on nas \(older than the newest\)/);
+    assert.match(simulated.stdout, /purge +Bart\/2012-08-18-154137 +complete on nas/);
+    const planned = (JSON.parse((await s.vmftp('-n', '1', '-S', '--json')).stdout) as { plan: { purge: { dir: string; purge: boolean }[] } }).plan.purge;
+    assert.equal(Object.keys(readTree(s.source)).length, 4, '-S changed nothing');
 
     const run = await s.vmftp('-n', '1', '-x', '--json');
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(Object.keys(readTree(s.source)), ['Bart/2000-08-28-154138/sample.txt'], 'only the skipped backup stays');
-    assert.deepEqual(
-      [...(parseReport(run.stdout).afterSuccess?.purged ?? [])].sort(),
-      [path.join(s.source, 'Bart', '2012-08-18-154137'), path.join(s.source, 'Raoul', '2012-07-13-154137')],
-    );
+    assert.deepEqual(readTree(s.source), {}, 'the skipped backup went too: no target keeps it, and the newer one is on every target');
+    const purged = [...(parseReport(run.stdout).afterSuccess?.purged ?? [])].sort();
+    assert.deepEqual(purged, [
+      path.join(s.source, 'Bart', '2000-08-28-154138'),
+      path.join(s.source, 'Bart', '2012-08-18-154137'),
+      path.join(s.source, 'Raoul', '2012-07-13-154137'),
+    ]);
+    assert.deepEqual(planned.filter((local) => local.purge).map((local) => local.dir).sort(), purged, 'exactly what -S said');
     assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-08-18-154137']);
     assert.deepEqual(readTree(path.join(s.remoteRoot, 'Raoul', '2012-07-13-154137')), { 'samplefile.txt': Buffer.from('Raoul\n') });
   });
@@ -307,9 +318,12 @@ describe('invariant 5: -x only after full success; bare -x purges exactly what i
     const newer = ['2013-01-01-000000', '2013-02-01-000000', '2013-03-01-000000'];
     s.seedRemote(Object.fromEntries(newer.map((stamp) => [`Raoul/${stamp}`, { 'r.txt': stamp }])), 'offsite');
 
+    const simulated = await s.vmftp('-S');
+    assert.match(simulated.stdout, /leave +Raoul\/2012-07-13-154137 +the newest local backup of Raoul, yet offsite would not keep it/);
     const first = await s.vmftp('-x');
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(Object.keys(readTree(s.source)), ['Raoul/2012-07-13-154137/r.txt'], 'Raoul is on nas only: not purged');
+    assert.match(first.stdout, /-x: left local backups:\n {2}\S+Raoul\S2012-07-13-154137: the newest local backup of Raoul/);
     assert.deepEqual(remoteEntries(s.remoteRootOf('nas'), 'Raoul'), ['2012-07-13-154137']);
     assert.deepEqual(remoteEntries(s.remoteRootOf('offsite'), 'Raoul'), newer);
 
@@ -318,6 +332,39 @@ describe('invariant 5: -x only after full success; bare -x purges exactly what i
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(remoteEntries(s.remoteRootOf('offsite'), 'Raoul'), ['2012-07-13-154137', ...newer]);
     assert.deepEqual(readTree(s.source), {});
+  });
+
+  test('ftp-srv: with one of two targets unreachable, -S says why each local backup stays and -x purges nothing (exit 4)', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { [`Bart/${OLD_STAMPS[0]}`]: { 'b.txt': 'old Bart' }, [`Bart/${STAMP}`]: { 'b.txt': 'Bart' }, 'Raoul/2012-07-13-154137': { 'r.txt': 'Raoul' } },
+      targets: { nas: '/nas', offsite: '/offsite' },
+      vms: { Bart: ['nas', 'offsite'], Raoul: 'nas' },
+      keep: 1,
+      targetFields: { retryDelaySeconds: 0.05 },
+    });
+    const port = await closedPort();
+    editConfig(s, (config) => {
+      (config.targets as Record<string, Record<string, unknown>>).offsite!.port = port;
+    });
+    const local = readTree(s.source);
+
+    const simulated = await s.vmftp('-S', '--json');
+    assert.equal(simulated.code, 4, simulated.stderr);
+    const purge = (JSON.parse(simulated.stdout) as { plan: { purge: { vm: string; stamp: string; purge: boolean; reason: string }[] } }).plan.purge;
+    assert.deepEqual(
+      purge.map((local) => `${local.purge ? 'purge' : 'leave'} ${local.vm}/${local.stamp}: ${local.reason}`),
+      [
+        `leave Bart/${OLD_STAMPS[0]}: offsite could not be listed`,
+        `leave Bart/${STAMP}: offsite could not be listed`,
+        'purge Raoul/2012-07-13-154137: complete on nas',
+      ],
+    );
+
+    const run = await s.vmftp('-x');
+    assert.equal(run.code, 4, output(run));
+    assert.match(run.stdout, /-x: not run: the run had failures: nothing purged/);
+    assert.deepEqual(readTree(s.source), local, 'a failed run purges nothing, of Bart or of any other VM');
+    assert.deepEqual(remoteEntries(s.remoteRootOf('nas'), 'Bart'), [STAMP], 'nas got Bart all the same');
   });
 
   test('ftp-srv: a local VM that no route maps to fails the run (exit 1) naming it; the routed VM goes up, nothing is purged', BOUNDED, async (t) => {

@@ -4,6 +4,7 @@ import type {
   DeleteAction,
   KeepPolicy,
   LocalBackup,
+  LocalPurge,
   Plan,
   PlanSettings,
   RemoteBackup,
@@ -12,7 +13,8 @@ import type {
   VmPlan,
   VmRoute,
 } from '../../src/core/model.js';
-import { confirmDeletes, isCompleteOn, planRun, selectPurgeable } from '../../src/core/plan.js';
+import { confirmDeletes, isCompleteOn, planRun } from '../../src/core/plan.js';
+import { decidePurge, inventoriesAfterPlan } from '../../src/core/purge.js';
 import { isStamp, isValidVmName } from '../../src/core/stamp.js';
 
 type Files = Record<string, number>;
@@ -418,7 +420,7 @@ describe('confirmDeletes: the delete phase on a fresh inventory (invariant 2)', 
   });
 });
 
-describe('selectPurgeable (-x)', () => {
+describe('decidePurge (-x)', () => {
   const vms: Record<string, VmRoute> = { Raoul: { targets: ['nas', 'offsite'] }, Bart: { targets: ['nas'] } };
   const locals = [
     local('Raoul', S(1)), // complete on both
@@ -435,24 +437,80 @@ describe('selectPurgeable (-x)', () => {
     partial('Raoul', S(4), DEFAULT_FILES),
     remote('Lisa', S(1)),
   ]);
+  const decided = (purges: LocalPurge[]): string[] => purges.map((p) => `${p.purge ? 'purge' : 'leave'} ${p.vm}/${p.stamp}: ${p.reason}`);
 
-  it('selects the backups complete on every target of their route', () => {
-    const purgeable = selectPurgeable(locals, [nas, offsite], settings({ vms }));
-    assert.deepEqual(purgeable.map((b) => `${b.vm}/${b.stamp}`), [`Raoul/${S(1)}`, `Bart/${S(1)}`]);
+  it('purges what every target of its route holds complete; leaves what a target still lacks', () => {
+    assert.deepEqual(decided(decidePurge(locals, [nas, offsite], settings({ vms }))), [
+      `purge Raoul/${S(1)}: complete on nas, offsite`,
+      `leave Raoul/${S(2)}: not complete on offsite yet`,
+      `leave Raoul/${S(3)}: not complete on offsite yet`,
+      `leave Raoul/${S(4)}: not complete on offsite yet`,
+      `purge Bart/${S(1)}: complete on nas`,
+      'leave Lisa/2012-08-01-020000: no target for VM Lisa',
+    ]);
   });
 
-  it('a target missing from the inventories counts as not holding the backup', () => {
-    const purgeable = selectPurgeable(locals, [nas], settings({ vms }));
-    assert.deepEqual(purgeable.map((b) => `${b.vm}/${b.stamp}`), [`Bart/${S(1)}`]);
+  it('a target missing from the inventories keeps every backup of its VMs local', () => {
+    const purges = decidePurge(locals, [nas], settings({ vms }));
+    assert.deepEqual(purges.filter((p) => p.purge).map((p) => `${p.vm}/${p.stamp}`), [`Bart/${S(1)}`]);
+    assert.equal(purges[0]?.reason, 'offsite could not be listed');
   });
 
-  it('the * route applies to VMs without their own', () => {
-    const purgeable = selectPurgeable(locals, [nas, offsite], settings({ vms: { ...vms, '*': { targets: ['nas', 'offsite'] } } }));
-    assert.deepEqual(purgeable.map((b) => `${b.vm}/${b.stamp}`), [`Raoul/${S(1)}`, `Bart/${S(1)}`, `Lisa/${S(1)}`]);
+  it('the * route applies to VMs without their own; an empty route purges nothing', () => {
+    const all = decidePurge(locals, [nas, offsite], settings({ vms: { ...vms, '*': { targets: ['nas', 'offsite'] } } }));
+    assert.deepEqual(all.filter((p) => p.purge).map((p) => `${p.vm}/${p.stamp}`), [`Raoul/${S(1)}`, `Bart/${S(1)}`, `Lisa/${S(1)}`]);
+    assert.deepEqual(decidePurge(locals, [nas, offsite], settings({ vms: { '*': { targets: [] } } })).filter((p) => p.purge), []);
   });
 
-  it('an empty route purges nothing', () => {
-    assert.deepEqual(selectPurgeable(locals, [nas, offsite], settings({ vms: { '*': { targets: [] } } })), []);
+  it('a backup older than what every target keeps is purged once the newest local backup is on every target', () => {
+    const bart = [1, 2, 3, 4, 5].map((day) => local('Bart', S(day)));
+    const onNas = inventory('nas', [3, 4, 5].map((day) => remote('Bart', S(day))));
+    assert.deepEqual(decided(decidePurge(bart, [onNas], settings())), [
+      `purge Bart/${S(1)}: not kept on nas (older than the 3 newest)`,
+      `purge Bart/${S(2)}: not kept on nas (older than the 3 newest)`,
+      `purge Bart/${S(3)}: complete on nas`,
+      `purge Bart/${S(4)}: complete on nas`,
+      `purge Bart/${S(5)}: complete on nas`,
+    ]);
+  });
+
+  it('held on one target, not kept by the other: purged, each target named with why', () => {
+    const raoul = [4, 5].map((day) => local('Raoul', S(day)));
+    const both = { vms: { '*': { targets: ['nas', 'offsite'] } }, targetKeep: { offsite: 1 } };
+    const purges = decidePurge(raoul, [inventory('nas', [remote('Raoul', S(4)), remote('Raoul', S(5))]), inventory('offsite', [remote('Raoul', S(5))])], settings(both));
+    assert.deepEqual(decided(purges), [
+      `purge Raoul/${S(4)}: complete on nas; not kept on offsite (older than the newest)`,
+      `purge Raoul/${S(5)}: complete on nas, offsite`,
+    ]);
+  });
+
+  it('nothing a target does not keep is purged unless the newest local backup is on every target (a server with stamps from the future)', () => {
+    const bart = [1, 2].map((day) => local('Bart', S(day)));
+    const future = ['2099-01-01-000000', '2099-01-02-000000', '2099-01-03-000000'];
+    const purges = decidePurge(bart, [inventory('nas', future.map((stamp) => remote('Bart', stamp)))], settings());
+    assert.deepEqual(decided(purges), [
+      `leave Bart/${S(1)}: kept until Bart/${S(2)}, the newest local backup, is complete on every target`,
+      `leave Bart/${S(2)}: the newest local backup of Bart, yet nas would not keep it (it holds newer ones): check the stamps and the clock there`,
+    ]);
+  });
+
+  it('a backup a GFS target still wants but lacks stays local', () => {
+    const june = '2012-06-30-020000';
+    const purges = decidePurge([local('Bart', june), local('Bart', S(5))], [inventory('nas', [remote('Bart', S(5))])], settings({ keep: { monthly: 3 } }));
+    assert.deepEqual(decided(purges), [`leave Bart/${june}: not complete on nas yet`, `purge Bart/${S(5)}: complete on nas`]);
+  });
+
+  it('--simulate judges on what the plan leaves: the skipped backlog and the uploads go, an unreachable target keeps all', () => {
+    const bart = [1, 2, 3, 4, 5].map((day) => local('Bart', S(day)));
+    const plan = planRun({ local: bart, inventories: [inventory('nas', [])], settings: settings() });
+    assert.deepEqual(summary(vmPlanOf(plan, 'nas', 'Bart')), { upload: [S(5), S(4), S(3)], skip: [S(2), S(1)] });
+    const after = inventoriesAfterPlan(plan.targets, [inventory('nas', [])], bart);
+    assert.deepEqual(decidePurge(bart, after, settings()).map((p) => p.purge), [true, true, true, true, true]);
+
+    const twoTargets = settings({ vms: { '*': { targets: ['nas', 'offsite'] } } });
+    const unreachable = planRun({ local: bart, inventories: [inventory('nas', [])], settings: twoTargets });
+    const left = decidePurge(bart, inventoriesAfterPlan(unreachable.targets, [inventory('nas', [])], bart), twoTargets);
+    assert.deepEqual([...new Set(left.map((p) => `${p.purge} ${p.reason}`))], ['false offsite could not be listed']);
   });
 });
 
