@@ -298,11 +298,7 @@ export function formatReport(report: RunReport, style: ReportStyle = {}): string
  * that its unfinished uploads resume now, and which of its programs were ended or may still run.
  */
 export function describePreviousRun(previous: AbandonedRun): string {
-  const started = format(new Date(previous.startedAt), 'yyyy-MM-dd HH:mm:ss');
-  const parts = [
-    `the previous run (pid ${previous.pid}, started at ${started}) ended without a report (killed, ended by the task scheduler, a crash or a power cut):` +
-      ' its unfinished uploads stay as .partial and this run resumes them',
-  ];
+  const parts = [`${endedWithoutReport(previous)}: its unfinished uploads stay as .partial and this run resumes them`];
   for (const program of previous.programs) {
     if (program.state === 'ended') parts.push(`ended its ${program.program} (pid ${program.pid}), still uploading`);
     if (program.state === 'unknown') {
@@ -310,6 +306,16 @@ export function describePreviousRun(previous: AbandonedRun): string {
     }
   }
   return parts.join('; ');
+}
+
+/** Returns what a run that changes nothing (`-S`) says about a dead run's lock it leaves for the next backup run. */
+export function describeUnreportedRun(previous: AbandonedRun): string {
+  return `${endedWithoutReport(previous)}: its lock stays for the next backup run, which reports it, resumes its uploads and ends what it left running`;
+}
+
+function endedWithoutReport(previous: AbandonedRun): string {
+  const started = format(new Date(previous.startedAt), 'yyyy-MM-dd HH:mm:ss');
+  return `the previous run (pid ${previous.pid}, started at ${started}) ended without a report (killed, ended by the task scheduler, a crash or a power cut)`;
 }
 
 function formatAfterSuccess(afterSuccess: NonNullable<RunReport['afterSuccess']>): string {

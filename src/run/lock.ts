@@ -42,6 +42,12 @@ export interface HeldLock {
   /** Set when this run took over the lock of a run that ended without a report. */
   readonly previous?: AbandonedRun;
   /**
+   * Set instead with `leaveAbandoned` (`-S`): a run that ended without a report holds the lock,
+   * and it stays as it is, for the next backup run to take over, report and clean up after. This
+   * run then holds no lock (it changes nothing), and its programs were not looked at.
+   */
+  readonly unreported?: AbandonedRun;
+  /**
    * Writes a program this run started into the lock, so that the next run can end it should this
    * one die without a chance to; returns the function that takes it out again when it ended.
    */
@@ -53,9 +59,15 @@ export interface HeldLock {
 /**
  * Returns the held lock of this run. Rejects with LockError naming the holder
  * (pid, host, config file, start time) when another live vmftp holds it; a
- * lock left by a process that is gone is taken over and `onStale` says so.
+ * lock left by a process that is gone is taken over and `onStale` says so,
+ * unless `leaveAbandoned` (a run that changes nothing must not consume the
+ * next backup run's report of it: see HeldLock.unreported).
  */
-export async function acquireLock(file: string, onStale: (message: string) => void, run: { configPath?: string } = {}): Promise<HeldLock> {
+export async function acquireLock(
+  file: string,
+  onStale: (message: string) => void,
+  run: { configPath?: string; leaveAbandoned?: boolean } = {},
+): Promise<HeldLock> {
   const self = markProcess(process.pid, path.basename(process.execPath).replace(/\.exe$/i, ''), new Date(Date.now() - process.uptime() * 1000));
   const owner: LockOwner = {
     pid: process.pid,
@@ -107,6 +119,13 @@ export async function acquireLock(file: string, onStale: (message: string) => vo
           `another vmftp run holds the lock ${file}: pid ${holder.pid} on ${holder.host}, config ${holder.configPath ?? '(not recorded)'}, started ${localTime(holder.startedAt)}`,
           'wait for it to finish; if no vmftp is running, delete that file',
         );
+      }
+      if (holder !== undefined && run.leaveAbandoned === true) {
+        return {
+          unreported: { pid: holder.pid, host: holder.host, startedAt: holder.startedAt, programs: [] },
+          recordChild: () => () => undefined,
+          release: async () => undefined,
+        };
       }
       onStale(
         holder === undefined

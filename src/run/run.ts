@@ -18,7 +18,7 @@ import { takeInventory, type Listing } from '../facts/inventory.js';
 import { acquireLock } from './lock.js';
 import type { Logger } from '../delivery/log.js';
 import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
-import { describePreviousRun } from '../report/report.js';
+import { describePreviousRun, describeUnreportedRun } from '../report/report.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
 import { noBackupError, scanSource } from '../facts/scan.js';
 
@@ -54,12 +54,19 @@ interface Connected {
  * run in which every planned upload on every target verified.
  */
 export async function runBackup(config: ResolvedConfig, options: RunOptions, log: Logger): Promise<RunResult> {
-  const lock = await acquireLock(config.lockFile, (message) => log.warn(message), { configPath: config.configPath });
+  const lock = await acquireLock(config.lockFile, (message) => log.warn(message), {
+    configPath: config.configPath,
+    leaveAbandoned: options.simulate,
+  });
   try {
     await options.onLocked?.();
     const startedAt = new Date();
     const previousRun = lock.previous;
-    if (previousRun !== undefined) log.warn(describePreviousRun(previousRun));
+    const notices = [
+      ...(previousRun === undefined ? [] : [describePreviousRun(previousRun)]),
+      ...(lock.unreported === undefined ? [] : [describeUnreportedRun(lock.unreported)]),
+    ];
+    for (const notice of notices) log.warn(notice);
     const scan = await scanSource(config.source);
     for (const warning of scan.warnings) log.warn(warning);
     if (scan.backups.length === 0) throw noBackupError(config.source, scan);
@@ -77,7 +84,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       const plan = planRun({ local: scan.backups, inventories: connected.inventories, settings: planSettings(config) });
       const strays = strayWarnings(connected.inventories);
       for (const warning of strays) log.warn(warning);
-      const warnings = [...(previousRun === undefined ? [] : [describePreviousRun(previousRun)]), ...scan.warnings, ...strays];
+      const warnings = [...notices, ...scan.warnings, ...strays];
       if (options.simulate) {
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
         const purge = decidePurge(scan.backups, inventoriesAfterPlan(plan.targets, connected.inventories, scan.backups), planSettings(config));

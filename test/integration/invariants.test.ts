@@ -625,6 +625,36 @@ describe('invariant 6: a run that died without a report is reported by the next 
     assert.doesNotMatch(after.stderr, /previous run/, 'a run that ended with its report leaves nothing to report');
   });
 
+  test('ftp-srv: -d and -S after a kill -9 leave the dead run\'s lock as it is; the next backup run still reports it', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 200_000 } },
+      rules: { stallUpload: { match: 'disk1.vmdk', afterBytes: 50_000 } },
+    });
+    const killed = s.start();
+    t.after(() => killed.kill('SIGKILL'));
+    await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 50_000);
+    killed.kill('SIGKILL');
+    await killed.done;
+    const left = readFileSync(s.lockFile, 'utf8');
+    s.proxy.setRules({});
+
+    assert.equal((await s.vmftp('-d')).code, 0);
+    const simulated = await s.vmftp('-S');
+    assert.equal(simulated.code, 0, simulated.stderr);
+    const notice = new RegExp(`the previous run \\(pid ${killed.pid}, started at [\\d-]+ [\\d:]+\\) ended without a report`);
+    assert.match(simulated.stderr, notice);
+    assert.match(simulated.stderr, /its lock stays for the next backup run, which reports it/);
+    assert.doesNotMatch(simulated.stderr, /taking it over/);
+    assert.equal(readFileSync(s.lockFile, 'utf8'), left, '-d and -S leave the dead run\'s lock as it is');
+
+    const next = await s.vmftp('--json');
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stderr, notice);
+    assert.equal((JSON.parse(next.stdout) as { report: { previousRun?: { pid: number } } }).report.previousRun?.pid, killed.pid);
+    assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
+    assert.ok(!existsSync(s.lockFile));
+  });
+
   test('ftp-srv: a program in the dead run\'s lock is ended only when its pid, name and start time prove it is that program', BOUNDED, async (t) => {
     if (!requireOrSkip(t, existsSync('/proc/self/stat'), 'Linux /proc')) return;
     const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } } });
