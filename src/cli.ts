@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 import v8 from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { assertUploadMethodUsable } from './backends/index.js';
 import { colorsFor } from './report/color.js';
-import { backupCommand, unstartedRun, type BackupOptions } from './commands/backup.js';
-import { loadConfig, ReportableConfigError, reportingOf, type CliFlags, type LoadedConfig } from './config/load.js';
-import type { ResolvedConfig, UploadMethod } from './config/types.js';
-import { ConfigError, ExitCode, InterruptedError } from './errors.js';
+import { backupCommand } from './commands/backup.js';
+import { loadConfig, type CliFlags } from './config/load.js';
+import type { UploadMethod } from './config/types.js';
+import { ExitCode, exitCodeHelp, InterruptedError } from './errors.js';
 import { failureJson, reportFailure } from './report/failure.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './delivery/log.js';
 import { vmftpVersion } from './version.js';
@@ -46,13 +45,7 @@ Examples:
   vmftp help check               the options of a command
 
 Exit codes:
-  0    all done: every planned upload verified, every planned delete done
-       (also when only the -m e-mail failed: that is logged as an error)
-  1    some transfer, verify, rename or delete failed (the rest ran)
-  2    usage or config error: nothing was changed
-  3    another vmftp run holds the lock
-  4    a target could not be reached or refused the login (check: a target failed)
-  130  interrupted (SIGINT/SIGTERM/SIGHUP)`;
+${exitCodeHelp()}`;
 
 /** What the command line asked for; `run` is set by the action commander picked. */
 interface Invocation {
@@ -108,7 +101,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
   program.action(() => {
     invocation.run = async () => {
       const options = setUp(program);
-      const backupOptions = (warnings: readonly string[]): BackupOptions => ({
+      return backupCommand(() => load(options), {
         display: options.display === true,
         simulate: options.simulate === true,
         ...(options.execute === undefined ? {} : { execute: options.execute }),
@@ -116,23 +109,8 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
         json: options.json === true,
         progress: options.progress,
         level: options.verbosity ?? 'info',
-        warnings,
         signal,
       });
-      let loaded: LoadedConfig;
-      try {
-        loaded = await load(options);
-      } catch (error) {
-        // A config that cannot run may still be able to say so: through its log, mail and notify blocks.
-        if (!(error instanceof ReportableConfigError)) throw error;
-        return unstartedRun(error.reporting, error, backupOptions([]));
-      }
-      try {
-        assertSupported(options, loaded.config);
-      } catch (error) {
-        return unstartedRun(reportingOf(loaded.config), error, backupOptions(loaded.warnings));
-      }
-      return backupCommand(loaded.config, backupOptions(loaded.warnings));
     };
   });
 
@@ -145,14 +123,8 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
       invocation.run = async () => {
         setUp(program);
         // Subcommands load their modules when asked for: every nightly run pays for what the default command imports.
-        const { STARTER_PASSWORD_ENV, writeStarterConfig } = await import('./commands/init.js');
-        const written = await writeStarterConfig(file, initOptions.force === true);
-        process.stdout.write(
-          `wrote ${written}\n` +
-            `next: set ${STARTER_PASSWORD_ENV} for the account that runs vmftp, edit source, host, user and remoteDir,\n` +
-            `      then run: vmftp check -c "${written}"\n`,
-        );
-        return ExitCode.Ok;
+        const { initCommand } = await import('./commands/init.js');
+        return initCommand(file, initOptions.force === true);
       };
     });
 
@@ -165,14 +137,9 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     .action((_options: unknown, command: Command) => {
       invocation.run = async () => {
         const options = setUp(command);
-        const { config, warnings } = await load(options);
-        for (const warning of warnings) log.current.warn(warning);
-        const { checkTargets, formatCheck } = await import('./commands/check.js');
-        const checks = await checkTargets(config, log.current);
-        process.stdout.write(
-          `${options.json === true ? JSON.stringify({ targets: checks }, null, 2) : formatCheck(checks, colorsFor(process.stdout))}\n`,
-        );
-        return checks.every((check) => check.ok) ? ExitCode.Ok : ExitCode.Unreachable;
+        const loaded = await load(options);
+        const { checkCommand } = await import('./commands/check.js');
+        return checkCommand(loaded, { json: options.json === true }, log.current);
       };
     });
   return program;
@@ -191,26 +158,6 @@ function flagsOf(options: CliOptions): CliFlags {
     ...(options.uploadMethod === undefined ? {} : { uploadMethod: options.uploadMethod }),
     ...(options.deleteFirst === undefined ? {} : { deleteFirst: options.deleteFirst }),
   };
-}
-
-/** Refuses what this config or this machine cannot do, before anything is touched. */
-function assertSupported(options: CliOptions, config: ResolvedConfig): void {
-  if (options.mail === true && config.mail === undefined) {
-    throw new ConfigError(
-      '-m: there is nothing to send the report with',
-      ['mail: missing (-m e-mails the report through the config\'s mail block)'],
-      'add mail: { from, to, smtp: { host } } to the config (see README, "Config reference"), or run without -m',
-    );
-  }
-  const active = Object.values(config.targets).filter((target) => target.activeMode);
-  if (active.length > 0 && config.uploadMethod === 'internal') {
-    throw new ConfigError(
-      `targets.${active[0]!.name}.activeMode: the internal client has no active mode`,
-      [],
-      'use -u curl or -u ncftpput for that target, or turn activeMode off',
-    );
-  }
-  assertUploadMethodUsable(config);
 }
 
 async function main(argv: readonly string[], log: { current: Logger }, signal: AbortSignal): Promise<ExitCode> {

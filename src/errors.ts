@@ -3,39 +3,49 @@
  * Messages say what happened, to what, and what to do next.
  */
 
-/** Exit codes are part of the interface (README, --help). */
+/** Exit codes are part of the interface: EXIT_CODE_MEANINGS says what each one means. */
 export const ExitCode = {
-  /** Every planned upload verified and every planned delete done. */
   Ok: 0,
-  /** Some transfer, verify, rename or delete failed; the rest ran. */
   PartialFailure: 1,
-  /** Bad flags or config; nothing was changed. */
   Usage: 2,
-  /** Another vmftp run holds the lock. */
   Locked: 3,
-  /** A target could not be reached or refused the login. */
   Unreachable: 4,
-  /** Stopped by SIGINT/SIGTERM/SIGHUP. */
   Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Returns what an exit code means, in the words of the README and --help. */
+/** What an exit code means: `meaning` in a few words, `more` for --help; the README and docs/design.md tables say the same. */
+export interface ExitCodeMeaning {
+  readonly meaning: string;
+  readonly more?: string;
+}
+
+/**
+ * The one table of exit codes: the summary's verdict (`FAILED (exit code 4: <meaning>)`) and
+ * --help are made from it, and a unit test holds the README's and docs/design.md's tables to it.
+ */
+export const EXIT_CODE_MEANINGS: Readonly<Record<ExitCode, ExitCodeMeaning>> = {
+  [ExitCode.Ok]: {
+    meaning: 'all done',
+    more: 'every planned upload verified, every planned delete done (also when only the -m e-mail failed: that is logged as an error)',
+  },
+  [ExitCode.PartialFailure]: { meaning: 'some transfer, verify, rename or delete failed', more: 'the rest ran' },
+  [ExitCode.Usage]: { meaning: 'usage or config error, nothing was changed' },
+  [ExitCode.Locked]: { meaning: 'another vmftp run holds the lock' },
+  [ExitCode.Unreachable]: { meaning: 'a target could not be reached or refused the login', more: 'check: a target failed' },
+  [ExitCode.Interrupted]: { meaning: 'interrupted', more: 'SIGINT/SIGTERM/SIGHUP' },
+};
+
+/** Returns what an exit code means, in a few words: `FAILED (exit code 4: <this>)`. */
 export function describeExitCode(code: ExitCode): string {
-  switch (code) {
-    case ExitCode.Ok:
-      return 'all done';
-    case ExitCode.PartialFailure:
-      return 'some transfer, verify, rename or delete failed';
-    case ExitCode.Usage:
-      return 'usage or config error, nothing was changed';
-    case ExitCode.Locked:
-      return 'another vmftp run holds the lock';
-    case ExitCode.Unreachable:
-      return 'a target could not be reached or refused the login';
-    case ExitCode.Interrupted:
-      return 'interrupted';
-  }
+  return EXIT_CODE_MEANINGS[code].meaning;
+}
+
+/** Returns the exit code table as --help prints it: one line per code, its meaning and what more there is to say. */
+export function exitCodeHelp(): string {
+  return Object.entries(EXIT_CODE_MEANINGS)
+    .map(([code, { meaning, more }]) => `  ${code.padEnd(5)}${meaning}${more === undefined ? '' : ` (${more})`}`)
+    .join('\n');
 }
 
 /** How an FTP failure behaves, whatever program met it; retries are decided from this, never from text. */

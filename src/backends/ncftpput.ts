@@ -13,7 +13,7 @@
  */
 import { createReadStream, promises as fs } from 'node:fs';
 import type { TargetConfig } from '../config/types.js';
-import { ConfigError, FtpError } from '../errors.js';
+import { FtpError } from '../errors.js';
 import type { DataConnection } from '../ftp/passive.js';
 import type { Backend, UploadJob } from './backend.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
@@ -87,15 +87,12 @@ export function ncftpputPassiveProblem(target: TargetConfig, how: DataConnection
   );
 }
 
-/** Returns the backend that sends each file of `target` with one ncftpput process. */
+/**
+ * Returns the backend that sends each file of `target` with one ncftpput process. A target
+ * ncftpput cannot serve (TLS, a login its -f file cannot carry) never gets here: the run's
+ * preflight (config/preflight.ts) refuses it before anything is touched.
+ */
 export function createNcftpputBackend(target: TargetConfig, options: NcftpputBackendOptions = {}): Backend {
-  const problems = ncftpputLoginProblems(target);
-  if (problems.length > 0) throw new ConfigError(`-u ncftpput cannot log in to ${target.name}`, problems);
-  if (target.secure !== false) {
-    throw new ConfigError(`-u ncftpput cannot reach ${target.name}: ncftpput has no TLS`, [
-      `targets.${target.name}.secure: ncftpput has no TLS; use -u curl or -u internal`,
-    ]);
-  }
   const program = options.program ?? requireProgram('ncftpput');
   const passiveProblem = ncftpputPassiveProblem(target, options.dataConnection);
   return {

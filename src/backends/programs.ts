@@ -39,14 +39,21 @@ function isRunnable(file: string): boolean {
 /** Returns the absolute path of `name`; throws the ConfigError (exit 2) that says how to go on when it is not on PATH. */
 export function requireProgram(name: ExternalProgram, env: NodeJS.ProcessEnv = process.env): string {
   const found = findProgram(name, env);
-  if (found === undefined) {
-    throw new ConfigError(
-      `${name} not found on PATH — install it or use -u internal`,
-      [],
-      name === 'curl' ? 'Debian/Ubuntu: apt-get install curl; Windows 10+ ships curl.exe' : 'Debian/Ubuntu: apt-get install ncftp',
-    );
-  }
+  if (found === undefined) throw notOnPath(name);
   return found;
+}
+
+/** Returns the ConfigError (exit 2) for `name` missing from PATH, saying how to go on; undefined when it is there. */
+export function missingProgram(name: ExternalProgram, env: NodeJS.ProcessEnv): ConfigError | undefined {
+  return findProgram(name, env) === undefined ? notOnPath(name) : undefined;
+}
+
+function notOnPath(name: ExternalProgram): ConfigError {
+  return new ConfigError(
+    `${name} not found on PATH — install it or use -u internal`,
+    [],
+    name === 'curl' ? 'Debian/Ubuntu: apt-get install curl; Windows 10+ ships curl.exe' : 'Debian/Ubuntu: apt-get install ncftp',
+  );
 }
 
 /** Returns the name a program runs under, as the system lists it: `curl` for `/usr/bin/curl` and `C:\\Windows\\System32\\curl.exe`. */

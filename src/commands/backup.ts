@@ -6,7 +6,8 @@
  * e-mail still go out, and the exit code stays the run's own.
  */
 import { colorsFor } from '../report/color.js';
-import { reportingOf } from '../config/load.js';
+import { reportingOf, ReportableConfigError, type LoadedConfig } from '../config/load.js';
+import { assertRunnable } from '../config/preflight.js';
 import type { Reporting, ResolvedConfig } from '../config/types.js';
 import { displayTargets } from '../report/display.js';
 import { ExitCode } from '../errors.js';
@@ -16,12 +17,16 @@ import { composeMail, sendMail } from '../delivery/mail.js';
 import { ping } from '../delivery/notify.js';
 import { createProgress, noProgress, type Progress } from '../report/progress.js';
 import { createRedactor } from '../delivery/redact.js';
-import { describeNotReached, formatDisplay, formatPlan, formatReport, runTotals } from '../report/report.js';
+import { formatDisplay } from '../report/listing.js';
+import { formatPlan } from '../report/plan.js';
+import { formatReport } from '../report/report.js';
+import { describeNotReached, runTotals } from '../report/totals.js';
 import { runBackup } from '../run/run.js';
 import { openRunLog, type RunLog } from '../delivery/run-log.js';
 import { scanSource } from '../facts/scan.js';
 import { summarizeError, summarizePlan, summarizeReport, verdict, type RunSummary } from '../report/summary.js';
 
+/** What the command line asks of a backup run. */
 export interface BackupOptions {
   readonly display: boolean;
   readonly simulate: boolean;
@@ -33,8 +38,6 @@ export interface BackupOptions {
   /** false with `--no-progress`. */
   readonly progress: boolean;
   readonly level: LogLevel;
-  /** What the config loader warned about. */
-  readonly warnings: readonly string[];
   /** Aborted on SIGINT/SIGTERM/SIGHUP: the run stops its transfers and ends with exit 130, log, ping and e-mail included. */
   readonly signal?: AbortSignal;
 }
@@ -52,26 +55,35 @@ interface Ended {
   readonly summary: RunSummary;
 }
 
-/** Returns the run's exit code after the log, the pings and the e-mail are done. */
-export function backupCommand(config: ResolvedConfig, options: BackupOptions): Promise<ExitCode> {
-  return reportedRun(reportingOf(config), options, `, upload method ${config.uploadMethod}`, (runLog, progress) =>
+/**
+ * Returns the run's exit code after the log, the pings and the e-mail are done. A config that
+ * cannot run (invalid, or not here: `config/preflight.ts`) still reports through what of it works.
+ */
+export async function backupCommand(load: () => Promise<LoadedConfig>, options: BackupOptions): Promise<ExitCode> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = await load();
+  } catch (error) {
+    if (!(error instanceof ReportableConfigError)) throw error;
+    return reportedRun(error.reporting, options, [], '', () => Promise.reject(error));
+  }
+  const { config, warnings } = loaded;
+  try {
+    assertRunnable(config, { mail: options.mail });
+  } catch (error) {
+    return reportedRun(reportingOf(config), options, warnings, '', () => Promise.reject(error));
+  }
+  return reportedRun(reportingOf(config), options, warnings, `, upload method ${config.uploadMethod}`, (runLog, progress) =>
     runSelected(config, options, runLog, progress),
   );
-}
-
-/**
- * Returns the exit code of a run that stopped before it started (a config error elsewhere in the
- * file, -m without mail, a missing upload program), after its log, failure ping and e-mail went
- * out through what of the config still works.
- */
-export function unstartedRun(reporting: Reporting, error: unknown, options: BackupOptions): Promise<ExitCode> {
-  return reportedRun(reporting, options, '', () => Promise.reject(error));
 }
 
 /** Opens the run's log, pings, runs `run`, prints its result, logs the summary, pings and e-mails it. */
 async function reportedRun(
   reporting: Reporting,
   options: BackupOptions,
+  /** What the config loader warned about. */
+  warnings: readonly string[],
   /** What the start line adds about the run. */
   about: string,
   run: (runLog: RunLog, progress: Progress) => Promise<Ended>,
@@ -95,7 +107,7 @@ async function reportedRun(
   const log = runLog.logger;
   const mode = options.display ? 'list (-d)' : options.simulate ? 'simulation (-S)' : 'backup run';
   log.info(`vmftp ${mode} started with config ${reporting.configPath ?? '(none)'}${about}`);
-  for (const warning of options.warnings) log.warn(warning);
+  for (const warning of warnings) log.warn(warning);
   for (const block of reporting.broken) log.error(`${block}: this block of the config is invalid (see below): ${BROKEN[block]} until it is fixed`);
   if (options.mail && options.display) log.warn('-m: no e-mail for -d; the listing is printed only');
   if (real) await ping(reporting.notify, 'start', '', log, redact);

@@ -7,14 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import type { LoadedConfig } from '../config/load.js';
 import type { ResolvedConfig, TargetConfig } from '../config/types.js';
-import { FtpError, VmftpError } from '../errors.js';
+import { ExitCode, FtpError, VmftpError } from '../errors.js';
 import { FtpSession } from '../ftp/session.js';
 import { createLocalDigest } from '../ftp/hash.js';
 import type { Logger } from '../delivery/log.js';
-import type { Colors } from '../report/color.js';
-import { NO_COLORS } from '../report/color.js';
-import { table } from '../report/report.js';
+import { colorsFor, NO_COLORS, type Colors } from '../report/color.js';
+import { describeError } from '../report/failure.js';
+import { table } from '../report/format.js';
 import { describeServer, type ServerReport } from './check-server.js';
 
 /** What `check` found on one target. */
@@ -32,6 +33,14 @@ export interface TargetCheck {
 }
 
 const PROBE_TEXT = 'vmftp check: this folder is a probe and is deleted right away\n';
+
+/** `vmftp check`: checks every target, prints the table (or `--json`); returns exit 0 when all passed, 4 otherwise. */
+export async function checkCommand(loaded: LoadedConfig, options: { readonly json: boolean }, log: Logger): Promise<ExitCode> {
+  for (const warning of loaded.warnings) log.warn(warning);
+  const checks = await checkTargets(loaded.config, log);
+  process.stdout.write(`${options.json ? JSON.stringify({ targets: checks }, null, 2) : formatCheck(checks, colorsFor(process.stdout))}\n`);
+  return checks.every((check) => check.ok) ? ExitCode.Ok : ExitCode.Unreachable;
+}
 
 /** Returns the result of every configured target, checked in parallel. */
 export function checkTargets(config: ResolvedConfig, log: Logger): Promise<TargetCheck[]> {
@@ -89,7 +98,7 @@ async function checkTarget(target: TargetConfig, log: Logger): Promise<TargetChe
     return { target: target.name, host: `${target.host}:${target.port}`, remoteDir: target.remoteDir, ok: true, passed, server };
   } catch (error) {
     // The project's errors already name the operation and the server; anything else gets the step.
-    const failure = error instanceof VmftpError ? describe(error) : `${step}: ${describe(error)}`;
+    const failure = error instanceof VmftpError ? describeError(error) : `${step}: ${describeError(error)}`;
     log.error(`check ${target.name}: FAILED at ${failure}`);
     if (session !== undefined && created !== undefined) {
       // Leave nothing behind; if even that fails, say which folder to remove by hand.
@@ -128,11 +137,6 @@ async function checkDigest(session: FtpSession, file: string, target: TargetConf
     );
   }
   return `compared ${method.algorithm} with ${method.command}`;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof VmftpError) return error.hint === undefined ? error.message : `${error.message} (${error.hint})`;
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Returns the per-target result table of `check`. */

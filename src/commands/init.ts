@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ExitCode } from '../errors.js';
 
 /** The environment variable the starter config reads the FTP password from. */
 export const STARTER_PASSWORD_ENV = 'VMFTP_NAS_PASSWORD';
@@ -78,4 +78,15 @@ export async function writeStarterConfig(file: string, force: boolean, windows =
     throw new ConfigError(`init: cannot write ${target} (${code ?? (error as Error).message})`, [], 'check the folder exists and is writable');
   }
   return target;
+}
+
+/** `vmftp init [file] [--force]`: writes the starter config, says what to do next; returns the exit code. */
+export async function initCommand(file: string, force: boolean): Promise<ExitCode> {
+  const written = await writeStarterConfig(file, force);
+  process.stdout.write(
+    `wrote ${written}\n` +
+      `next: set ${STARTER_PASSWORD_ENV} for the account that runs vmftp, edit source, host, user and remoteDir,\n` +
+      `      then run: vmftp check -c "${written}"\n`,
+  );
+  return ExitCode.Ok;
 }

@@ -128,7 +128,6 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   const checked = validateConfig(file.config);
   if (!checked.ok) problems.push(...checked.problems);
   problems.push(...flagProblems(flags));
-  if (checked.ok) problems.push(...uploadMethodProblems(checked.value, flags));
   // Resolved from the raw file, so a missing password variable is reported together with a bad port.
   const secrets = await resolvePasswords(file.config, configDir, env, problems, warnings);
   const cas = await readCertificates(file.config, configDir, problems);
@@ -322,17 +321,6 @@ function flagProblems(flags: CliFlags): string[] {
     problems.push(`-u/--upload-method: expected one of internal, curl, ncftpput, got ${JSON.stringify(flags.uploadMethod)}`);
   }
   return problems;
-}
-
-/** ncftpput has no TLS: a secure target would get its password in clear, so the combination is refused. */
-function uploadMethodProblems(value: ValidatedConfig, flags: CliFlags): string[] {
-  if (flags.uploadMethod !== 'ncftpput') return [];
-  return Object.entries(value.targets)
-    .filter(([, target]) => target.secure !== false)
-    .map(
-      ([name, target]) =>
-        `${fieldPath(['targets', name, 'secure'])}: ${JSON.stringify(target.secure)} needs TLS, which -u ncftpput does not have; use -u curl or -u internal`,
-    );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -18,6 +18,15 @@ function describeFailure(error: unknown): { message: string; problems: readonly 
   };
 }
 
+/**
+ * Returns an error in one line, where it is one cell of a table or one line of the log: the
+ * message, and what to do next in brackets.
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof VmftpError) return error.hint === undefined ? error.message : `${error.message} (${error.hint})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Returns an error as the lines an administrator reads: what happened, every problem, what to do next. */
 export function failureLines(error: unknown): string[] {
   const { message, problems, hint } = describeFailure(error);

@@ -1,7 +1,7 @@
 import type cliProgress from 'cli-progress';
 import type { Plan } from '../core/model.js';
 import type { TransferObserver } from '../run/execute.js';
-import { formatBytes, formatDuration } from './report.js';
+import { formatBytes, formatDuration, formatSpeed } from './format.js';
 
 /** A progress display: the executor's observer, plus a way to print log lines without tearing it. */
 export interface Progress extends TransferObserver {
@@ -54,7 +54,7 @@ function plannedBytes(plan: Plan): number {
 function rate(done: number, total: number, elapsedMs: number): { speed: string; eta: string } {
   if (done === 0 || elapsedMs <= 0) return { speed: '-', eta: '-' };
   const perMs = done / elapsedMs;
-  return { speed: `${((perMs * 1000) / 1e6).toFixed(1)} MB/s`, eta: formatDuration(Math.max(0, total - done) / perMs) };
+  return { speed: formatSpeed(done, elapsedMs), eta: formatDuration(Math.max(0, total - done) / perMs) };
 }
 
 /** Counts the bytes of the run: every file's progress adds to one total. */

@@ -2,7 +2,9 @@ import os from 'node:os';
 import type { Plan } from '../core/model.js';
 import { describeExitCode, ExitCode } from '../errors.js';
 import type { RunReport } from '../run/outcome.js';
-import { describeTotals, formatPlan, formatReport, runTotals } from './report.js';
+import { formatPlan } from './plan.js';
+import { formatReport } from './report.js';
+import { describeTotals, runTotals } from './totals.js';
 
 /** How a run ended, in words: what the log's last lines, the notification and the e-mail say. */
 export interface RunSummary {

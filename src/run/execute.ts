@@ -13,12 +13,13 @@ import type {
 import { confirmDeletes } from '../core/plan.js';
 import { PARTIAL_SUFFIX, isStamp, isValidVmName } from '../core/stamp.js';
 import { assertLocalSize, digestLocalRange } from '../backends/local-file.js';
-import { FtpError, VmftpError } from '../errors.js';
+import { FtpError } from '../errors.js';
 import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from '../ftp/hash.js';
 import type { SessionPool } from '../ftp/pool.js';
 import { isUnknownCommand, type FtpSession } from '../ftp/session.js';
 import { takeInventory } from '../facts/inventory.js';
 import type { Logger } from '../delivery/log.js';
+import { describeError } from '../report/failure.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
 import { describeRetry, withRetries, type OnRetry, type RetryPolicy } from './retry.js';
 
@@ -139,7 +140,7 @@ class TargetExecution {
       this.log.info(`${this.plan.target}: ${vm}/${action.stamp} uploaded and verified`);
       return outcome(vm, action.stamp, kind, 'done', sent, Date.now() - started, action.reason, started);
     } catch (error) {
-      const message = this.signal?.aborted === true ? interrupted(this.signal, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`) : describe(error);
+      const message = this.signal?.aborted === true ? interrupted(this.signal, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`) : describeError(error);
       this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
       return outcome(vm, action.stamp, kind, 'failed', sent, Date.now() - started, message, started);
     }
@@ -350,7 +351,7 @@ class TargetExecution {
         await session.removeFile(remotePath);
       })
       .catch((error: unknown) => {
-        this.log.warn(`${this.plan.target}: could not remove ${remotePath} after its digest differed: ${describe(error)}`);
+        this.log.warn(`${this.plan.target}: could not remove ${remotePath} after its digest differed: ${describeError(error)}`);
       });
     throw new FtpError(
       `verify failed: ${remotePath} has ${method.algorithm} ${remote} on the server, ${local} locally`,
@@ -394,7 +395,7 @@ class TargetExecution {
     try {
       fresh = (await this.#op('list the target again', (session) => takeInventory(session))).backups;
     } catch (error) {
-      const message = `not deleted: the fresh inventory failed (${describe(error)})`;
+      const message = `not deleted: the fresh inventory failed (${describeError(error)})`;
       for (const vmPlan of planned) {
         for (const action of deletesOf(vmPlan)) this.#record(vmPlan.vm, action.stamp, 'held', 'failed', 0, 0, message, undefined);
       }
@@ -424,7 +425,7 @@ class TargetExecution {
       this.#record(vm, action.stamp, 'delete', 'done', 0, Date.now() - started, action.reason, started);
       this.log.info(`${this.plan.target}: deleted ${dir} (${action.reason})`);
     } catch (error) {
-      const message = this.signal?.aborted === true ? interrupted(this.signal, 'the next run deletes it') : describe(error);
+      const message = this.signal?.aborted === true ? interrupted(this.signal, 'the next run deletes it') : describeError(error);
       this.#record(vm, action.stamp, 'delete', 'failed', 0, Date.now() - started, message, started);
       this.log.error(`${this.plan.target}: ${dir} not deleted: ${message}`);
     }
@@ -513,9 +514,4 @@ function foldersOf(root: string, action: UploadAction): string[] {
 function interrupted(signal: AbortSignal, next: string): string {
   const reason = signal.reason instanceof Error ? signal.reason.message : 'interrupted';
   return `${reason} before it completed: ${next}`;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof VmftpError) return error.hint === undefined ? error.message : `${error.message} (${error.hint})`;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -17,6 +17,7 @@ import { FtpSession } from '../ftp/session.js';
 import { takeInventory, type Listing } from '../facts/inventory.js';
 import { acquireLock } from './lock.js';
 import type { Logger } from '../delivery/log.js';
+import { describeError } from '../report/failure.js';
 import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
 import { describePreviousRun, describeUnreportedRun } from '../report/report.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
@@ -209,7 +210,7 @@ async function connectTarget(
     return { session, inventory };
   } catch (error) {
     session?.close();
-    const message = error instanceof VmftpError && error.hint !== undefined ? `${error.message} (${error.hint})` : String((error as Error).message);
+    const message = describeError(error);
     log.error(`${target.name}: ${message}; nothing was changed there`);
     return { error: message, ...(error instanceof FtpError && error.kind === 'auth' ? { loginRefused: true as const } : {}) };
   }

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { assertUploadMethodUsable } from '../../src/backends/index.js';
+import { assertRunnable } from '../../src/config/preflight.js';
 import { CURL_EXIT, curlArgs, curlConfig, curlError, curlFailure, curlUrl, quoteCurlConfig } from '../../src/backends/curl.js';
 import { errorOfFailure, kindOfFailure } from '../../src/backends/exit-status.js';
 import {
@@ -277,12 +277,12 @@ describe('before anything changes', () => {
     try {
       for (const method of ['curl', 'ncftpput'] as const) {
         assert.throws(
-          () => assertUploadMethodUsable(config(method), { PATH: empty }),
+          () => assertRunnable(config(method), { mail: false, env: { PATH: empty } }),
           (error: unknown) =>
             error instanceof ConfigError && error.message === `${method} not found on PATH — install it or use -u internal` && exitCodeOf(error) === ExitCode.Usage,
         );
       }
-      assert.doesNotThrow(() => assertUploadMethodUsable(config('internal'), { PATH: empty }));
+      assert.doesNotThrow(() => assertRunnable(config('internal'), { mail: false, env: { PATH: empty } }));
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

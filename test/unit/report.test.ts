@@ -9,7 +9,9 @@ import { colorsFor } from '../../src/report/color.js';
 import type { DisplayedTarget } from '../../src/report/display.js';
 import type { ActionOutcome, RunReport } from '../../src/run/outcome.js';
 import { transferKind } from '../../src/run/execute.js';
-import { describeNotReached, describePreviousRun, describeTotals, formatDisplay, formatReport, runTotals, tally, wallTime } from '../../src/report/report.js';
+import { formatDisplay } from '../../src/report/listing.js';
+import { describePreviousRun, formatReport } from '../../src/report/report.js';
+import { describeNotReached, describeTotals, runTotals, tally, wallTime } from '../../src/report/totals.js';
 import { summarizeReport } from '../../src/report/summary.js';
 
 function action(
