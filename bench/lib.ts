@@ -4,7 +4,7 @@
  * formatting. Nothing here is part of vmftp itself.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 export { freePort } from '../test/support/ports.js';
@@ -21,6 +21,8 @@ export interface ChildSpec {
   readonly cwd?: string;
   /** Written to stdin, which is then closed (e.g. curl's `-K -` config with the password). */
   readonly input?: string;
+  /** The child's stderr goes to the bench's own (its progress lines) instead of into the result. */
+  readonly passStderr?: boolean;
 }
 
 export interface ChildResult {
@@ -66,7 +68,7 @@ export function startChild(spec: ChildSpec): RunningChild {
     env: spec.env ?? process.env,
     cwd: spec.cwd,
     detached: true,
-    stdio: [spec.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    stdio: [spec.input === undefined ? 'ignore' : 'pipe', 'pipe', spec.passStderr === true ? 'inherit' : 'pipe'],
   });
   const pid = child.pid ?? -1;
   if (pid > 0) liveGroups.add(pid);
@@ -209,6 +211,34 @@ export async function ensurePrograms(needed: Readonly<Record<string, string>>, l
 }
 
 // ---------------------------------------------------------------------------------------------
+// lftp
+
+/**
+ * Writes `<dir>/<name>.lftp`, an lftp script (mode 0600, so that the password is not in lftp's
+ * argv) that logs into `server` over plain FTP, runs `commands` and quits; returns its path.
+ */
+export function lftpScript(
+  dir: string,
+  name: string,
+  server: { readonly host: string; readonly port: number; readonly user: string; readonly password: string },
+  commands: readonly string[],
+): string {
+  const file = path.join(dir, `${name}.lftp`);
+  mkdirSync(dir, { recursive: true });
+  const lines = [
+    'set ftp:ssl-allow no',
+    'set net:max-retries 1',
+    'set net:timeout 60',
+    'set xfer:clobber on',
+    `open -u ${server.user},${server.password} -p ${server.port} ${server.host}`,
+    ...commands,
+    'quit',
+  ];
+  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Files
 
 const RAND_CHUNK = 1 << 30; // `openssl rand` takes an int count
@@ -323,6 +353,13 @@ export function seconds(ms: number, digits = 2): string {
 
 export function ratio(value: number): string {
   return Number.isFinite(value) ? `${value.toFixed(2)}x` : '–';
+}
+
+/** A target of the bench and how this run did against it. */
+export interface Verdict {
+  readonly target: string;
+  readonly measured: string;
+  readonly result: 'PASS' | 'FAIL' | 'SKIP';
 }
 
 /** A markdown table; cells are escaped for `|`. */

@@ -19,7 +19,7 @@
  * MB = 10^6 bytes everywhere (throughput and RSS). Wall times of the CLIs include their process
  * start: that is what a scheduled task pays.
  */
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +30,7 @@ import { planRun } from '../src/core/plan.js';
 import { CLI, writeConfig } from '../test/support/cli.js';
 import type { FtpServerHandle } from '../test/support/ftp-srv.js';
 import { chownToFtpUser, pureFtpdUnavailableReason, startPureFtpd } from '../test/support/pure-ftpd.js';
+import { PARENT_NETNS_ENV, SHAPED_SECTIONS, type ShapedResult, type ShapedSection } from './shaped.js';
 import {
   GiB,
   MB,
@@ -39,6 +40,7 @@ import {
   fileSize,
   fixed,
   freePort,
+  lftpScript,
   mbPerSecond,
   median,
   onCleanup,
@@ -54,12 +56,13 @@ import {
   waitListening,
   writeRandomFile,
   type ChildResult,
+  type Verdict,
 } from './lib.js';
 
 const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(PROJECT, 'bench', 'RESULTS.md');
 
-const SECTIONS = ['upload', 'rss', 'inventory', 'plan', 'nightly'] as const;
+const SECTIONS = ['upload', 'rss', 'inventory', 'plan', 'nightly', ...SHAPED_SECTIONS] as const;
 type Section = (typeof SECTIONS)[number];
 /** The clients of the upload section, by the id of their runner (uploadRunners). */
 const UPLOAD_METHODS = ['ceiling', 'curl', 'lftp', 'internal', 'vmftp-curl', 'vmftp-ncftpput'] as const;
@@ -91,7 +94,13 @@ const PROGRAMS = {
   'pure-ftpd': 'pure-ftpd',
   'pure-pw': 'pure-ftpd',
   openssl: 'openssl',
+  // The shaped links (bench/shaped.ts): a private network namespace, its loopback shaped with tc.
+  unshare: 'util-linux',
+  ip: 'iproute2',
+  tc: 'iproute2',
 } as const;
+/** The shaped sections, in their namespace, whatever happens. */
+const SHAPED_TIMEOUT_MS = 30 * 60_000;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -255,23 +264,6 @@ async function makeUploadTree(work: string, name: string, bytes: number): Promis
   return { root, file, relative };
 }
 
-function lftpScript(work: string, server: Server, name: string, commands: readonly string[]): string {
-  const file = path.join(work, 'cfg', `${name}.lftp`);
-  mkdirSync(path.dirname(file), { recursive: true });
-  // A script file (mode 0600) rather than -e, so that the password is not in lftp's argv.
-  const lines = [
-    'set ftp:ssl-allow no',
-    'set net:max-retries 1',
-    'set net:timeout 60',
-    'set xfer:clobber on',
-    `open -u ${server.user},${server.password} -p ${server.port} ${server.host}`,
-    ...commands,
-    'quit',
-  ];
-  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
-  return file;
-}
-
 function vmftpRunner(config: VmftpConfig, method: string, serverRoot: string, relative: string): Runner {
   return async (_source, bytes) => {
     const result = await runVmftp(config, ['--json', '-u', method], UPLOAD_TIMEOUT_MS);
@@ -338,7 +330,7 @@ function uploadRunners(context: UploadContext, config: VmftpConfig, relative: st
       id: 'lftp',
       label: '`lftp` put (ftp:ssl-allow no)',
       run: async (source, bytes) => {
-        const script = lftpScript(work, server, 'put', [`put ${source} -o /lftp.bin`]);
+        const script = lftpScript(path.join(work, 'cfg'), 'put', server, [`put ${source} -o /lftp.bin`]);
         const result = await runChild({ cmd: 'lftp', args: ['-f', script], timeoutMs: UPLOAD_TIMEOUT_MS });
         const size = fileSize(path.join(root, 'lftp.bin'));
         if (result.code !== 0 || size !== bytes) return { fail: `lftp ${describeEnd(result)}; ${size ?? 'no'} bytes on the server` };
@@ -420,7 +412,7 @@ async function measureInventory(work: string, server: Server, reps: number): Pro
   const empty = path.join(work, 'data', 'empty');
   mkdirSync(empty, { recursive: true });
   const config = await vmftpConfig(work, 'inventory', empty, { nas: { server, remoteDir: '/inv' } });
-  const script = lftpScript(work, server, 'find', ['find /inv']);
+  const script = lftpScript(path.join(work, 'cfg'), 'find', server, ['find /inv']);
   const result: InventoryResult = { vmftpMs: [], lftpMs: [], startMs: [] };
   log(`inventory: ${INVENTORY.vms} VMs x ${INVENTORY.stamps} backups x ${INVENTORY.files} files = ${files} files`);
 
@@ -671,13 +663,29 @@ async function measureOverLinks(work: string, source: string, files: readonly st
 }
 
 // ---------------------------------------------------------------------------------------------
-// Report
+// 6, 7. Shaped links
 
-interface Verdict {
-  readonly target: string;
-  readonly measured: string;
-  readonly result: 'PASS' | 'FAIL' | 'SKIP';
+/** Runs bench/shaped.ts in a private network namespace of its own and returns what it measured. */
+async function measureShaped(work: string, sections: readonly ShapedSection[], reps: number): Promise<ShapedResult> {
+  const out = path.join(work, 'shaped.json');
+  const run = await runChild({
+    cmd: 'unshare',
+    args: ['-n', '--', process.execPath, '--import', 'tsx', path.join(PROJECT, 'bench', 'shaped.ts'), '--out', out, '--only', sections.join(','), '--reps', String(reps)],
+    env: { ...process.env, [PARENT_NETNS_ENV]: readlinkSync('/proc/self/ns/net') },
+    cwd: PROJECT,
+    timeoutMs: SHAPED_TIMEOUT_MS,
+    passStderr: true,
+  });
+  const result = existsSync(out) ? parseJson<ShapedResult>(readFileSync(out, 'utf8')) : undefined;
+  if (run.code !== 0 || result === undefined) {
+    const failure = `the shaped sections (${sections.join(', ')}) did not finish: ${describeEnd(run)}`;
+    return { markdown: `## 6, 7. Shaped links\n\nFAILED: ${failure}\n`, verdicts: [{ target: `shaped sections: ${sections.join(', ')}`, measured: failure, result: 'FAIL' }] };
+  }
+  return result;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Report
 
 function verdict(target: string, measured: string, pass: boolean | undefined): Verdict {
   return { target, measured, result: pass === undefined ? 'SKIP' : pass ? 'PASS' : 'FAIL' };
@@ -724,6 +732,7 @@ interface Results {
   inventory?: InventoryResult;
   plan?: PlanResult;
   nightly?: NightlyResult;
+  shaped?: ShapedResult;
 }
 
 function render(results: Results, options: Options, verdicts: Verdict[]): string {
@@ -867,6 +876,8 @@ function render(results: Results, options: Options, verdicts: Verdict[]): string
     );
   }
 
+  if (results.shaped !== undefined) out.push(results.shaped.markdown);
+
   out.push('## Targets', '', table(['target', 'measured', 'result'], verdicts.map((v) => [v.target, v.measured, v.result])), '');
   return out.join('\n');
 }
@@ -940,6 +951,7 @@ function judge(results: Results): Verdict[] {
       ),
     );
   }
+  if (results.shaped !== undefined) verdicts.push(...results.shaped.verdicts);
   return verdicts;
 }
 
@@ -1003,6 +1015,8 @@ async function main(): Promise<number> {
   if (options.sections.has('inventory') && server !== undefined) results.inventory = await measureInventory(work, server, options.reps);
   await server?.stop();
   if (options.sections.has('nightly')) results.nightly = await measureNightly(work, options.reps);
+  const shaped = SHAPED_SECTIONS.filter((section) => options.sections.has(section));
+  if (shaped.length > 0) results.shaped = await measureShaped(work, shaped, options.reps);
 
   const verdicts = judge(results);
   const markdown = render(results, options, verdicts);

@@ -246,6 +246,22 @@ for (const kind of KINDS) {
       await proxy.stop();
     });
 
+    test('roundTripMs: every command waits a round trip, and an upload arrives whole through the delayed data connection', BOUNDED, async (t) => {
+      const srv = need(t);
+      if (!srv) return;
+      const proxy = await proxyFor(t, srv, { roundTripMs: 200 });
+      const client = await connect(proxy, srv);
+      t.after(() => client.close());
+      const started = Date.now();
+      await client.pwd();
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 200, `PWD answered after ${elapsed} ms through a 200 ms round trip`);
+      const data = pseudoRandomBytes(300_000, 'round-trip');
+      await put(client, data, 'delayed.bin');
+      assert.equal(await client.size('delayed.bin'), data.length);
+      assert.ok(readTree(srv.root)['delayed.bin']?.equals(data), 'the delayed upload differs from what was sent');
+    });
+
     test('proxy log masks the password; stop() closes everything', BOUNDED, async (t) => {
       const srv = need(t);
       if (!srv) return;

@@ -41,6 +41,9 @@
  *   else, the end of data and the replies pass as usual (a bit flip no size check can see).
  * - hideFeatures: FEAT replies reach the client without the lines of these features (e.g. 'HASH'),
  *   as from a server that does not offer them.
+ * - roundTripMs: a link with this round trip (netem, which these kernels lack, in userspace): what
+ *   the proxy receives on any connection, either way (bytes, end, close), is passed on half of it
+ *   later, in order. TCP handshakes are not delayed: a data connection opens at once.
  *
  * setRules() replaces every rule and its `times` counters; the connection count keeps running.
  * `log` lists every command the clients sent (PASS shown as `PASS ****`).
@@ -97,6 +100,7 @@ export interface FaultRules {
   stallCommand?: StallCommandRule | StallCommandRule[];
   refuseConnectionNumber?: number;
   stallUpload?: StallUploadRule;
+  roundTripMs?: number;
 }
 
 export interface FaultProxyHandle {
@@ -130,6 +134,8 @@ interface Rules {
   commands: CommandRule[];
   refuse?: number;
   hiddenFeatures: Set<string>;
+  /** Each way: half the round trip. */
+  oneWayDelayMs: number;
 }
 
 interface Session {
@@ -176,7 +182,28 @@ function compile(r: FaultRules): Rules {
     ...commandRules.map((c) => ({ verb: c.command.toUpperCase(), match: c.match, reply: `${c.code} ${c.text}\r\n`, left: c.times ?? 1 })),
     ...stallRules.map((c) => ({ verb: c.command.toUpperCase(), match: c.match, reply: '', left: c.times ?? 1 })),
   ];
-  return { uploads, commands, refuse: r.refuseConnectionNumber, hiddenFeatures: new Set((r.hideFeatures ?? []).map((name) => name.toUpperCase())) };
+  return {
+    uploads,
+    commands,
+    refuse: r.refuseConnectionNumber,
+    hiddenFeatures: new Set((r.hideFeatures ?? []).map((name) => name.toUpperCase())),
+    oneWayDelayMs: (r.roundTripMs ?? 0) / 2,
+  };
+}
+
+/** The events by which a socket hands on what it received: delayed together, so they keep their order. */
+const ARRIVALS = new Set<string | symbol>(['data', 'end', 'close']);
+
+/** Makes `sock` hand on what it receives `delayMs()` after it arrived (its 'data', 'end' and 'close' events). */
+function delayArrivals(sock: net.Socket, delayMs: () => number): void {
+  const emit = sock.emit.bind(sock);
+  sock.emit = ((event: string | symbol, ...args: unknown[]): boolean => {
+    const delay = delayMs();
+    if (delay <= 0 || !ARRIVALS.has(event)) return emit(event, ...args);
+    // Timers of one duration fire in the order they were set.
+    setTimeout(() => emit(event, ...args), delay);
+    return true;
+  }) as typeof sock.emit;
 }
 
 function isLoopback(host: string): boolean {
@@ -208,6 +235,7 @@ export async function startFaultProxy(upstream: { host: string; port: number }, 
 
   const track = (sock: net.Socket): net.Socket => {
     sockets.add(sock);
+    delayArrivals(sock, () => rules.oneWayDelayMs);
     sock.on('error', () => undefined); // every close is handled through 'close'
     sock.once('close', () => sockets.delete(sock));
     return sock;
