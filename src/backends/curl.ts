@@ -87,7 +87,6 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
     method: 'curl',
     async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
       await assertLocalSize(job);
-      if (job.offset >= job.size) return;
       const run = (caFile?: string): Promise<ProgramResult> =>
         runProgram(program, curlArgs(target, job, { caFile, limitRateBytesPerSecond: options.limitRateBytesPerSecond }), {
           input: curlConfig(target),

@@ -100,7 +100,6 @@ export function createNcftpputBackend(target: TargetConfig, options: NcftpputBac
     async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
       if (passiveProblem !== undefined) throw new FtpError(`upload ${job.remotePath} not started: ${passiveProblem}`, 'permanent', undefined, 'use -u internal or -u curl for this target');
       await assertLocalSize(job);
-      if (job.offset >= job.size) return;
       let sent: number | undefined;
       const { result, log } = await alongsideDigest(job, withPrivateDir(async (dir) => {
         const loginFile = await dir.writeFile('login.cfg', ncftpputLoginFile(target));

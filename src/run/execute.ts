@@ -187,7 +187,8 @@ class TargetExecution {
           const hashMethod = await this.#remoteHashMethod();
           const newDigest = () => (hashMethod === undefined ? undefined : createLocalDigest(hashMethod.algorithm));
           let digest = newDigest();
-          if (offset < file.size) {
+          // An empty file has nothing to resume from and no byte that would create it: it is always sent.
+          if (offset < file.size || file.size === 0) {
             if (this.#cannotAppend) offset = 0;
             let unconfirmed: boolean;
             try {

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
-import { chownToFtpUser } from '../support/pure-ftpd.js';
+import { findProgram } from '../../src/backends/programs.js';
+import { chownToFtpUser, requireOrSkip } from '../support/pure-ftpd.js';
 import { SERVER_KINDS } from '../support/servers.js';
 
 /** Returns the stamps folder names of one VM on the server, sorted. */
@@ -54,6 +55,19 @@ for (const kind of SERVER_KINDS) {
       assert.deepEqual([...new Set(actions)], ['keep']);
       assert.deepEqual(readTree(remoteRoot), readTree(source));
     });
+
+    // ftp-srv 4.6 answers SIZE of an empty file with "213 File status" (its reply drops the 0): the C servers only.
+    for (const method of kind.name === 'ftp-srv' ? [] : (['internal', 'curl', 'ncftpput'] as const)) {
+      test(`-u ${method}: an empty file (VMware's .vmsd) goes up with its backup, which is renamed into place`, async (t) => {
+        if (!kind.usable(t) || !requireOrSkip(t, method === 'internal' || findProgram(method) !== undefined, `${method} on PATH`)) return;
+        const { source, remoteRoot, vmftp } = await setUp(t);
+        makeBackupTree(source, { 'Bart/2013-01-01-000000': { 'Bart.vmsd': '', 'Bart.vmx': 'config\n' } });
+
+        const run = await vmftp('-u', method);
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual(readTree(path.join(remoteRoot, 'Bart', '2013-01-01-000000')), readTree(path.join(source, 'Bart', '2013-01-01-000000')));
+      });
+    }
 
     test('a newer backup and -n 2 rotate out the oldest, after the upload', async (t) => {
       if (!kind.usable(t)) return;
