@@ -8,6 +8,7 @@ import type { UploadMethod } from './config/types.js';
 import { ExitCode, exitCodeHelp, InterruptedError } from './errors.js';
 import { failureJson, reportFailure } from './report/failure.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './delivery/log.js';
+import { leaveLocksForNextRun } from './run/lock.js';
 import { vmftpVersion } from './version.js';
 
 // Every 1 MiB chunk read for an upload is a new buffer outside the JS heap. With incremental marking V8
@@ -189,13 +190,17 @@ const interrupt = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     if (interrupt.signal.aborted) {
-      // Asked twice: stop now. The lock still goes with the exit handler; the .partial folders stay.
+      // Asked twice: stop now. The .partial folders stay, and so does the lock, for the next run to say this one ended without its report.
+      leaveLocksForNextRun(`stopped by a second ${signal} before its report was done`);
       process.exit(ExitCode.Interrupted);
     }
     // Unfinished uploads stay as <stamp>.partial and are resumed next time.
     log.current.error(`interrupted by ${signal}: stopping the transfers; unfinished uploads stay as .partial and resume next run`);
     interrupt.abort(new InterruptedError(`interrupted by ${signal}`));
-    setTimeout(() => process.exit(ExitCode.Interrupted), STOP_GRACE_MS).unref();
+    setTimeout(() => {
+      leaveLocksForNextRun(`its report was not done ${STOP_GRACE_MS / 1000} s after ${signal}`);
+      process.exit(ExitCode.Interrupted);
+    }, STOP_GRACE_MS).unref();
   });
 }
 main(process.argv, log, interrupt.signal).then(

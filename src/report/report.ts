@@ -110,7 +110,8 @@ export function describeUnreportedRun(previous: AbandonedRun): string {
 
 function endedWithoutReport(previous: AbandonedRun): string {
   const started = format(new Date(previous.startedAt), 'yyyy-MM-dd HH:mm:ss');
-  return `the previous run (pid ${previous.pid}, started at ${started}) ended without a report (killed, ended by the task scheduler, a crash or a power cut)`;
+  const how = previous.forcedOut ?? 'killed, ended by the task scheduler, a crash or a power cut';
+  return `the previous run (pid ${previous.pid}, started at ${started}) ended without a report (${how})`;
 }
 
 function formatAfterSuccess(afterSuccess: NonNullable<RunReport['afterSuccess']>): string {

@@ -22,6 +22,8 @@ interface LockOwner {
   readonly processStartedAt?: string;
   /** The curl/ncftpput programs running for this run right now: a run that dies leaves them to the next one. */
   readonly children?: readonly ProgramMark[];
+  /** Set when the run was forced out before its report was done (see leaveLocksForNextRun): how. */
+  readonly forcedOut?: string;
 }
 
 /** A run that died without a report (kill -9, "End task", a power cut): found by the next run in the lock it left. */
@@ -30,6 +32,8 @@ export interface AbandonedRun {
   readonly host: string;
   /** When it started (ISO). */
   readonly startedAt: string;
+  /** Set when it was forced out before its report was done (a second signal, the grace after the first ran out): how. */
+  readonly forcedOut?: string;
   /**
    * The programs it was running when it died: 'ended' by this run (proven to be its own), 'gone'
    * (had ended by themselves), 'unknown' (the pid runs, but this system cannot tell whether it is
@@ -42,7 +46,7 @@ export interface HeldLock {
   /** Set when this run took over the lock of a run that ended without a report. */
   readonly previous?: AbandonedRun;
   /**
-   * Set instead with `leaveAbandoned` (`-S`): a run that ended without a report holds the lock,
+   * Set instead with `changesNothing` (`-S`): a run that ended without a report holds the lock,
    * and it stays as it is, for the next backup run to take over, report and clean up after. This
    * run then holds no lock (it changes nothing), and its programs were not looked at.
    */
@@ -56,17 +60,31 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** What leaves each lock this process holds in place, marked, instead of removing it at exit. */
+const leftOnForcedExit = new Set<(forcedOut: string) => void>();
+
+/**
+ * Leaves every lock this process holds for the next run, marked with `forcedOut` (how the run
+ * was forced out), instead of removing it on exit: a run that exits before its report was done
+ * (a second signal, the grace after the first one ran out) is then reported by the next run as
+ * one that ended without a report, like a killed one.
+ */
+export function leaveLocksForNextRun(forcedOut: string): void {
+  for (const leave of leftOnForcedExit) leave(forcedOut);
+}
+
 /**
  * Returns the held lock of this run. Rejects with LockError naming the holder
  * (pid, host, config file, start time) when another live vmftp holds it; a
  * lock left by a process that is gone is taken over and `onStale` says so,
- * unless `leaveAbandoned` (a run that changes nothing must not consume the
- * next backup run's report of it: see HeldLock.unreported).
+ * unless `changesNothing`: such a run (`-S`) must not consume the next
+ * backup run's report of it (see HeldLock.unreported), and its own lock is
+ * never left for the next run to report (leaveLocksForNextRun).
  */
 export async function acquireLock(
   file: string,
   onStale: (message: string) => void,
-  run: { configPath?: string; leaveAbandoned?: boolean } = {},
+  run: { configPath?: string; changesNothing?: boolean } = {},
 ): Promise<HeldLock> {
   const self = markProcess(process.pid, path.basename(process.execPath).replace(/\.exe$/i, ''), new Date(Date.now() - process.uptime() * 1000));
   const owner: LockOwner = {
@@ -95,6 +113,16 @@ export async function acquireLock(
         const rewrite = () => {
           if (!released) rewriteLock(file, { ...owner, children: [...children.values()] });
         };
+        // Also after release: the run's report (summary, log, ping, e-mail) comes after the lock is
+        // released, and a run forced out while sending it has not told anyone either.
+        const leave = (forcedOut: string) => {
+          process.removeListener('exit', releaseOnExit);
+          const mark: LockOwner = { ...owner, children: [...children.values()], forcedOut };
+          if (released) writeMarkIfFree(file, mark);
+          else rewriteLock(file, mark);
+          released = true;
+        };
+        if (run.changesNothing !== true) leftOnForcedExit.add(leave);
         return {
           ...(previous === undefined ? {} : { previous }),
           recordChild(pid, program) {
@@ -120,9 +148,15 @@ export async function acquireLock(
           'wait for it to finish; if no vmftp is running, delete that file',
         );
       }
-      if (holder !== undefined && run.leaveAbandoned === true) {
+      if (holder !== undefined && run.changesNothing === true) {
         return {
-          unreported: { pid: holder.pid, host: holder.host, startedAt: holder.startedAt, programs: [] },
+          unreported: {
+            pid: holder.pid,
+            host: holder.host,
+            startedAt: holder.startedAt,
+            ...(holder.forcedOut === undefined ? {} : { forcedOut: holder.forcedOut }),
+            programs: [],
+          },
           recordChild: () => () => undefined,
           release: async () => undefined,
         };
@@ -154,7 +188,13 @@ function endAbandonedRun(holder: LockOwner): AbandonedRun {
       return { pid: child.pid, program: child.program, state: 'gone' as const };
     }
   });
-  return { pid: holder.pid, host: holder.host, startedAt: holder.startedAt, programs };
+  return {
+    pid: holder.pid,
+    host: holder.host,
+    startedAt: holder.startedAt,
+    ...(holder.forcedOut === undefined ? {} : { forcedOut: holder.forcedOut }),
+    programs,
+  };
 }
 
 /**
@@ -168,6 +208,15 @@ function rewriteLock(file: string, owner: LockOwner): void {
     renameSync(draft, file);
   } catch {
     rmSync(draft, { force: true });
+  }
+}
+
+/** Writes `mark` as the lock unless a lock is there (another run took it since this one released it). */
+function writeMarkIfFree(file: string, mark: LockOwner): void {
+  try {
+    writeFileSync(file, JSON.stringify(mark), { flag: 'wx' });
+  } catch {
+    // Another run holds the lock now: it is running, so nobody is left without news of this one.
   }
 }
 
@@ -188,6 +237,7 @@ function parseOwner(text: string): LockOwner | undefined {
       ...(typeof parsed.program === 'string' ? { program: parsed.program } : {}),
       ...(typeof parsed.processStartedAt === 'string' ? { processStartedAt: parsed.processStartedAt } : {}),
       children: Array.isArray(parsed.children) ? parsed.children.filter(isProcessMark) : [],
+      ...(typeof parsed.forcedOut === 'string' ? { forcedOut: parsed.forcedOut } : {}),
     };
   } catch {
     return undefined;

@@ -57,7 +57,7 @@ interface Connected {
 export async function runBackup(config: ResolvedConfig, options: RunOptions, log: Logger): Promise<RunResult> {
   const lock = await acquireLock(config.lockFile, (message) => log.warn(message), {
     configPath: config.configPath,
-    leaveAbandoned: options.simulate,
+    changesNothing: options.simulate,
   });
   try {
     await options.onLocked?.();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -14,6 +14,7 @@ import { format } from 'date-fns/format';
 import { findProgram } from '../../src/backends/programs.js';
 import { childProcesses, isRunning, runVmftp, type CliResult } from '../support/cli.js';
 import { randomPassword } from '../support/ftp-srv.js';
+import { startPingServer } from '../support/http.js';
 import { startSmtpServer } from '../support/smtp.js';
 import { makeBackupTree, readTree, type TreeSpec } from '../support/fixtures.js';
 import { assertNoIncompleteFinal, assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
@@ -653,6 +654,45 @@ describe('invariant 6: a run that died without a report is reported by the next 
     assert.equal((JSON.parse(next.stdout) as { report: { previousRun?: { pid: number } } }).report.previousRun?.pid, killed.pid);
     assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
     assert.ok(!existsSync(s.lockFile));
+  });
+
+  test('ftp-srv: a run forced out by a second SIGTERM, or by the 10 s grace, while its failure ping hangs leaves its lock: the next run reports it', BOUNDED, async (t) => {
+    const monitor = await startPingServer();
+    t.after(() => monitor.stop());
+    // A monitoring service that takes the failure ping and never answers: the stopped run's report waits on it.
+    monitor.answers = false;
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 200_000 } },
+      config: { notify: { failure: `${monitor.url}/fail`, timeoutSeconds: 40 } },
+    });
+    const forcedOut = async (how: RegExp, stop: (run: ReturnType<Scenario['start']>) => Promise<void>): Promise<void> => {
+      s.proxy.setRules({ stallUpload: { match: 'disk1.vmdk', afterBytes: 50_000 } });
+      const run = s.start();
+      t.after(() => run.kill('SIGKILL'));
+      await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 50_000);
+      await stop(run);
+      assert.equal((await run.done).code, 130);
+      const left = JSON.parse(readFileSync(s.lockFile, 'utf8')) as { pid: number; forcedOut?: string };
+      assert.equal(left.pid, run.pid, 'the lock stays for the next run');
+      assert.match(left.forcedOut ?? '', how);
+
+      s.proxy.setRules({});
+      const next = await s.vmftp('--json');
+      assert.equal(next.code, 0, next.stderr);
+      assert.match(next.stderr, new RegExp(`the previous run \\(pid ${run.pid}, started at [\\d-]+ [\\d:]+\\) ended without a report \\(${how.source}\\)`));
+      assert.equal((JSON.parse(next.stdout) as { report: { previousRun?: { pid: number } } }).report.previousRun?.pid, run.pid);
+      assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
+      assert.ok(!existsSync(s.lockFile));
+      rmSync(path.join(s.remoteRoot, 'Bart', STAMP), { recursive: true });
+    };
+
+    await forcedOut(/stopped by a second SIGTERM before its report was done/, async (run) => {
+      run.kill('SIGTERM');
+      await waitFor(() => monitor.pings.length === 1, 'the failure ping of the stopped run');
+      run.kill('SIGTERM');
+    });
+    await forcedOut(/its report was not done 10 s after SIGTERM/, async (run) => run.kill('SIGTERM'));
+    assert.equal(monitor.pings.length, 2);
   });
 
   test('ftp-srv: a program in the dead run\'s lock is ended only when its pid, name and start time prove it is that program', BOUNDED, async (t) => {

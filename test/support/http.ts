@@ -20,17 +20,20 @@ export interface PingServerHandle {
   readonly pings: readonly Ping[];
   /** The status code the next requests get. */
   status: number;
+  /** false: the next requests are recorded but never answered (a monitoring service that hangs). */
+  answers: boolean;
   stop(): Promise<void>;
 }
 
 export async function startPingServer(): Promise<PingServerHandle> {
   const pings: Ping[] = [];
-  const handle = { status: 200 } as { status: number };
+  const handle = { status: 200, answers: true } as { status: number; answers: boolean };
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       pings.push({ method: request.method ?? '', path: request.url ?? '', body: Buffer.concat(chunks).toString('utf8') });
+      if (!handle.answers) return;
       response.writeHead(handle.status, { 'content-type': 'text/plain' });
       response.end('OK');
     });

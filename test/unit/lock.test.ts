@@ -31,8 +31,8 @@ interface Holder {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts lock-holder.ts on `file`; `exit` makes it call process.exit(130) right after taking the lock. */
-function startHolder(t: TestContext, file: string, mode: 'hold' | 'exit' = 'hold'): Holder {
+/** Starts lock-holder.ts on `file`; `exit` makes it call process.exit(130) right after taking the lock, `forced` too but forced out. */
+function startHolder(t: TestContext, file: string, mode: 'hold' | 'exit' | 'forced' = 'hold'): Holder {
   const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, file, mode], { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -123,6 +123,35 @@ describe('acquireLock', () => {
     winner?.release();
     assert.equal(await winner?.exited, 0);
     assert.ok(!existsSync(file));
+  });
+
+  test('a holder forced out (leaveLocksForNextRun) leaves its lock, marked: the next run takes it over and learns how it ended', BOUNDED, async (t) => {
+    const file = path.join(tmpDir('lock', t), 'vmftp.lock');
+    const holder = startHolder(t, file, 'forced');
+    assert.equal(await holder.exited, ExitCode.Interrupted, holder.output());
+    assert.ok(existsSync(file), 'the forced-out holder left its lock');
+
+    const lock = await acquireLock(file, () => undefined);
+    assert.equal(lock.previous?.pid, holder.pid);
+    assert.equal(lock.previous.forcedOut, 'stopped by a second SIGTERM before its report was done');
+    await lock.release();
+  });
+
+  test('a run that changes nothing (-S) leaves a dead run\'s lock as it is and holds none itself', BOUNDED, async (t) => {
+    const file = path.join(tmpDir('lock', t), 'vmftp.lock');
+    const gone = await abandonedLock(t, file);
+    const left = lockText(file);
+
+    const stale: string[] = [];
+    const peek = await acquireLock(file, (message) => stale.push(message), { changesNothing: true });
+    assert.equal(peek.unreported?.pid, gone);
+    assert.equal(peek.previous, undefined);
+    assert.deepEqual(stale, []);
+    await peek.release();
+    assert.equal(lockText(file), left, 'the dead run\'s lock is untouched, for the next backup run');
+    const taken = await acquireLock(file, () => undefined);
+    assert.equal(taken.previous?.pid, gone);
+    await taken.release();
   });
 
   test('a holder killed without a chance to clean up (SIGKILL) leaves a lock that the next run takes over, saying so', BOUNDED, async (t) => {
