@@ -51,12 +51,13 @@ export default defineConfig({
     },
   },
 
-  // Which VM goes where: a target name, a list of them, or { targets, keep } with the VM's own retention.
+  // Which VM goes where: a target name, a list of them, or { targets, keep, maxAge, priority } with the
+  // VM's own retention, age limit and upload priority (higher first; default 0).
   // '*' is every VM not named. Without vms, every VM goes to every target.
   vms: {
     Bart: 'nas',
     Raoul: ['nas', 'offsite'],
-    Homer: { targets: ['offsite'], keep: { last: 2, within: '14d' } },
+    Homer: { targets: ['offsite'], keep: { last: 2, within: '14d' }, priority: 10 }, // uploads ahead of the others
     Old: { targets: ['nas'], maxAge: false }, // retired: its last backups stay on nas, no age check
     '*': 'nas',
   },

@@ -520,6 +520,7 @@ function toRoute(route: z.output<typeof vmRouteSchema>): VmRoute {
     targets: [...route.targets],
     ...(route.keep !== undefined ? { keep: route.keep } : {}),
     ...(route.maxAge !== undefined ? { maxAge: route.maxAge } : {}),
+    ...(route.priority !== undefined ? { priority: route.priority } : {}),
   };
 }
 

@@ -153,8 +153,17 @@ const targetList = z.array(nonEmpty).min(1, { error: 'must list at least one tar
 
 /** Where one VM goes: a target name, a list of them, or a list with the VM's own retention. */
 export const vmRouteSchema = z.union(
-  [nonEmpty, targetList, z.strictObject({ targets: targetList, keep: keepSchema.optional(), maxAge: maxAgeSchema.optional() })],
-  { error: 'expected a target name, a list of target names, or { targets: [...], keep, maxAge }' },
+  [
+    nonEmpty,
+    targetList,
+    z.strictObject({
+      targets: targetList,
+      keep: keepSchema.optional(),
+      maxAge: maxAgeSchema.optional(),
+      priority: z.number().optional(),
+    }),
+  ],
+  { error: 'expected a target name, a list of target names, or { targets: [...], keep, maxAge, priority }' },
 );
 
 const address = nonEmpty.refine((value) => value.includes('@'), { error: 'expected an e-mail address' });

@@ -56,11 +56,13 @@ export type KeepPolicy = number | GfsPolicy;
 /** How old the newest complete backup of a VM on a target may be after a run: a duration (`36h`, `8d`), or false for no check. */
 export type MaxAge = string | false;
 
-/** Which targets a VM goes to and, optionally, its own retention and age limit. */
+/** Which targets a VM goes to and, optionally, its own retention, age limit and upload priority. */
 export interface VmRoute {
   readonly targets: readonly string[];
   readonly keep?: KeepPolicy;
   readonly maxAge?: MaxAge;
+  /** Higher goes first among the uploads of one round (core/order.ts); default 0. */
+  readonly priority?: number;
 }
 
 /** The part of the configuration the planner needs. */
@@ -125,10 +127,19 @@ export interface VmPlan {
   readonly actions: readonly PlanAction[];
 }
 
+/** One upload of a target, as scheduled: which backup, and the bytes it still sends. */
+export interface ScheduledUpload {
+  readonly vm: string;
+  readonly stamp: string;
+  readonly bytes: number;
+}
+
 export interface TargetPlan {
   readonly target: string;
   readonly remoteDir: string;
   readonly vms: readonly VmPlan[];
+  /** Every upload and resume of `vms`, in the order their transfers start (core/order.ts). */
+  readonly order: readonly ScheduledUpload[];
 }
 
 /** Something the planner refused to decide, e.g. a local VM that no route maps to a target. */

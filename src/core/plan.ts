@@ -12,6 +12,7 @@ import type {
   KeepPolicy,
   LocalBackup,
   Plan,
+  PlanAction,
   PlanProblem,
   PlanSettings,
   RemoteBackup,
@@ -22,6 +23,7 @@ import type {
   VmPlan,
   VmRoute,
 } from './model.js';
+import { orderUploads, type VmUploads } from './order.js';
 import { applyRetention } from './retention.js';
 import { compareStamps, isStamp, vmNameProblem } from './stamp.js';
 
@@ -153,6 +155,10 @@ function uploadAction(
   };
 }
 
+function isUpload(action: PlanAction): action is UploadAction {
+  return action.type === 'upload' || action.type === 'resume';
+}
+
 /** Returns newest first; for one stamp the backup before its `.partial`. */
 function byStampNewestFirst(a: DeleteAction, b: DeleteAction): number {
   return compareStamps(b.stamp, a.stamp) || Number(a.partial) - Number(b.partial);
@@ -200,8 +206,9 @@ function planVm(vm: string, policy: KeepPolicy, local: readonly LocalBackup[], r
 
 /**
  * Returns the plan of a run: for every target with an inventory (in `inventories` order) and every
- * VM routed to it (by name), what to upload, resume, keep, skip and delete, each with its reason;
- * plus the problems it refused to decide (a local VM with no route, an invalid VM name).
+ * VM routed to it (by name), what to upload, resume, keep, skip and delete, each with its reason,
+ * and the order the target's uploads start in (core/order.ts); plus the problems it refused to
+ * decide (a local VM with no route, an invalid VM name).
  * A VM found only on a target keeps its newest backups there when its route includes that target;
  * a remote VM with no route at all is left untouched. Deletes only ever name a valid stamp of a
  * valid VM (invariant 4, docs/design.md).
@@ -231,6 +238,7 @@ export function planRun(input: PlanInput): Plan {
     const remote = inventory.backups.filter((backup) => isStamp(backup.stamp));
     const remoteByVm = groupByVm(remote);
     const vms: VmPlan[] = [];
+    const uploads: VmUploads[] = [];
     for (const vm of sortedNames([...plannable, ...remoteByVm.keys()])) {
       const bad = vmNameProblem(vm);
       if (bad !== undefined) {
@@ -240,9 +248,11 @@ export function planRun(input: PlanInput): Plan {
       // No route, or a route to other targets: this target's copies of the VM are not ours to rotate.
       const route = routeFor(settings, vm);
       if (route === undefined || !route.targets.includes(target)) continue;
-      vms.push(planVm(vm, policyFor(settings, route, target), localByVm.get(vm) ?? [], remoteByVm.get(vm) ?? []));
+      const vmPlan = planVm(vm, policyFor(settings, route, target), localByVm.get(vm) ?? [], remoteByVm.get(vm) ?? []);
+      vms.push(vmPlan);
+      uploads.push({ vm, priority: route.priority ?? 0, uploads: vmPlan.actions.filter(isUpload) });
     }
-    return { target, remoteDir: inventory.remoteDir, vms };
+    return { target, remoteDir: inventory.remoteDir, vms, order: orderUploads(uploads) };
   });
 
   return { deleteFirst: settings.deleteFirst, targets, problems };

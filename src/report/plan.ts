@@ -8,7 +8,7 @@ function actionLabel(action: PlanAction): string {
   return action.type;
 }
 
-/** Returns the plan as the `--simulate` text: per target and VM, every action with its reason. */
+/** Returns the plan as the `--simulate` text: per target and VM, every action with its reason; then the order the target's uploads start in. */
 export function formatPlan(plan: Plan, warnings: readonly string[]): string {
   const lines: string[] = [`Plan${plan.deleteFirst ? ' (--delete-first: deletes run before uploads)' : ''} — nothing has been changed`];
   for (const targetPlan of plan.targets) {
@@ -23,6 +23,10 @@ export function formatPlan(plan: Plan, warnings: readonly string[]): string {
         action.reason,
       ]);
       if (rows.length > 0) lines.push(table(rows));
+    }
+    if (targetPlan.order.length > 0) {
+      lines.push(`  uploads start in this order${plan.deleteFirst ? '' : ', deletes after them'}:`);
+      lines.push(table(targetPlan.order.map((upload, index) => [`    ${index + 1}.`, upload.vm, upload.stamp, formatBytes(upload.bytes)])));
     }
   }
   if (plan.purge !== undefined && plan.purge.length > 0) {

@@ -22,6 +22,7 @@ import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
 import { describeRetry, withRetries, type OnRetry, type RetryPolicy } from './retry.js';
+import { startOrder, type Turn } from './start-order.js';
 
 /**
  * Watches the bytes of uploads as they go (the progress display). It only
@@ -39,9 +40,10 @@ export interface TargetRuntime {
   readonly pool: SessionPool;
   /**
    * Sends one file within the pool's cap, through the configured backend; rejects with FtpError
-   * (its kind decides a retry) or LocalFileError (never retried).
+   * (its kind decides a retry) or LocalFileError (never retried). `onStart` is called once the
+   * transfer holds its connection, before its first byte.
    */
-  upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void>;
+  upload(job: UploadJob, onBytes?: (bytes: number) => void, onStart?: () => void): Promise<void>;
   readonly retry: RetryPolicy;
 }
 
@@ -50,7 +52,8 @@ export interface TargetRuntime {
  * uploads into `<stamp>.partial`, verify, rename, then (unless deleteFirst)
  * a fresh inventory and only the planned deletes it still confirms.
  * Targets run in parallel; within a target, backups and their files go up
- * side by side, as many at once as the target's connection pool allows.
+ * side by side, as many at once as the target's connection pool allows,
+ * starting in the order the plan gives (TargetPlan.order).
  * Transient failures are retried with backoff (uploads resume from the
  * server's size); permanent ones fail their backup at once.
  */
@@ -98,11 +101,12 @@ class TargetExecution {
         for (const action of deletesOf(vmPlan)) await this.#delete(vmPlan.vm, action);
       }
     }
-    // Every backup starts at once; the pool lets as many transfers run as the target allows.
+    // Every backup is under way at once, waiting for its turn; the pool lets as many transfers run as the target allows.
+    const turns = this.#turnsInPlanOrder();
     const entries: (ActionOutcome | Promise<ActionOutcome>)[] = [];
     for (const vmPlan of this.plan.vms) {
       for (const action of vmPlan.actions) {
-        if (action.type === 'upload' || action.type === 'resume') entries.push(this.#upload(vmPlan.vm, action));
+        if (action.type === 'upload' || action.type === 'resume') entries.push(this.#upload(vmPlan.vm, action, turnsOf(turns, vmPlan.vm, action)));
         else if (action.type === 'keep' || action.type === 'skip') entries.push(outcome(vmPlan.vm, action.stamp, action.type, 'done', 0, 0, action.reason, undefined));
       }
     }
@@ -113,8 +117,24 @@ class TargetExecution {
     return { target: this.plan.target, actions: this.#outcomes, durationMs: Date.now() - started };
   }
 
-  /** Returns the outcome of one backup: every file sent and verified, then the `.partial` renamed to its final name. */
-  async #upload(vm: string, action: UploadAction): Promise<ActionOutcome> {
+  /** Returns the turns of every file of every upload, taken in the order the plan says transfers start, by `<vm>/<stamp>`. */
+  #turnsInPlanOrder(): Map<string, Turn[]> {
+    const line = startOrder();
+    const turns = new Map<string, Turn[]>();
+    for (const { vm, stamp } of this.plan.order) {
+      const action = this.plan.vms.find((vmPlan) => vmPlan.vm === vm)?.actions.find((candidate) => candidate.stamp === stamp && candidate.type !== 'delete');
+      turns.set(`${vm}/${stamp}`, (action?.type === 'upload' || action?.type === 'resume' ? action.files : []).map(() => line.take()));
+    }
+    return turns;
+  }
+
+  /**
+   * Returns the outcome of one backup: every file sent and verified, then the `.partial` renamed to
+   * its final name. Nothing happens before its first file's turn (`turns`, one per file).
+   */
+  async #upload(vm: string, action: UploadAction, turns: readonly Turn[]): Promise<ActionOutcome> {
+    // A backup whose turn has not come creates nothing on the server yet.
+    await turns[0]?.ready;
     const started = Date.now();
     const kind = transferKind(action);
     const partialDir = backupPath(this.plan.remoteDir, vm, action.stamp, true);
@@ -126,9 +146,9 @@ class TargetExecution {
       // Once one file failed for good the backup cannot be renamed into place: its other files are not started.
       let firstFailure: { readonly error: unknown } | undefined;
       await Promise.allSettled(
-        action.files.map(async (file) => {
+        action.files.map(async (file, index) => {
           try {
-            await this.#sendFile(vm, action, partialDir, file, () => firstFailure !== undefined, (bytes) => (sent += bytes));
+            await this.#sendFile(vm, action, partialDir, file, turns[index], () => firstFailure !== undefined, (bytes) => (sent += bytes));
           } catch (error) {
             firstFailure ??= { error };
           }
@@ -143,6 +163,9 @@ class TargetExecution {
       const message = this.signal?.aborted === true ? interrupted(this.signal, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`) : describeError(error);
       this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
       return outcome(vm, action.stamp, kind, 'failed', sent, Date.now() - started, message, started);
+    } finally {
+      // A backup that failed before some of its files started passes their turns on.
+      for (const turn of turns) turn.started();
     }
   }
 
@@ -151,13 +174,15 @@ class TargetExecution {
    * retried from the size the server then reports (APPE), or from byte 0 when the server holds
    * more than the file; a permanent one or a changed local file rejects at once. Either way
    * `count` gets the bytes this run added to the server's copy: the rest of the file, or after a
-   * failure or a stop, what had gone out (as far as the backend tells while it sends).
+   * failure or a stop, what had gone out (as far as the backend tells while it sends). The first
+   * transfer waits for `turn`, and passes it on once it holds its connection (or will not start).
    */
   async #sendFile(
     vm: string,
     action: UploadAction,
     partialDir: string,
     file: FileTransfer,
+    turn: Turn | undefined,
     backupFailed: () => boolean,
     count: (bytes: number) => void,
   ): Promise<void> {
@@ -173,9 +198,10 @@ class TargetExecution {
     const send = (digest: LocalDigest | undefined): Promise<boolean> => {
       from = Math.min(from, offset);
       moved = 0;
-      return this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) }, (bytes) => (moved = bytes));
+      return this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) }, (bytes) => (moved = bytes), turn?.started);
     };
     try {
+      await turn?.ready;
       await withRetries(
         this.runtime.retry,
         async (attempt) => {
@@ -204,9 +230,11 @@ class TargetExecution {
               digest = newDigest();
               if (digest !== undefined) await digestLocalRange({ ...job, offset }, digest, 0, file.size);
             }
-          } else if (digest !== undefined) {
+          } else {
+            // The server has the whole file: no transfer starts, the next one may.
+            turn?.started();
             // Nothing was sent, so nothing was digested on the way: read the file for it.
-            await digestLocalRange({ ...job, offset }, digest, 0, file.size);
+            if (digest !== undefined) await digestLocalRange({ ...job, offset }, digest, 0, file.size);
           }
           await this.#verify(remotePath, file.size);
           if (hashMethod !== undefined && digest !== undefined) await this.#verifyHash(remotePath, file.size, hashMethod, digest);
@@ -216,6 +244,7 @@ class TargetExecution {
       );
       done = true;
     } finally {
+      turn?.started();
       count(done ? file.size - from : Math.max(0, offset + moved - from));
     }
   }
@@ -224,14 +253,14 @@ class TargetExecution {
    * Sends `job`; returns true when the server never confirmed it yet holds all of it (see
    * #arrivedUnconfirmed). `moved` gets the bytes of this transfer so far, as the backend tells them.
    */
-  async #transfer(name: string, job: UploadJob, moved: (bytes: number) => void): Promise<boolean> {
+  async #transfer(name: string, job: UploadJob, moved: (bytes: number) => void, onStart?: () => void): Promise<boolean> {
     this.log.debug(`${this.plan.target}: ${name} from byte ${job.offset}`);
     const watch = this.observer?.file(this.plan.target, name, job.size - job.offset);
     const onBytes = (bytes: number): void => {
       moved(bytes);
       watch?.onBytes(bytes);
     };
-    return this.#arrivedUnconfirmed(this.runtime.upload(job, onBytes).finally(() => watch?.end()), job, name);
+    return this.#arrivedUnconfirmed(this.runtime.upload(job, onBytes, onStart).finally(() => watch?.end()), job, name);
   }
 
   /**
@@ -481,6 +510,13 @@ type RecordArgs = [
   /** When the action began (Date.now()); none for what took no time (keep, skip). */
   startedAtMs: number | undefined,
 ];
+
+/** Returns the turns of one upload's files; the plan's order names every upload. */
+function turnsOf(turns: ReadonlyMap<string, readonly Turn[]>, vm: string, action: UploadAction): readonly Turn[] {
+  const found = turns.get(`${vm}/${action.stamp}`);
+  if (found === undefined) throw new Error(`the plan's upload order does not name ${vm}/${action.stamp}`);
+  return found;
+}
 
 function deletesOf(vmPlan: VmPlan): DeleteAction[] {
   return vmPlan.actions.filter((action): action is DeleteAction => action.type === 'delete');

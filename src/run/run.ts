@@ -148,11 +148,23 @@ function targetRuntime(
     return {
       pool,
       retry,
-      upload: (job: UploadJob, onBytes?: (bytes: number) => void) => pool.use((session) => createInternalBackend(session).upload(job, onBytes)),
+      upload: (job: UploadJob, onBytes?: (bytes: number) => void, onStart?: () => void) =>
+        pool.use((session) => {
+          onStart?.();
+          return createInternalBackend(session).upload(job, onBytes);
+        }),
     };
   }
   const backend = method === 'curl' ? createCurlBackend(pool.target, control) : createNcftpputBackend(pool.target, { ...control, dataConnection });
-  return { pool, retry, upload: (job, onBytes) => pool.useSlot(() => backend.upload(job, onBytes)) };
+  return {
+    pool,
+    retry,
+    upload: (job, onBytes, onStart) =>
+      pool.useSlot(() => {
+        onStart?.();
+        return backend.upload(job, onBytes);
+      }),
+  };
 }
 
 /** Returns the names of the targets that some VM route maps to, in config order. */

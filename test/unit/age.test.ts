@@ -18,7 +18,7 @@ function planOf(targets: Record<string, string[]>): Plan {
   return {
     deleteFirst: false,
     problems: [],
-    targets: Object.entries(targets).map(([target, vms]) => ({ target, remoteDir: '/vm', vms: vms.map((vm) => ({ vm, policy: 3, actions: [] })) })),
+    targets: Object.entries(targets).map(([target, vms]) => ({ target, remoteDir: '/vm', vms: vms.map((vm) => ({ vm, policy: 3, actions: [] })), order: [] })),
   };
 }
 

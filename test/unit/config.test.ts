@@ -216,12 +216,13 @@ describe('validateConfig: each invalid field and its problem line', () => {
     [{ ...baseConfig(), vms: { Raoul: ['nas', 'nas'] } }, 'vms.Raoul[1]: target "nas" is listed twice'],
     [{ ...baseConfig(), vms: { Bart: [] } }, 'vms.Bart: must list at least one target'],
     [{ ...baseConfig(), vms: { Bart: 5 } },
-      'vms.Bart: expected a target name, a list of target names, or { targets: [...], keep, maxAge }, got 5'],
+      'vms.Bart: expected a target name, a list of target names, or { targets: [...], keep, maxAge, priority }, got 5'],
     [{ ...baseConfig(), vms: { Bart: { targets: 'nas' } } }, 'vms.Bart.targets: expected a list, got "nas"'],
     [{ ...baseConfig(), vms: { Bart: { targets: ['nas'], keep: 0 } } },
       'vms.Bart.keep: expected a whole number >= 1 (backups to keep), got 0'],
+    [{ ...baseConfig(), vms: { Bart: { targets: ['nas'], priority: 'high' } } }, 'vms.Bart.priority: expected a number, got "high"'],
     [{ ...baseConfig(), vms: { Bart: { target: ['nas'] } } },
-      'vms.Bart: expected a target name, a list of target names, or { targets: [...], keep, maxAge }, got an object'],
+      'vms.Bart: expected a target name, a list of target names, or { targets: [...], keep, maxAge, priority }, got an object'],
     [{ ...baseConfig(), vms: {} },
       "vms: maps no VM; map VM names (or '*') to targets, or leave vms out to send every VM to every target"],
     [{ ...baseConfig(), vms: { '..': 'nas' } }, 'vms[".."]: VM name ".." names a folder itself, not a VM'],
@@ -700,7 +701,7 @@ describe('config.example.ts', () => {
     assert.equal(config.targets.offsite?.password.reveal(), PASSWORD);
     assert.equal(config.targets.nas?.password.reveal(), 'nas-pw');
     assert.equal(config.mail?.smtp.password?.reveal(), 'smtp-pw');
-    assert.deepEqual(config.vms.Homer, { targets: ['offsite'], keep: { last: 2, within: '14d' } });
+    assert.deepEqual(config.vms.Homer, { targets: ['offsite'], keep: { last: 2, within: '14d' }, priority: 10 });
   });
 
   test('shows every field the schema accepts', async () => {

@@ -268,7 +268,7 @@ describe('planRun: routes and retention settings', () => {
       inventories: [inventory('nas', [S(1), S(2), S(3), S(4)].flatMap((s) => [remote('Ghost', s), remote('Lisa', s)]))],
       settings: settings({ vms: { Lisa: { targets: ['offsite'] } } }),
     });
-    assert.deepEqual(plan.targets, [{ target: 'nas', remoteDir: '/nas', vms: [] }]);
+    assert.deepEqual(plan.targets, [{ target: 'nas', remoteDir: '/nas', vms: [], order: [] }]);
     assert.deepEqual(plan.problems, []);
   });
 
@@ -363,6 +363,58 @@ describe('planRun: routes and retention settings', () => {
         assert.ok(vmPlan.actions.some((a) => a.type === 'keep' || a.type === 'upload' || a.type === 'resume' || a.type === 'skip') || deletes.every((d) => d.partial));
       }
     }
+  });
+});
+
+describe('planRun: the order uploads start in', () => {
+  const order = (plan: Plan, target = 'nas') => plan.targets.find((t) => t.target === target)?.order.map((u) => `${u.vm} ${u.stamp.slice(8, 10)}`);
+
+  it('newest of every VM first, then older ones; resumes count as uploads; keeps and deletes are not in it', () => {
+    const plan = planRun({
+      local: [local('Bart', S(18)), local('Bart', S(19)), local('Homer', S(19)), local('Lisa', S(17))],
+      inventories: [inventory('nas', [partial('Homer', S(19), { 'disk.vmdk': 500 }), remote('Lisa', S(17)), remote('Lisa', S(11))])],
+      settings: settings({ keep: 1 }),
+    });
+    assert.deepEqual(order(plan), ['Homer 19', 'Bart 19']);
+    const twoEach = planRun({
+      local: [local('Bart', S(18)), local('Bart', S(19)), local('Homer', S(19)), local('Homer', S(18))],
+      inventories: [inventory('nas', [])],
+      settings: settings(),
+    });
+    assert.deepEqual(order(twoEach), ['Bart 19', 'Homer 19', 'Bart 18', 'Homer 18']);
+  });
+
+  it('each entry carries the bytes the upload still sends (a resume only the rest)', () => {
+    const plan = planRun({
+      local: [local('Bart', S(19)), local('Homer', S(19))],
+      inventories: [inventory('nas', [partial('Homer', S(19), { 'disk.vmdk': 1000 })])],
+      settings: settings(),
+    });
+    assert.deepEqual(plan.targets[0]?.order, [
+      { vm: 'Homer', stamp: S(19), bytes: 20 },
+      { vm: 'Bart', stamp: S(19), bytes: 1020 },
+    ]);
+  });
+
+  it('vms.<name>.priority moves a VM ahead; the * route\'s priority holds for the VMs without their own', () => {
+    const vms = { Homer: { targets: ['nas'], priority: 5 }, Lisa: { targets: ['nas'], priority: -1 }, '*': { targets: ['nas'], priority: 1 } };
+    const plan = planRun({
+      local: [local('Bart', S(19)), local('Homer', S(19)), local('Lisa', S(19)), local('Abe', S(19), { 'a.vmdk': 1 })],
+      inventories: [inventory('nas', [])],
+      settings: settings({ vms }),
+    });
+    assert.deepEqual(order(plan), ['Homer 19', 'Abe 19', 'Bart 19', 'Lisa 19']);
+  });
+
+  it('each target has its own order, of what it gets', () => {
+    const vms = { Bart: { targets: ['nas', 'offsite'] }, Homer: { targets: ['offsite'], priority: 2 } };
+    const plan = planRun({
+      local: [local('Bart', S(19)), local('Homer', S(19))],
+      inventories: [inventory('nas', []), inventory('offsite', [])],
+      settings: settings({ vms }),
+    });
+    assert.deepEqual(order(plan, 'nas'), ['Bart 19']);
+    assert.deepEqual(order(plan, 'offsite'), ['Homer 19', 'Bart 19']);
   });
 });
 

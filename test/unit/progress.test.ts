@@ -28,6 +28,7 @@ function planOf(bytes: number): Plan {
             ],
           },
         ],
+        order: [{ vm: 'Bart', stamp: '2026-11-23-020000', bytes }],
       },
     ],
   };
