@@ -93,7 +93,7 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
           ...control(options),
         });
       const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
-      const result = await alongsideDigest(job, usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? ''))) : run());
+      const result = await alongsideDigest(job, usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? '')), options.children) : run());
       // --write-out comes after a failed transfer too (not when curl was killed): the report counts what went out.
       const written = result.stdout.trim();
       const sent = written === '' ? Number.NaN : Number(written);

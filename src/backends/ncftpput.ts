@@ -121,7 +121,7 @@ export function createNcftpputBackend(target: TargetConfig, options: NcftpputBac
         }
         const text = outcome.exitCode === 0 ? '' : await fs.readFile(logFile, 'utf8').catch(() => '');
         return { result: outcome, log: text };
-      }));
+      }, options.children));
       if (result.exitCode !== 0) throw errorOfFailure(NCFTPPUT_EXIT, ncftpputFailure(result, log), target, job);
       onBytes?.(sent ?? job.size - job.offset);
       // The backup job may still be writing: what ncftpput sent must be exactly the planned file.

@@ -74,11 +74,13 @@ export interface ProgramResult {
 }
 
 /**
- * Keeps a record of the programs running for this run (the lock does), so that the next run can
- * end any that outlived a crash of this one; the returned function takes one out when it ended.
+ * Keeps a record of the programs running for this run and of the private folders holding their
+ * password files (the lock does), so that the next run can end the programs and remove the
+ * folders that outlived a crash of this one; each returned function takes one out again.
  */
 export interface ChildRecord {
   recordChild(pid: number, program: string): () => void;
+  recordPrivateDir(dir: string): () => void;
 }
 
 /** What the curl and ncftpput backends need of the run around them. */

@@ -3,11 +3,17 @@
  * or its private working files (a CA bundle, a debug log). They live in a
  * fresh folder only this user can open (0700, files 0600) and are removed
  * when the task ends, whatever the outcome, and when the process exits or is
- * stopped with SIGINT/SIGTERM/SIGHUP while the task still runs.
+ * stopped with SIGINT/SIGTERM/SIGHUP while the task still runs. A process that
+ * dies without a chance to (kill -9, End task, a power cut) leaves the folder
+ * in its lock's record, and the next run removes it (run/lock.ts).
  */
 import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ChildRecord } from './programs.js';
+
+/** The start of every private folder's name: the next run removes only folders named so (run/lock.ts). */
+export const PRIVATE_DIR_PREFIX = 'vmftp-secret-';
 
 /** Folders of tasks still running; removed synchronously if the process ends under them. */
 const live = new Set<string>();
@@ -59,14 +65,16 @@ export interface PrivateDir {
 
 /**
  * Returns what `task` returns, after it ran with a fresh private folder that is
- * removed afterwards in every case (success, failure, Ctrl-C, SIGTERM).
+ * removed afterwards in every case (success, failure, Ctrl-C, SIGTERM), and
+ * kept in `record` meanwhile (kill -9: the next run removes it).
  */
-export async function withPrivateDir<T>(task: (dir: PrivateDir) => Promise<T>): Promise<T> {
+export async function withPrivateDir<T>(task: (dir: PrivateDir) => Promise<T>, record?: Pick<ChildRecord, 'recordPrivateDir'>): Promise<T> {
   hookProcessEnd();
   // mkdtemp creates the folder with mode 0700 on POSIX; on Windows the temp folder is per user.
   // Synchronous, so no signal can land between creating the folder and registering it for removal.
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vmftp-secret-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), PRIVATE_DIR_PREFIX));
   live.add(dir);
+  const forget = record?.recordPrivateDir(dir);
   const file = (name: string): string => {
     if (path.basename(name) !== name) throw new Error(`private file name must be a plain name: ${name}`);
     return path.join(dir, name);
@@ -86,5 +94,6 @@ export async function withPrivateDir<T>(task: (dir: PrivateDir) => Promise<T>): 
   } finally {
     live.delete(dir);
     await fs.rm(dir, { recursive: true, force: true });
+    forget?.();
   }
 }

@@ -100,6 +100,7 @@ export function describePreviousRun(previous: AbandonedRun): string {
       parts.push(`its ${program.program} (pid ${program.pid}) may still run: this system cannot tell whether that pid is still it; end it if it is`);
     }
   }
+  for (const dir of previous.removedPrivateDirs ?? []) parts.push(`removed the password file it left in ${dir}`);
   return parts.join('; ');
 }
 

@@ -1,7 +1,8 @@
-import { promises as fs, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fs, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { format } from 'date-fns/format';
+import { PRIVATE_DIR_PREFIX } from '../backends/secret-files.js';
 import { LockError } from '../errors.js';
 import { markProcess, presenceOf, type ProgramMark } from './process-identity.js';
 
@@ -24,6 +25,8 @@ interface LockOwner {
   readonly children?: readonly ProgramMark[];
   /** Set when the run was forced out before its report was done (see leaveLocksForNextRun): how. */
   readonly forcedOut?: string;
+  /** The private folders holding a password file for a running ncftpput (backends/secret-files.ts). */
+  readonly privateDirs?: readonly string[];
 }
 
 /** A run that died without a report (kill -9, "End task", a power cut): found by the next run in the lock it left. */
@@ -40,6 +43,8 @@ export interface AbandonedRun {
    * still that program: left alone, see run/process-identity.ts).
    */
   readonly programs: readonly { readonly pid: number; readonly program: string; readonly state: 'ended' | 'gone' | 'unknown' }[];
+  /** The private folders with a password file that it left, removed by this run. */
+  readonly removedPrivateDirs?: readonly string[];
 }
 
 export interface HeldLock {
@@ -56,6 +61,8 @@ export interface HeldLock {
    * one die without a chance to; returns the function that takes it out again when it ended.
    */
   recordChild(pid: number, program: string): () => void;
+  /** The same for a private folder holding a password file: the next run removes it. */
+  recordPrivateDir(dir: string): () => void;
   /** Removes the lock file if this run still owns it. */
   release(): Promise<void>;
 }
@@ -109,15 +116,17 @@ export async function acquireLock(
         const releaseOnExit = () => releaseLockSync(file, owner);
         process.once('exit', releaseOnExit);
         const children = new Map<number, ProgramMark>();
+        const privateDirs = new Set<string>();
         let released = false;
+        const current = (): LockOwner => ({ ...owner, children: [...children.values()], privateDirs: [...privateDirs] });
         const rewrite = () => {
-          if (!released) rewriteLock(file, { ...owner, children: [...children.values()] });
+          if (!released) rewriteLock(file, current());
         };
         // Also after release: the run's report (summary, log, ping, e-mail) comes after the lock is
         // released, and a run forced out while sending it has not told anyone either.
         const leave = (forcedOut: string) => {
           process.removeListener('exit', releaseOnExit);
-          const mark: LockOwner = { ...owner, children: [...children.values()], forcedOut };
+          const mark: LockOwner = { ...current(), forcedOut };
           if (released) writeMarkIfFree(file, mark);
           else rewriteLock(file, mark);
           released = true;
@@ -130,6 +139,13 @@ export async function acquireLock(
             rewrite();
             return () => {
               if (children.delete(pid)) rewrite();
+            };
+          },
+          recordPrivateDir(dir) {
+            privateDirs.add(dir);
+            rewrite();
+            return () => {
+              if (privateDirs.delete(dir)) rewrite();
             };
           },
           release: async () => {
@@ -158,6 +174,7 @@ export async function acquireLock(
             programs: [],
           },
           recordChild: () => () => undefined,
+          recordPrivateDir: () => () => undefined,
           release: async () => undefined,
         };
       }
@@ -188,13 +205,31 @@ function endAbandonedRun(holder: LockOwner): AbandonedRun {
       return { pid: child.pid, program: child.program, state: 'gone' as const };
     }
   });
+  const removedPrivateDirs = (holder.privateDirs ?? []).filter(removePrivateDir);
   return {
     pid: holder.pid,
     host: holder.host,
     startedAt: holder.startedAt,
     ...(holder.forcedOut === undefined ? {} : { forcedOut: holder.forcedOut }),
     programs,
+    ...(removedPrivateDirs.length === 0 ? {} : { removedPrivateDirs }),
   };
+}
+
+/**
+ * Returns true when it removed `dir`, a private folder of a dead run's password file. Only a
+ * folder named as secret-files.ts names them is touched: the lock is a file anyone with access
+ * to the folder could edit, and it must not make vmftp delete anything else.
+ */
+function removePrivateDir(dir: string): boolean {
+  if (!path.isAbsolute(dir) || !path.basename(dir).startsWith(PRIVATE_DIR_PREFIX)) return false;
+  try {
+    if (!lstatSync(dir).isDirectory()) return false;
+    rmSync(dir, { recursive: true, force: true });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -237,6 +272,7 @@ function parseOwner(text: string): LockOwner | undefined {
       ...(typeof parsed.program === 'string' ? { program: parsed.program } : {}),
       ...(typeof parsed.processStartedAt === 'string' ? { processStartedAt: parsed.processStartedAt } : {}),
       children: Array.isArray(parsed.children) ? parsed.children.filter(isProcessMark) : [],
+      privateDirs: Array.isArray(parsed.privateDirs) ? parsed.privateDirs.filter((dir): dir is string => typeof dir === 'string') : [],
       ...(typeof parsed.forcedOut === 'string' ? { forcedOut: parsed.forcedOut } : {}),
     };
   } catch {

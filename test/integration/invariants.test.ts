@@ -626,6 +626,34 @@ describe('invariant 6: a run that died without a report is reported by the next 
     assert.doesNotMatch(after.stderr, /previous run/, 'a run that ended with its report leaves nothing to report');
   });
 
+  test('ftp-srv, -u ncftpput: the 0600 password file a kill -9 left behind is removed by the next run, which says so', BOUNDED, async (t) => {
+    if (!requireOrSkip(t, findProgram('ncftpput') !== undefined, 'ncftpput on PATH')) return;
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 200_000 } },
+      rules: { stallUpload: { match: 'disk1.vmdk', afterBytes: 50_000 } },
+      targetFields: { timeoutSeconds: 40 },
+    });
+    const killed = s.start('-u', 'ncftpput');
+    t.after(() => killed.kill('SIGKILL'));
+    await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 50_000);
+    const [dir] = (JSON.parse(readFileSync(s.lockFile, 'utf8')) as { privateDirs?: string[] }).privateDirs ?? [];
+    assert.ok(dir !== undefined && existsSync(path.join(dir, 'login.cfg')), `the lock records the folder of ncftpput's login file: ${readFileSync(s.lockFile, 'utf8')}`);
+    assert.equal(statSync(path.join(dir, 'login.cfg')).mode & 0o777, 0o600);
+    const orphans = childProcesses(killed.pid).filter((child) => child.command === 'ncftpput');
+    for (const orphan of orphans) t.after(() => isRunning(orphan.pid) && process.kill(orphan.pid, 'SIGKILL'));
+    killed.kill('SIGKILL');
+    await killed.done;
+    assert.ok(existsSync(path.join(dir, 'login.cfg')), 'kill -9 leaves the password file behind');
+
+    s.proxy.setRules({});
+    const next = await s.vmftp('-u', 'ncftpput', '--json');
+    assert.equal(next.code, 0, next.stderr);
+    assert.ok(!existsSync(dir), `${dir} is gone`);
+    assert.ok(next.stderr.includes(`removed the password file it left in ${dir}`), next.stderr);
+    assert.deepEqual((JSON.parse(next.stdout) as { report: { previousRun?: { removedPrivateDirs?: string[] } } }).report.previousRun?.removedPrivateDirs, [dir]);
+    assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
+  });
+
   test('ftp-srv: -d and -S after a kill -9 leave the dead run\'s lock as it is; the next backup run still reports it', BOUNDED, async (t) => {
     const s = await setUpScenario(t, FTP_SRV, {
       local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 200_000 } },

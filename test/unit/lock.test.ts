@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
@@ -134,6 +134,25 @@ describe('acquireLock', () => {
     const lock = await acquireLock(file, () => undefined);
     assert.equal(lock.previous?.pid, holder.pid);
     assert.equal(lock.previous.forcedOut, 'stopped by a second SIGTERM before its report was done');
+    await lock.release();
+  });
+
+  test('the private folders of password files a dead run left are removed, and nothing else its lock names', BOUNDED, async (t) => {
+    const work = tmpDir('lock', t);
+    const file = path.join(work, 'vmftp.lock');
+    await abandonedLock(t, file);
+    const secret = path.join(work, 'vmftp-secret-a1B2c3');
+    const other = path.join(work, 'backups');
+    for (const dir of [secret, other]) {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'login.cfg'), 'pass x\n', { mode: 0o600 });
+    }
+    editLock(file, { privateDirs: [secret, other, 'vmftp-secret-relative', path.join(work, 'vmftp-secret-gone')] });
+
+    const lock = await acquireLock(file, () => undefined);
+    assert.deepEqual(lock.previous?.removedPrivateDirs, [secret]);
+    assert.ok(!existsSync(secret));
+    assert.ok(existsSync(path.join(other, 'login.cfg')), 'a folder not named as vmftp names them stays');
     await lock.release();
   });
 
