@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { colorsFor } from './report/color.js';
 import { backupCommand } from './commands/backup.js';
 import { loadConfig, type CliFlags } from './config/load.js';
-import type { UploadMethod } from './config/types.js';
+import { UPLOAD_METHODS, type UploadMethod } from './config/types.js';
 import { ExitCode, exitCodeHelp, InterruptedError } from './errors.js';
 import { failureJson, reportFailure } from './report/failure.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './delivery/log.js';
@@ -73,11 +73,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     .option('-d, --display', 'list the backups on every target and exit')
     .option('-S, --simulate', 'print the plan, change nothing')
     .addOption(
-      new Option('-u, --upload-method <method>', 'program that sends the files (default: internal)').choices([
-        'internal',
-        'curl',
-        'ncftpput',
-      ]),
+      new Option('-u, --upload-method <method>', 'program that sends the files (default: internal)').choices(UPLOAD_METHODS),
     )
     .option('-x, --execute [command]', 'after full success: purge the local backups -S lists as purge, or run <command>')
     .option('-m, --mail', 'e-mail the report (config `mail`), also after a failed run')

@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import type { z } from 'zod';
-import type { KeepPolicy, VmRoute } from '../core/model.js';
+import type { VmRoute } from '../core/model.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from './secret.js';
 import { secretsOf } from '../delivery/redact.js';
 import { DEFAULT_LOG_KEEP, logSchema, mailSchema, notifySchema, passwordSchema, type vmRouteSchema } from './schema.js';
-import type { MailConfig, NotifyConfig, Reporting, ResolvedConfig, TargetConfig, UploadMethod } from './types.js';
+import { UPLOAD_METHODS, type MailConfig, type NotifyConfig, type Reporting, type ResolvedConfig, type TargetConfig, type UploadMethod } from './types.js';
 import { fieldPath, validateConfig, type ValidatedConfig } from './validate.js';
 
 /** The flags the user actually typed; an absent flag leaves the config file's value in place. */
@@ -316,9 +316,9 @@ function flagProblems(flags: CliFlags): string[] {
     problems.push(`-n/--keep: expected a whole number >= 1, got ${String(flags.keep)}`);
   }
   if (flags.folder === '') problems.push('-f/--folder: must not be empty');
-  const methods: readonly string[] = ['internal', 'curl', 'ncftpput'] satisfies UploadMethod[];
+  const methods: readonly string[] = UPLOAD_METHODS;
   if (flags.uploadMethod !== undefined && !methods.includes(flags.uploadMethod)) {
-    problems.push(`-u/--upload-method: expected one of internal, curl, ncftpput, got ${JSON.stringify(flags.uploadMethod)}`);
+    problems.push(`-u/--upload-method: expected one of ${UPLOAD_METHODS.join(', ')}, got ${JSON.stringify(flags.uploadMethod)}`);
   }
   return problems;
 }
@@ -444,56 +444,37 @@ function secretFor(secrets: ReadonlyMap<string, Secret>, keys: PropertyKey[]): S
 /** Returns the run's config from a validated file and the resolved secrets, paths and flags. */
 function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfig {
   const { configDir, flags, secrets, cas } = context;
+  // What loading changes is taken apart; everything else (keep, maxAge, fields added later) goes on as validated.
+  const { source: _source, targets: fileTargets, vms: fileVms, mail, lockFile: fileLockFile, log, notify, ...asValidated } = value;
   const targets: Record<string, TargetConfig> = {};
-  for (const [name, target] of Object.entries(value.targets)) {
+  for (const [name, { ca: _caPath, ...target }] of Object.entries(fileTargets)) {
     const ca = cas.get(name);
-    targets[name] = {
-      name,
-      host: target.host,
-      port: target.port,
-      user: target.user,
-      password: secretFor(secrets, ['targets', name, 'password']),
-      remoteDir: target.remoteDir,
-      secure: target.secure,
-      allowSelfSigned: target.allowSelfSigned,
-      ...(target.sslNoRevoke === true ? { sslNoRevoke: true } : {}),
-      ...(ca !== undefined ? { ca } : {}),
-      maxConnections: target.maxConnections,
-      activeMode: target.activeMode,
-      timeoutSeconds: target.timeoutSeconds,
-      keepaliveSeconds: target.keepaliveSeconds,
-      retries: target.retries,
-      retryDelaySeconds: target.retryDelaySeconds,
-      verify: target.verify,
-      ...(target.keep !== undefined ? { keep: target.keep satisfies KeepPolicy } : {}),
-      ...(target.maxAge !== undefined ? { maxAge: target.maxAge } : {}),
-    };
+    targets[name] = { ...target, name, password: secretFor(secrets, ['targets', name, 'password']), ...(ca !== undefined ? { ca } : {}) };
   }
 
   const vms: Record<string, VmRoute> = {};
-  if (value.vms === undefined) {
+  if (fileVms === undefined) {
     // No routing written: every VM goes to every target, like the original tool with its one server.
     vms['*'] = { targets: Object.keys(targets) };
   } else {
-    for (const [vm, route] of Object.entries(value.vms)) vms[vm] = toRoute(route);
+    for (const [vm, route] of Object.entries(fileVms)) vms[vm] = toRoute(route);
   }
 
-  const logFile = value.log?.file !== undefined ? path.resolve(configDir, value.log.file) : undefined;
-  const lockFile = value.lockFile !== undefined ? path.resolve(configDir, value.lockFile) : defaultLockFile(context.configPath, logFile);
+  const logFile = log?.file !== undefined ? path.resolve(configDir, log.file) : undefined;
+  const lockFile = fileLockFile !== undefined ? path.resolve(configDir, fileLockFile) : defaultLockFile(context.configPath, logFile);
 
   return {
+    ...asValidated,
     configPath: context.configPath,
     source: context.source,
-    keep: value.keep,
     ...(flags.keep !== undefined ? { keepOverride: flags.keep } : {}),
-    maxAge: value.maxAge,
     targets,
     vms,
-    ...(value.mail !== undefined ? { mail: toMail(value.mail, secrets) } : {}),
+    ...(mail !== undefined ? { mail: toMail(mail, secrets) } : {}),
     lockFile,
     ...(logFile !== undefined ? { logFile } : {}),
-    logKeep: value.log?.keep ?? DEFAULT_LOG_KEEP,
-    ...(value.notify !== undefined ? { notify: toNotify(value.notify) } : {}),
+    logKeep: log?.keep ?? DEFAULT_LOG_KEEP,
+    ...(notify !== undefined ? { notify: toNotify(notify) } : {}),
     uploadMethod: flags.uploadMethod ?? 'internal',
     deleteFirst: flags.deleteFirst ?? false,
   };
@@ -516,12 +497,7 @@ function defaultLockFile(configPath: string, logFile: string | undefined): strin
 function toRoute(route: z.output<typeof vmRouteSchema>): VmRoute {
   if (typeof route === 'string') return { targets: [route] };
   if (Array.isArray(route)) return { targets: [...route] };
-  return {
-    targets: [...route.targets],
-    ...(route.keep !== undefined ? { keep: route.keep } : {}),
-    ...(route.maxAge !== undefined ? { maxAge: route.maxAge } : {}),
-    ...(route.priority !== undefined ? { priority: route.priority } : {}),
-  };
+  return { ...route, targets: [...route.targets] };
 }
 
 /** Expands healthchecks-style `url` into its three pings; explicit start/success/failure win. */
@@ -540,19 +516,10 @@ function toNotify(notify: NonNullable<ValidatedConfig['notify']>): NotifyConfig 
 }
 
 function toMail(mail: NonNullable<ValidatedConfig['mail']>, secrets: ReadonlyMap<string, Secret>): MailConfig {
-  const { smtp } = mail;
+  const { password, ...smtp } = mail.smtp;
   return {
-    from: mail.from,
-    to: mail.to,
-    ...(mail.subject !== undefined ? { subject: mail.subject } : {}),
-    ...(mail.subjectOnError !== undefined ? { subjectOnError: mail.subjectOnError } : {}),
-    smtp: {
-      host: smtp.host,
-      port: smtp.port,
-      secure: smtp.secure,
-      ...(smtp.user !== undefined ? { user: smtp.user } : {}),
-      ...(smtp.password !== undefined ? { password: secretFor(secrets, ['mail', 'smtp', 'password']) } : {}),
-    },
+    ...mail,
+    smtp: { ...smtp, ...(password !== undefined ? { password: secretFor(secrets, ['mail', 'smtp', 'password']) } : {}) },
   };
 }
 

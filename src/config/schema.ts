@@ -129,12 +129,16 @@ export const targetSchema = z
       })
       .default(false),
     allowSelfSigned: z.boolean().default(false),
+    // `-u curl` on Windows: curl.exe (Schannel) skips the certificate revocation check (`--ssl-no-revoke`),
+    // for hosts that cannot reach their CA's revocation server.
     sslNoRevoke: z.boolean().optional(),
+    // The CA that signs the server's certificate, a PEM file; load.ts reads it.
     ca: localPath.optional(),
     // Servers often refuse a 3rd or 4th connection from one client with 421.
     maxConnections: z.number().int().min(1, { error: 'expected a whole number >= 1' }).default(2),
     activeMode: z.boolean().default(false),
     timeoutSeconds: z.number().positive({ error: 'expected a number of seconds above 0' }).default(30),
+    // Idle seconds before TCP keepalive probes on the control connection.
     // Routers and firewalls forget idle connections after 5 to 60 minutes; curl probes after 60 s too.
     // Whole seconds: TCP_KEEPIDLE has no finer unit, and Linux takes at most 32767.
     keepaliveSeconds: z.number().int().min(1, { error: 'expected whole seconds from 1 to 32767' }).max(32767, { error: 'expected whole seconds from 1 to 32767' }).default(60),

@@ -1,79 +1,59 @@
-import type { KeepPolicy, MaxAge, VmRoute } from '../core/model.js';
+/**
+ * The types a run works with, derived from the schema (schema.ts): a field added there is here
+ * too. Only what loading changes is written out: the password becomes a Secret, `ca` the PEM text
+ * of that file, paths absolute, `vms` routes, `notify` its three URLs.
+ */
+import type { z } from 'zod';
+import type { VmRoute } from '../core/model.js';
 import type { Secret } from './secret.js';
+import type { mailSchema, notifySchema, passwordSchema, targetSchema, ValidatedConfig } from './schema.js';
 
 /** Where a password comes from, as written in the config file. */
-export type PasswordSource = string | { readonly env: string } | { readonly file: string };
+export type PasswordSource = z.output<typeof passwordSchema>;
 
-export type VerifyMode = 'size' | 'hash' | 'none';
-export type UploadMethod = 'internal' | 'curl' | 'ncftpput';
+/** The upload methods `-u` chooses from. */
+export const UPLOAD_METHODS = ['internal', 'curl', 'ncftpput'] as const;
+export type UploadMethod = (typeof UPLOAD_METHODS)[number];
 
-/** One FTP server, validated, defaults applied, password resolved. */
-export interface TargetConfig {
+/**
+ * One FTP server, validated, defaults applied (schema.ts says each field's meaning and default),
+ * its password resolved and its `ca` read: the PEM text of the CA that signs the server's
+ * certificate.
+ */
+export type TargetConfig = Readonly<Omit<z.output<typeof targetSchema>, 'password' | 'ca'>> & {
+  /** The target's key in `targets`. */
   readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
   readonly password: Secret;
-  /** Absolute remote folder, `/`-separated, no trailing slash except for the root `/`. */
-  readonly remoteDir: string;
-  /** false: plain FTP; true: explicit FTPS (AUTH TLS); 'implicit': implicit FTPS. */
-  readonly secure: boolean | 'implicit';
-  readonly allowSelfSigned: boolean;
-  /**
-   * `-u curl` on Windows: curl.exe (Schannel) skips the certificate revocation check
-   * (`--ssl-no-revoke`), for hosts that cannot reach their CA's revocation server.
-   */
-  readonly sslNoRevoke?: boolean;
-  /** PEM text of the CA that signs the server certificate, read from the `ca` path. */
   readonly ca?: string;
-  readonly maxConnections: number;
-  readonly activeMode: boolean;
-  readonly timeoutSeconds: number;
-  /** Idle seconds before TCP keepalive probes on the control connection (routers forget idle connections). */
-  readonly keepaliveSeconds: number;
-  /** Times a transient failure (421, 425, 426, 450, 451, reset, timeout) is retried; permanent ones never are. */
-  readonly retries: number;
-  /** Wait before the first retry; doubled after each further failure. */
-  readonly retryDelaySeconds: number;
-  readonly verify: VerifyMode;
-  readonly keep?: KeepPolicy;
-  readonly maxAge?: MaxAge;
-}
+};
 
-export interface MailConfig {
-  readonly from: string;
-  readonly to: string | readonly string[];
-  readonly subject?: string;
-  readonly subjectOnError?: string;
-  readonly smtp: {
-    readonly host: string;
-    readonly port: number;
-    readonly secure: boolean;
-    readonly user?: string;
-    readonly password?: Secret;
-  };
-}
+export type VerifyMode = TargetConfig['verify'];
+
+type MailFile = z.output<typeof mailSchema>;
+
+/** The report e-mail, validated, defaults applied, the SMTP password resolved. */
+export type MailConfig = Readonly<Omit<MailFile, 'smtp'>> & {
+  readonly smtp: Readonly<Omit<MailFile['smtp'], 'password'>> & { readonly password?: Secret };
+};
 
 /** Where to ping, per moment of the run; a moment without a URL is not pinged. */
-export interface NotifyConfig {
+export type NotifyConfig = Readonly<Pick<z.output<typeof notifySchema>, 'method' | 'timeoutSeconds'>> & {
   readonly start?: string;
   readonly success?: string;
   readonly failure?: string;
-  readonly method: 'GET' | 'POST';
-  readonly timeoutSeconds: number;
-}
+};
+
+/** The fields of the file that reach the run as validated: `keep`, `maxAge`, and any field added to the schema. */
+type AsValidated = Readonly<Omit<ValidatedConfig, 'source' | 'targets' | 'vms' | 'mail' | 'lockFile' | 'log' | 'notify'>>;
 
 /** The configuration a run works with: file, then flags, defaults filled in. */
-export interface ResolvedConfig {
+export type ResolvedConfig = AsValidated & {
   /** Absolute path of the config file, when one was loaded. */
   readonly configPath?: string;
   /** Absolute local backup root. */
   readonly source: string;
-  readonly keep: KeepPolicy;
   /** `-n`, when the user typed it. */
   readonly keepOverride?: number;
-  /** Config `maxAge`: the newest backup of a VM on a target older than this after a run fails it. */
-  readonly maxAge: MaxAge;
   readonly targets: Readonly<Record<string, TargetConfig>>;
   /** VM name or `'*'` -> route; targets named here exist in `targets`. */
   readonly vms: Readonly<Record<string, VmRoute>>;
@@ -82,12 +62,12 @@ export interface ResolvedConfig {
   readonly lockFile: string;
   /** Absolute path of the log file (config `log.file`), when one is set. */
   readonly logFile?: string;
-  /** Old logs kept beside `logFile` (`vmftp.log.1` … `.N`); default 10. */
+  /** Old logs kept beside `logFile` (`vmftp.log.1` … `.N`), config `log.keep`. */
   readonly logKeep: number;
   readonly notify?: NotifyConfig;
   readonly uploadMethod: UploadMethod;
   readonly deleteFirst: boolean;
-}
+};
 
 /**
  * What reports a run: the log file, the e-mail and the pings. A run that stops before it starts
