@@ -107,7 +107,9 @@ class TargetExecution {
     for (const vmPlan of this.plan.vms) {
       for (const action of vmPlan.actions) {
         if (action.type === 'upload' || action.type === 'resume') entries.push(this.#upload(vmPlan.vm, action, turnsOf(turns, vmPlan.vm, action)));
-        else if (action.type === 'keep' || action.type === 'skip') entries.push(outcome(vmPlan.vm, action.stamp, action.type, 'done', 0, 0, action.reason, undefined));
+        else if (action.type === 'keep' || action.type === 'skip') {
+          entries.push({ vm: vmPlan.vm, stamp: action.stamp, action: action.type, status: 'done', bytes: 0, durationMs: 0, detail: action.reason });
+        }
       }
     }
     // Outcomes in plan order, whatever order the transfers ended in.
@@ -140,17 +142,20 @@ class TargetExecution {
     const partialDir = backupPath(this.plan.remoteDir, vm, action.stamp, true);
     const finalDir = backupPath(this.plan.remoteDir, vm, action.stamp, false);
     let sent = 0;
+    // One controller per backup, stopped with the run: once one file failed for good the backup cannot be
+    // renamed into place, so its other files start no further attempt and wait for no retry.
+    const backup = controllerWithin(this.signal);
     try {
       for (const dir of foldersOf(partialDir, action)) await this.#op(`create folder ${dir}`, (session) => session.ensureDir(dir));
       // Every file ends (sent, failed or not started) before the backup is judged: no transfer outlives its backup.
-      // Once one file failed for good the backup cannot be renamed into place: its other files are not started.
       let firstFailure: { readonly error: unknown } | undefined;
       await Promise.allSettled(
         action.files.map(async (file, index) => {
           try {
-            await this.#sendFile(vm, action, partialDir, file, turns[index], () => firstFailure !== undefined, (bytes) => (sent += bytes));
+            await this.#sendFile(vm, action, partialDir, file, turns[index], backup.signal, (bytes) => (sent += bytes));
           } catch (error) {
             firstFailure ??= { error };
+            backup.abort(error);
           }
         }),
       );
@@ -158,12 +163,13 @@ class TargetExecution {
       if (action.replacesIncomplete) await this.#op(`delete ${finalDir}`, (session) => session.removeDir(finalDir));
       await this.#rename(partialDir, finalDir);
       this.log.info(`${this.plan.target}: ${vm}/${action.stamp} uploaded and verified`);
-      return outcome(vm, action.stamp, kind, 'done', sent, Date.now() - started, action.reason, started);
+      return { vm, stamp: action.stamp, action: kind, status: 'done', bytes: sent, ...elapsedSince(started), detail: action.reason };
     } catch (error) {
       const message = this.signal?.aborted === true ? interrupted(this.signal, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`) : describeError(error);
       this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
-      return outcome(vm, action.stamp, kind, 'failed', sent, Date.now() - started, message, started);
+      return { vm, stamp: action.stamp, action: kind, status: 'failed', bytes: sent, ...elapsedSince(started), detail: message };
     } finally {
+      backup.release();
       // A backup that failed before some of its files started passes their turns on.
       for (const turn of turns) turn.started();
     }
@@ -172,7 +178,8 @@ class TargetExecution {
   /**
    * Resolves once the server holds all of `file` at its local size. A transient failure is
    * retried from the size the server then reports (APPE), or from byte 0 when the server holds
-   * more than the file; a permanent one or a changed local file rejects at once. Either way
+   * more than the file; a permanent one or a changed local file rejects at once, and so does an
+   * aborted `backup` (with its reason: another file's failure, or the run's stop). Either way
    * `count` gets the bytes this run added to the server's copy: the rest of the file, or after a
    * failure or a stop, what had gone out (as far as the backend tells while it sends). The first
    * transfer waits for `turn`, and passes it on once it holds its connection (or will not start).
@@ -183,7 +190,7 @@ class TargetExecution {
     partialDir: string,
     file: FileTransfer,
     turn: Turn | undefined,
-    backupFailed: () => boolean,
+    backup: AbortSignal,
     count: (bytes: number) => void,
   ): Promise<void> {
     const remotePath = path.posix.join(partialDir, file.path);
@@ -205,7 +212,7 @@ class TargetExecution {
       await withRetries(
         this.runtime.retry,
         async (attempt) => {
-          if (backupFailed()) throw new FtpError(`${name} not sent: another file of this backup failed`, 'permanent');
+          backup.throwIfAborted();
           if (attempt > 0) {
             offset = await this.#resumeOffset(remotePath, file.size);
             moved = 0;
@@ -240,7 +247,7 @@ class TargetExecution {
           if (hashMethod !== undefined && digest !== undefined) await this.#verifyHash(remotePath, file.size, hashMethod, digest);
         },
         this.#onRetry(`upload of ${name}`),
-        this.signal,
+        backup,
       );
       done = true;
     } finally {
@@ -427,7 +434,7 @@ class TargetExecution {
     } catch (error) {
       const message = `not deleted: the fresh inventory failed (${describeError(error)})`;
       for (const vmPlan of planned) {
-        for (const action of deletesOf(vmPlan)) this.#record(vmPlan.vm, action.stamp, 'held', 'failed', 0, 0, message, undefined);
+        for (const action of deletesOf(vmPlan)) this.#record({ vm: vmPlan.vm, stamp: action.stamp, action: 'held', status: 'failed', bytes: 0, durationMs: 0, detail: message });
       }
       return;
     }
@@ -437,7 +444,7 @@ class TargetExecution {
         fresh.filter((backup) => backup.vm === vmPlan.vm),
         this.local.filter((backup) => backup.vm === vmPlan.vm),
       );
-      for (const held of confirmed.held) this.#record(vmPlan.vm, held.stamp, 'held', 'done', 0, 0, held.reason, undefined);
+      for (const held of confirmed.held) this.#record({ vm: vmPlan.vm, stamp: held.stamp, action: 'held', status: 'done', bytes: 0, durationMs: 0, detail: held.reason });
       for (const action of confirmed.deletes) await this.#delete(vmPlan.vm, action);
     }
   }
@@ -446,17 +453,17 @@ class TargetExecution {
     const started = Date.now();
     const dir = backupPath(this.plan.remoteDir, vm, action.stamp, action.partial);
     if (this.#removed.has(dir)) {
-      this.#record(vm, action.stamp, 'delete', 'done', 0, 0, `${action.reason}: removed with ${action.stamp}`, undefined);
+      this.#record({ vm, stamp: action.stamp, action: 'delete', status: 'done', bytes: 0, durationMs: 0, detail: `${action.reason}: removed with ${action.stamp}` });
       return;
     }
     try {
       if (action.partial) await this.#op(`delete ${dir}`, (session) => session.removeDir(dir));
       else await this.#retire(dir, backupPath(this.plan.remoteDir, vm, action.stamp, true));
-      this.#record(vm, action.stamp, 'delete', 'done', 0, Date.now() - started, action.reason, started);
+      this.#record({ vm, stamp: action.stamp, action: 'delete', status: 'done', bytes: 0, ...elapsedSince(started), detail: action.reason });
       this.log.info(`${this.plan.target}: deleted ${dir} (${action.reason})`);
     } catch (error) {
       const message = this.signal?.aborted === true ? interrupted(this.signal, 'the next run deletes it') : describeError(error);
-      this.#record(vm, action.stamp, 'delete', 'failed', 0, Date.now() - started, message, started);
+      this.#record({ vm, stamp: action.stamp, action: 'delete', status: 'failed', bytes: 0, ...elapsedSince(started), detail: message });
       this.log.error(`${this.plan.target}: ${dir} not deleted: ${message}`);
     }
   }
@@ -479,13 +486,14 @@ class TargetExecution {
     this.#removed.add(partialDir);
   }
 
-  #record(...args: RecordArgs): void {
-    this.#outcomes.push(outcome(...args));
+  #record(outcome: ActionOutcome): void {
+    this.#outcomes.push(outcome);
   }
 }
 
-function outcome(...[vm, stamp, action, status, bytes, durationMs, detail, startedAtMs]: RecordArgs): ActionOutcome {
-  return { vm, stamp, action, status, bytes, durationMs, detail, ...(startedAtMs === undefined ? {} : { startedAt: new Date(startedAtMs).toISOString() }) };
+/** Returns when an action that began at `started` (Date.now()) began, and how long it has taken: what took no time (keep, skip, held) has neither. */
+function elapsedSince(started: number): Pick<ActionOutcome, 'durationMs' | 'startedAt'> {
+  return { durationMs: Date.now() - started, startedAt: new Date(started).toISOString() };
 }
 
 /**
@@ -498,18 +506,6 @@ export function transferKind(action: Pick<UploadAction, 'type' | 'files' | 'repl
   if (action.type === 'resume') return fromScratch ? 'resend' : 'resume';
   return action.replacesIncomplete ? 'resend' : 'upload';
 }
-
-type RecordArgs = [
-  vm: string,
-  stamp: string,
-  action: ActionOutcome['action'],
-  status: ActionOutcome['status'],
-  bytes: number,
-  durationMs: number,
-  detail: string,
-  /** When the action began (Date.now()); none for what took no time (keep, skip). */
-  startedAtMs: number | undefined,
-];
 
 /** Returns the turns of one upload's files; the plan's order names every upload. */
 function turnsOf(turns: ReadonlyMap<string, readonly Turn[]>, vm: string, action: UploadAction): readonly Turn[] {
@@ -542,6 +538,22 @@ function foldersOf(root: string, action: UploadAction): string[] {
     for (let depth = 1; depth <= parts.length; depth++) folders.add(path.posix.join(root, ...parts.slice(0, depth)));
   }
   return [...folders];
+}
+
+/**
+ * Returns a controller that `parent` aborts too (with its reason), and `release` to stop listening
+ * to `parent` once the controller's work is over (AbortSignal.any needs Node 20.3; vmftp runs on 20.0).
+ */
+function controllerWithin(parent: AbortSignal | undefined): { readonly signal: AbortSignal; abort(reason: unknown): void; release(): void } {
+  const controller = new AbortController();
+  const follow = (): void => controller.abort(parent?.reason);
+  if (parent?.aborted === true) follow();
+  else parent?.addEventListener('abort', follow, { once: true });
+  return {
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    release: () => parent?.removeEventListener('abort', follow),
+  };
 }
 
 /**

@@ -180,6 +180,25 @@ for (const kind of SERVER_KINDS) {
       });
     }
 
+    test('a file refused for good stops its backup: a sibling failing after it is not retried; the next run completes', BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const s = await setUpScenario(t, kind, {
+        local: { [`Bart/${STAMP}`]: { 'a.vmdk': 20_000, 'b.vmdk': 20_000 } },
+        remote: OLD_BART,
+        keep: 3,
+        // a.vmdk is refused at once; the STOR of b.vmdk gets no reply, so it fails (a timeout, which is retried) well after.
+        rules: { replyToCommand: { command: 'STOR', match: 'a.vmdk', code: 553, text: 'Permission denied' }, stallCommand: { command: 'STOR', match: 'b.vmdk' } },
+        targetFields: { ...FAST_RETRIES, timeoutSeconds: 3 },
+      });
+      const before = snapshot(s.source, s.remoteRoot);
+
+      const run = await s.vmftp('-x');
+      assertSafeFailure(run, before, { source: s.source, remoteRoot: s.remoteRoot, code: 1, cause: new RegExp(`Bart/${STAMP}[^\\n]*553 Permission denied`) });
+      assert.deepEqual(uploadsOf(s, 'b.vmdk'), [`STOR /backups/Bart/${STAMP}.partial/b.vmdk`]);
+      assert.doesNotMatch(output(run), /retry \d of/, 'the backup had failed: no retry, no wait');
+      await assertFollowUp(s, () => expectedAfterRotation(s));
+    });
+
     test('a 550 on a delete is not retried: exit 1, the old backup retired to .partial, never half-deleted under its name', BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
       const oldest = OLD_STAMPS[0]!;
