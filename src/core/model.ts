@@ -168,6 +168,62 @@ export interface Plan {
    * decides again by the same rule on what the targets hold after it (invariant 5).
    */
   readonly purge?: readonly LocalPurge[];
+  /** Set by `--simulate`: how long each target's uploads would take, and what a deadline would defer (core/forecast.ts). */
+  readonly forecast?: Forecast;
+}
+
+/** What the bytes per second of an estimate came from: the `bwlimit` in force, the last run's measured speed. */
+export type RateBasis = 'bwlimit' | 'measured';
+
+/** What the last run's uploads to a target moved, and in how long (their wall time). */
+export interface MeasuredSpeed {
+  readonly bytes: number;
+  readonly seconds: number;
+  /** When that run started (ISO). */
+  readonly measuredAt: string;
+}
+
+export interface Estimate {
+  /** How long the uploads take from the forecast's start. */
+  readonly durationMs: number;
+  /** When the last upload ends (ISO). */
+  readonly endsAt: string;
+  /** What the rates came from: the limit in force, the last run's speed where no limit held, or both. */
+  readonly basis: readonly RateBasis[];
+  /** Bytes per second when the uploads start. */
+  readonly startRate: number;
+}
+
+/** A backup that would not be complete by the deadline: it stays `.partial` (or is not started) and resumes next run. */
+export interface ForecastDeferred {
+  readonly vm: string;
+  readonly stamp: string;
+  readonly bytes: number;
+  /** Bytes of it on the server by the deadline (0: it would not start). */
+  readonly sentByDeadline: number;
+}
+
+/** One target's forecast. */
+export interface TargetForecast {
+  readonly target: string;
+  /** Bytes the target's uploads send. */
+  readonly bytes: number;
+  /** Absent when some moment has no rate: `noEstimate` says why. */
+  readonly estimate?: Estimate;
+  readonly noEstimate?: string;
+  /** The last run's speed, when the estimate used it. */
+  readonly measured?: MeasuredSpeed;
+  /** With a deadline and an estimate: the uploads the deadline would leave unfinished, in start order. */
+  readonly deferred?: readonly ForecastDeferred[];
+}
+
+/** How long the uploads of a plan would take, from `from` on. */
+export interface Forecast {
+  /** When the forecast starts the uploads: the moment of `--simulate` (ISO). */
+  readonly from: string;
+  /** The run's deadline, and which setting gives it. */
+  readonly deadline?: { readonly at: string; readonly by: string };
+  readonly targets: readonly TargetForecast[];
 }
 
 /** What a retention policy decides about a list of stamps. */

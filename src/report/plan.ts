@@ -1,14 +1,45 @@
 /** The plan as `-S` prints it. */
-import type { Plan, PlanAction } from '../core/model.js';
+import { format } from 'date-fns/format';
+import type { Forecast, Plan, PlanAction, TargetForecast } from '../core/model.js';
 import { describePolicy } from '../core/retention.js';
-import { formatBytes, table } from './format.js';
+import { formatBytes, formatDuration, formatSpeed, table } from './format.js';
 
 function actionLabel(action: PlanAction): string {
   if (action.type === 'delete') return action.partial ? 'delete .partial' : 'delete';
   return action.type;
 }
 
-/** Returns the plan as the `--simulate` text: per target and VM, every action with its reason; then the order the target's uploads start in. */
+/** Returns a moment as the local time an administrator reads: `23:14`, or `Sun 07:00` when it is not today. */
+function clock(iso: string, from: string): string {
+  const time = new Date(iso);
+  return format(time, format(time, 'yyyy-MM-dd') === format(new Date(from), 'yyyy-MM-dd') ? 'HH:mm' : 'EEE yyyy-MM-dd HH:mm');
+}
+
+/** Returns the lines that say how long a target's uploads take, and what the deadline would defer. */
+function forecastLines(target: TargetForecast, forecast: Forecast): string[] {
+  const { estimate } = target;
+  if (estimate === undefined) return [`  forecast: ${target.noEstimate ?? 'no estimate'}`];
+  const measured = target.measured;
+  const lastRun =
+    measured === undefined ? '' : `${formatSpeed(measured.bytes, measured.seconds * 1000)}, measured by the run of ${clock(measured.measuredAt, forecast.from)}`;
+  const rate =
+    estimate.basis.length === 2
+      ? `at the bwlimit where one holds, else at ${lastRun}`
+      : estimate.basis[0] === 'bwlimit'
+        ? `at the bwlimit, ${formatSpeed(estimate.startRate, 1000)} at the start`
+        : `at ${lastRun}`;
+  const lines = [`  forecast: ${formatBytes(target.bytes)} in about ${formatDuration(estimate.durationMs)}, done around ${clock(estimate.endsAt, forecast.from)} (${rate})`];
+  const { deadline } = forecast;
+  if (deadline === undefined || target.deferred === undefined) return lines;
+  if (target.deferred.length === 0) return [...lines, `  deadline ${clock(deadline.at, forecast.from)} (${deadline.by}): every upload ends before it`];
+  const count = target.deferred.length === 1 ? '1 backup' : `${target.deferred.length} backups`;
+  lines.push(`  deadline ${clock(deadline.at, forecast.from)} (${deadline.by}) would defer ${count}, resumed by the next run:`);
+  const sent = (bytes: number) => (bytes === 0 ? 'not started' : `${formatBytes(bytes)} of it sent by then`);
+  lines.push(table(target.deferred.map((upload) => [`    ${upload.vm}`, upload.stamp, formatBytes(upload.bytes), sent(upload.sentByDeadline)])));
+  return lines;
+}
+
+/** Returns the plan as the `--simulate` text: per target and VM, every action with its reason; then the order the target's uploads start in and how long they take. */
 export function formatPlan(plan: Plan, warnings: readonly string[]): string {
   const lines: string[] = [`Plan${plan.deleteFirst ? ' (--delete-first: deletes run before uploads)' : ''} — nothing has been changed`];
   for (const targetPlan of plan.targets) {
@@ -27,6 +58,8 @@ export function formatPlan(plan: Plan, warnings: readonly string[]): string {
     if (targetPlan.order.length > 0) {
       lines.push(`  uploads start in this order${plan.deleteFirst ? '' : ', deletes after them'}:`);
       lines.push(table(targetPlan.order.map((upload, index) => [`    ${index + 1}.`, upload.vm, upload.stamp, formatBytes(upload.bytes)])));
+      const forecast = plan.forecast?.targets.find((candidate) => candidate.target === targetPlan.target);
+      if (plan.forecast !== undefined && forecast !== undefined) lines.push(...forecastLines(forecast, plan.forecast));
     }
   }
   if (plan.purge !== undefined && plan.purge.length > 0) {

@@ -5,8 +5,9 @@ import { createInternalBackend } from '../backends/internal.js';
 import { createNcftpputBackend } from '../backends/ncftpput.js';
 import type { ProgramControl } from '../backends/programs.js';
 import type { ResolvedConfig, TargetConfig, UploadMethod } from '../config/types.js';
-import type { LocalBackup, Plan, PlanSettings, TargetInventory } from '../core/model.js';
+import type { Forecast, LocalBackup, Plan, PlanSettings, TargetInventory } from '../core/model.js';
 import { findTooOld, type AgeSettings, type TooOld, type Unlisted } from '../core/age.js';
+import { forecastPlan } from '../core/forecast.js';
 import { planRun } from '../core/plan.js';
 import { decidePurge, inventoriesAfterPlan } from '../core/purge.js';
 import { ExitCode, FtpError, InterruptedError, VmftpError } from '../errors.js';
@@ -22,6 +23,7 @@ import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
 import { describePreviousRun, describeUnreportedRun } from '../report/report.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
 import { noBackupError, scanSource } from '../facts/scan.js';
+import { measuredSpeeds, readSpeedRecord, speedRecordFile, writeSpeedRecord } from './speed-record.js';
 
 export interface RunOptions {
   readonly simulate: boolean;
@@ -89,13 +91,15 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       if (options.simulate) {
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
         const purge = decidePurge(scan.backups, inventoriesAfterPlan(plan.targets, connected.inventories, scan.backups), planSettings(config));
-        return { kind: 'plan', plan: { ...plan, purge }, warnings, exitCode };
+        const forecast = await forecastOf(plan, config, startedAt, log);
+        return { kind: 'plan', plan: { ...plan, purge, forecast }, warnings, exitCode };
       }
       const control: ProgramControl = { ...(options.signal === undefined ? {} : { signal: options.signal }), children: lock };
       const runtimes = new Map<string, TargetRuntime>(
         [...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, control, connected.sessions.get(name)?.dataConnection)]),
       );
       const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer, options.signal))];
+      await keepMeasuredSpeeds(outcomes, config, startedAt, log);
       // What the targets hold now, listed once: judged for maxAge and, with a bare -x, for the purge.
       const after = interrupted() ? [] : await listAfterRun(pools, options.signal);
       const tooOld = findTooOld(plan, after, scan.backups, ageSettings(config), new Date());
@@ -235,6 +239,29 @@ function logPassiveRewrite(target: TargetConfig, how: DataConnection | undefined
     `${target.name}: the server's PASV reply names ${how.announced} (behind NAT?): data connections go to ${how.used}, ` +
       'the host the control connection went to, as curl and FileZilla do',
   );
+}
+
+/** Returns the forecast `-S` shows: at each target's last measured speed (the record next to the lock). */
+async function forecastOf(plan: Plan, config: ResolvedConfig, startedAt: Date, log: Logger): Promise<Forecast> {
+  const record = await readSpeedRecord(speedRecordFile(config.lockFile));
+  if ('unreadable' in record) log.warn(`no upload time estimate from the last run: ${record.unreadable}`);
+  return forecastPlan(plan, {
+    start: startedAt,
+    measured: 'speeds' in record ? record.speeds : {},
+    ...('unreadable' in record ? { measuredUnreadable: `the record of measured speeds ${record.unreadable}` } : {}),
+  });
+}
+
+/** Writes the speed each target's uploads reached in this run into the record next to the lock, for the next `-S`. */
+async function keepMeasuredSpeeds(outcomes: readonly TargetOutcome[], config: ResolvedConfig, startedAt: Date, log: Logger): Promise<void> {
+  const speeds = measuredSpeeds(outcomes, startedAt);
+  if (Object.keys(speeds).length === 0) return;
+  const file = speedRecordFile(config.lockFile);
+  try {
+    await writeSpeedRecord(file, speeds);
+  } catch (error) {
+    log.warn(`could not keep this run's upload speeds in ${file} (${(error as Error).message}): -S gives no estimate from them`);
+  }
 }
 
 /** Returns the planner's view of the config. */

@@ -1,0 +1,75 @@
+/**
+ * The forecast of `-S` (issue 14, point 4), through the built CLI against a real server: no
+ * estimate before any run, an estimate at the speed a real run measured after one, and a broken
+ * record of speeds said as such.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import type { Forecast } from '../../src/core/model.js';
+import { makeBackupTree } from '../support/fixtures.js';
+import { setUpScenario } from '../support/scenario.js';
+import { SERVER_KINDS } from '../support/servers.js';
+
+const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
+const BOUNDED = { timeout: 60_000 };
+
+function forecastOf(stdout: string): Forecast {
+  const { plan } = JSON.parse(stdout) as { plan: { forecast?: Forecast } };
+  assert.ok(plan.forecast, 'plan.forecast in --json');
+  return plan.forecast;
+}
+
+describe('-S forecasts how long the uploads take', () => {
+  test('no estimate yet before any run; after a real run, at the speed it measured; --json carries it', BOUNDED, async (t: TestContext) => {
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 3_000_000, 'vm.ovf': 2000 }, 'Homer/2026-11-27-020000': { 'disk.vmdk': 1_000_000 } },
+    });
+    const record = path.join(path.dirname(s.lockFile), 'vmftp.speeds.json');
+
+    const before = await s.vmftp('-S');
+    assert.equal(before.code, 0, before.stderr);
+    assert.match(before.stdout, /^ {2}forecast: no estimate yet: no bwlimit, and no run has measured the speed to nas yet$/m);
+    const beforeJson = await s.vmftp('-S', '--json');
+    const fresh = forecastOf(beforeJson.stdout).targets[0];
+    assert.equal(fresh?.estimate, undefined);
+    assert.equal(fresh?.bytes, 4_002_000);
+    assert.match(fresh?.noEstimate ?? '', /^no estimate yet/);
+    assert.ok(!existsSync(record), '-S writes no record');
+
+    const run = await s.vmftp('--json');
+    assert.equal(run.code, 0, run.stderr);
+    const sent = (JSON.parse(run.stdout) as { totals: { bytes: number } }).totals.bytes;
+    const kept = JSON.parse(readFileSync(record, 'utf8')) as { version: number; targets: Record<string, { bytes: number; seconds: number }> };
+    assert.equal(kept.targets.nas?.bytes, sent, 'the record holds the bytes the run sent');
+    assert.ok((kept.targets.nas?.seconds ?? 0) > 0);
+
+    makeBackupTree(s.source, { 'Bart/2026-11-28-020000': { 'disk.vmdk': 5_000_000 } });
+    const after = await s.vmftp('-S', '--json');
+    assert.equal(after.code, 0, after.stderr);
+    const target = forecastOf(after.stdout).targets[0];
+    assert.deepEqual(target?.measured?.bytes, sent);
+    assert.deepEqual(target?.estimate?.basis, ['measured']);
+    const rate = sent / (kept.targets.nas?.seconds ?? 1);
+    assert.equal(target?.bytes, 5_000_000);
+    assert.ok(Math.abs((target?.estimate?.durationMs ?? 0) - (5_000_000 / rate) * 1000) <= 1, `${target?.estimate?.durationMs} ms at ${rate} B/s`);
+
+    const text = await s.vmftp('-S');
+    assert.match(text.stdout, /^ {2}forecast: 4\.8 MiB in about .+, done around \d\d:\d\d \(at \d+\.\d MB\/s, measured by the run of \d\d:\d\d\)$/m, text.stdout);
+  });
+
+  test('a broken record of speeds means no estimate, said as such; -S still exits 0', BOUNDED, async (t: TestContext) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 1000 } } });
+    const record = path.join(path.dirname(s.lockFile), 'vmftp.speeds.json');
+    writeFileSync(record, '{"version":1,"targets":{"nas":');
+    const simulated = await s.vmftp('-S');
+    assert.equal(simulated.code, 0, simulated.stderr);
+    assert.match(simulated.stdout, /forecast: no estimate yet: no bwlimit, and the record of measured speeds .*vmftp\.speeds\.json is not a speed record/);
+    assert.match(simulated.stderr, /no upload time estimate from the last run: .*vmftp\.speeds\.json is not a speed record/);
+
+    const run = await s.vmftp();
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok('nas' in (JSON.parse(readFileSync(record, 'utf8')) as { targets: object }).targets, 'the next run writes it anew');
+  });
+});
