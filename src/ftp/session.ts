@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
@@ -81,12 +82,22 @@ export function kindOfReply(code: number): FtpErrorKind {
   return 'permanent';
 }
 
+/** Returns the error of a port where an SSH server answered (`said`: its greeting line) instead of an FTP server. */
+function sshServerError(target: TargetConfig, said: string): FtpError {
+  return new FtpError(
+    `login on ${target.name} (${target.host}:${target.port}) failed: this is an SSH (SFTP) server; vmftp speaks FTP/FTPS (it greeted with "${said.slice(0, 80)}")`,
+    'permanent',
+    undefined,
+    `set targets.${target.name}.port to the server's FTP port (usually 21) and turn its FTP service on`,
+  );
+}
+
 /**
  * Ends the login at once when the server greets like an SSH server (`SSH-2.0-...`, RFC 4253
  * 4.2) instead of with an FTP reply: basic-ftp would wait for a reply code until the timeout,
  * and every retry would wait again. A port mix-up (22, an SFTP-only NAS) is not fixed by waiting.
- * Watches the plain control connection that access() has just opened (implicit TLS cannot tell:
- * the SSH greeting ends its handshake with a TLS error instead).
+ * Watches the plain control connection that access() has just opened (with implicit TLS the SSH
+ * greeting ends the handshake with a TLS error instead: see greetsLikeSsh).
  */
 function refuseSshGreeting(client: Client, target: TargetConfig): void {
   const socket = client.ftp.socket;
@@ -96,17 +107,41 @@ function refuseSshGreeting(client: Client, target: TargetConfig): void {
     if (greeting.length < 4 && !greeting.includes('\n')) return;
     socket.off('data', onData);
     if (!greeting.startsWith('SSH-')) return;
-    const said = greeting.split(/\r?\n/)[0]!.slice(0, 80);
-    client.ftp.closeWithError(
-      new FtpError(
-        `login on ${target.name} (${target.host}:${target.port}) failed: this is an SSH (SFTP) server; vmftp speaks FTP/FTPS (it greeted with "${said}")`,
-        'permanent',
-        undefined,
-        `set targets.${target.name}.port to the server's FTP port (usually 21) and turn its FTP service on`,
-      ),
-    );
+    client.ftp.closeWithError(sshServerError(target, greeting.split(/\r?\n/)[0]!));
   };
   socket.on('data', onData);
+}
+
+/** How long the look at a port's plain greeting waits: an SSH server sends its version line at once. */
+const SSH_PROBE_MS = 5000;
+
+/**
+ * Returns the greeting line when the port speaks SSH, else undefined. Asked only after an implicit
+ * TLS handshake failed on what the port sent first (OpenSSL's "wrong version number"): one plain
+ * connection, which reads the first line and closes.
+ */
+function greetsLikeSsh(target: TargetConfig): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let greeting = '';
+    const socket = net.connect({ host: target.host, port: target.port });
+    const done = (line: string | undefined): void => {
+      socket.destroy();
+      resolve(line);
+    };
+    socket.setTimeout(Math.min(SSH_PROBE_MS, target.timeoutSeconds * 1000), () => done(undefined));
+    socket.on('error', () => done(undefined));
+    socket.on('data', (chunk: Buffer) => {
+      greeting += chunk.toString('latin1');
+      if (greeting.length < 4 && !greeting.includes('\n')) return;
+      done(greeting.startsWith('SSH-') ? greeting.split(/\r?\n/)[0]! : undefined);
+    });
+  });
+}
+
+/** Returns true for a TLS handshake that failed on what the server sent (not a certificate check). */
+function isTlsProtocolError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_SSL_');
 }
 
 /**
@@ -213,6 +248,10 @@ export class FtpSession {
       this.#hashSelected = undefined;
     } catch (error) {
       this.#client.close();
+      if (target.secure === 'implicit' && isTlsProtocolError(error)) {
+        const ssh = await greetsLikeSsh(target);
+        if (ssh !== undefined) throw sshServerError(target, ssh);
+      }
       const translated = translateFtpError(error, target, 'login');
       // Before the login completes, a lost connection is "could not connect", not a transfer hiccup.
       throw translated.kind === 'transient'

@@ -225,38 +225,41 @@ for (const kind of SERVER_KINDS) {
 }
 
 describe('faults without an FTP server behind the port', () => {
-  test('a port where an SSH server answers fails at once, without a login timeout or a retry, exit 4 naming the mix-up', BOUNDED, async (t) => {
-    const work = tmpDir('faults-ssh', t);
-    const source = path.join(work, 'source');
-    makeBackupTree(source, { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } });
-    // What an SFTP-only NAS or port 22 says first: its version line (RFC 4253, 4.2), then it waits for the client's.
-    const sockets: net.Socket[] = [];
-    const ssh = net.createServer((socket) => {
-      sockets.push(socket);
-      socket.on('error', () => undefined);
-      socket.write('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
-    });
-    await new Promise<void>((resolve) => ssh.listen(0, '127.0.0.1', resolve));
-    t.after(() => {
-      for (const socket of sockets) socket.destroy();
-      ssh.close();
-    });
-    const port = (ssh.address() as net.AddressInfo).port;
-    const { configPath, env } = await writeConfig(work, {
-      source,
-      // Without the check, each of the 3 attempts (2 retries of a server that does not answer) waits this long.
-      targets: { nas: { host: '127.0.0.1', port, user: 'backup', password: 'unused-password', timeoutSeconds: 20, retryDelaySeconds: 0.05 } },
-    });
-    const before = readTree(source);
+  // Implicit TLS cannot read the greeting: the SSH line ends the handshake ("wrong version number"), and one plain look tells.
+  for (const [secure, connections] of [[false, 1], ['implicit', 2]] as const) {
+    test(`a port where an SSH server answers fails at once (secure: ${String(secure)}), without a login timeout or a retry, exit 4 naming the mix-up`, BOUNDED, async (t) => {
+      const work = tmpDir('faults-ssh', t);
+      const source = path.join(work, 'source');
+      makeBackupTree(source, { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } });
+      // What an SFTP-only NAS or port 22 says first: its version line (RFC 4253, 4.2), then it waits for the client's.
+      const sockets: net.Socket[] = [];
+      const ssh = net.createServer((socket) => {
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        socket.write('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
+      });
+      await new Promise<void>((resolve) => ssh.listen(0, '127.0.0.1', resolve));
+      t.after(() => {
+        for (const socket of sockets) socket.destroy();
+        ssh.close();
+      });
+      const port = (ssh.address() as net.AddressInfo).port;
+      const { configPath, env } = await writeConfig(work, {
+        source,
+        // Without the check, each of the 3 attempts (2 retries of a server that does not answer) waits this long.
+        targets: { nas: { host: '127.0.0.1', port, secure, user: 'backup', password: 'unused-password', timeoutSeconds: 20, retryDelaySeconds: 0.05 } },
+      });
+      const before = readTree(source);
 
-    const startedAt = Date.now();
-    const run = await runVmftp(['-c', configPath], { env, timeoutMs: 45_000 });
-    assert.equal(run.code, 4, run.stderr);
-    assert.ok(Date.now() - startedAt < 15_000, 'no login timeout was waited for');
-    assert.equal(sockets.length, 1, 'not retried: waiting does not turn SSH into FTP');
-    assert.match(run.stderr, new RegExp(`nas \\(127\\.0\\.0\\.1:${port}\\)[^\\n]*this is an SSH \\(SFTP\\) server; vmftp speaks FTP/FTPS`));
-    assert.match(run.stderr, /set targets\.nas\.port to the server's FTP port/);
-    assert.doesNotMatch(run.stderr, /retry \d of/);
-    assert.deepEqual(readTree(source), before, 'the local backups must not be touched');
-  });
+      const startedAt = Date.now();
+      const run = await runVmftp(['-c', configPath], { env, timeoutMs: 45_000 });
+      assert.equal(run.code, 4, run.stderr);
+      assert.ok(Date.now() - startedAt < 15_000, 'no login timeout was waited for');
+      assert.equal(sockets.length, connections, 'not retried: waiting does not turn SSH into FTP');
+      assert.match(run.stderr, new RegExp(`nas \\(127\\.0\\.0\\.1:${port}\\)[^\\n]*this is an SSH \\(SFTP\\) server; vmftp speaks FTP/FTPS`));
+      assert.match(run.stderr, /set targets\.nas\.port to the server's FTP port/);
+      assert.doesNotMatch(run.stderr, /retry \d of/);
+      assert.deepEqual(readTree(source), before, 'the local backups must not be touched');
+    });
+  }
 });
