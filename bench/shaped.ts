@@ -61,7 +61,8 @@ const VM_SMALL_FILES = { 'vm.vmx': 3_100, 'vm.vmxf': 260, 'vm.nvram': 8_684, 'vm
  * 100 Mbit/s: 30 MB, so that a run takes ~10 s there too, not 48 s).
  */
 const NIGHTLY = { vms: 4, links: [{ rate: '100mbit', bitsPerSecond: 100e6, vmdkBytes: 30 * MB }, { rate: '1gbit', bitsPerSecond: 1e9, vmdkBytes: 150 * MB }] } as const;
-const SMALL = { vms: 10, filesPerVm: 100, bytes: 20_000, roundTripMs: 20 } as const;
+/** One round only: ~3 min (lftp ~100 s), and a latency-bound time varies little from run to run. */
+const SMALL = { vms: 10, filesPerVm: 100, bytes: 20_000, roundTripMs: 20, reps: 1 } as const;
 /** vmftp's target for small files over a round trip: at most this share of lftp -P2's time. */
 const SMALL_TARGET = 0.8;
 const RUN_TIMEOUT_MS = 5 * 60_000;
@@ -222,6 +223,25 @@ async function writeTree(root: string, files: Readonly<Record<string, number>>, 
 // ---------------------------------------------------------------------------------------------
 // links: the nightly set over 100 Mbit/s and 1 Gbit/s
 
+/**
+ * vmftp's fixed cost on this link: a run that finds every backup already on the server (node, module
+ * loading, config, lock, scan, login, inventory, the listing after the run), next to node's own start.
+ */
+async function measureFixedCost(server: Server, source: string, files: readonly string[], reps: number, vmftp: Client): Promise<{ noopMs: number[]; nodeMs: number[] }> {
+  const up = path.join(server.root, 'up');
+  const noopMs: number[] = [];
+  const nodeMs: number[] = [];
+  const first = await vmftp(source, files);
+  for (let round = 0; first.code === 0 && round < reps; round++) {
+    const noop = await vmftp(source, files);
+    if (noop.code === 0) noopMs.push(noop.ms);
+    const node = await runChild({ cmd: process.execPath, args: ['-e', '0'], timeoutMs: RUN_TIMEOUT_MS });
+    if (node.code === 0) nodeMs.push(node.ms);
+  }
+  rmSync(up, { recursive: true, force: true });
+  return { noopMs, nodeMs };
+}
+
 async function measureLinks(work: string, server: Server, reps: number): Promise<ShapedResult> {
   const sections: string[] = [];
   const verdicts: Verdict[] = [];
@@ -244,6 +264,7 @@ async function measureLinks(work: string, server: Server, reps: number): Promise
       { id: 'lftp', label: "`lftp -e 'mirror -R -P2'`", run: clients.lftp },
       { id: 'curl', label: 'curl loop (one `curl -T` per file)', run: clients.curl },
     ]);
+    const fixedCost = await measureFixedCost(server, source, files, reps, clients.vmftp);
     shapeLink(undefined);
     rmSync(source, { recursive: true, force: true });
     const idealMs = ((bytes * 8) / link.bitsPerSecond) * 1000;
@@ -256,6 +277,8 @@ async function measureLinks(work: string, server: Server, reps: number): Promise
           ? [result.label, 'FAILED', '', '', result.fail]
           : [result.label, seconds(median(result.ms)), ratio(median(result.ms) / lftp), ratio(median(result.ms) / idealMs), runsText(result.ms)],
       ),
+      ['(`vmftp` with nothing to send: every backup already there)', seconds(median(fixedCost.noopMs)), '', '', runsText(fixedCost.noopMs)],
+      ['(`node -e 0`: node\'s own start)', seconds(median(fixedCost.nodeMs)), '', '', runsText(fixedCost.nodeMs)],
     ];
     sections.push(
       `### ${link.rate.replace('mbit', ' Mbit/s').replace('gbit', ' Gbit/s')}: ${NIGHTLY.vms} VMs x (one ${fixed(link.vmdkBytes / MB)} MB vmdk + ${Object.keys(VM_SMALL_FILES).length} small files) = ${fixed(bytes / MB, 1)} MB`,
@@ -304,7 +327,7 @@ async function measureSmall(work: string, server: Server, reps: number): Promise
   onCleanup(() => proxy.stop());
   const clients = await makeClients(work, 'small', { host: proxy.host, port: proxy.port, user: server.user, password: server.password }, source);
   const load = loadText();
-  const results = await measure('small files', server, source, files, bytes, reps, [
+  const results = await measure('small files', server, source, files, bytes, Math.min(reps, SMALL.reps), [
     { id: 'vmftp', label: '`vmftp` (whole CLI)', run: clients.vmftp },
     { id: 'lftp', label: "`lftp -e 'mirror -R -P2'`", run: clients.lftp },
   ]);

@@ -1,0 +1,42 @@
+/**
+ * The last step of `npm run build`: dist/cli.js becomes one file holding vmftp and the small
+ * libraries every run loads, in place of the ~220 files tsc and node_modules would make it load.
+ * Node's module loader, not the code, was most of a run's start: `vmftp --version` read 99 files of
+ * zod, 38 of date-fns and 48 of vmftp, and resolving and linking them took longer than running them
+ * (bench/RESULTS.md, section 8). The rest of dist/ stays as tsc wrote it (dist/index.js is the package's
+ * library entry, `import { defineConfig } from 'vmftp'`).
+ *
+ * The other dependencies stay in node_modules, loaded when a run needs them: jiti (a .ts config,
+ * ~15 MB), yaml, nodemailer (-m), execa (-u curl/ncftpput, -x), cli-progress, rotating-file-stream
+ * (log.file), and cosmiconfig, whose loaders import files themselves. A dependency added later
+ * stays outside too unless it is named here.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Loaded by every run, small, and without files of their own to find at run time. */
+const INLINED = new Set(['basic-ftp', 'commander', 'date-fns', 'picocolors', 'zod']);
+
+const manifest = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+const external = Object.keys(manifest.dependencies).filter((name) => !INLINED.has(name));
+
+await build({
+  entryPoints: [path.join(repoRoot, 'src', 'cli.ts')],
+  outfile: path.join(repoRoot, 'dist', 'cli.js'),
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // `import.meta.url` stays dist/cli.js's own: version.ts finds ../package.json from there as before.
+  external,
+  sourcemap: true,
+  legalComments: 'inline',
+  logLevel: 'warning',
+  // The CommonJS inside (commander, basic-ftp) calls require() for Node's own modules.
+  banner: { js: "import { createRequire as __vmftpCreateRequire } from 'node:module';\nconst require = __vmftpCreateRequire(import.meta.url);" },
+});
