@@ -5,14 +5,18 @@
  *   npm run bench                     build, then every section (~7 min); writes bench/RESULTS.md
  *   npm run bench -- --big            also the peak RSS of a 6 GiB upload (+12 GB of disk, ~2 min)
  *   npm run bench -- --reps 5         repetitions per measurement (default 3; medians are reported)
- *   npm run bench -- --only upload,plan   some sections only (upload, rss, inventory, plan, nightly);
- *                                     prints the tables but leaves bench/RESULTS.md alone
+ *   npm run bench -- --only upload,plan   some sections only (upload, rss, inventory, plan, nightly,
+ *                                     links, small); prints the tables but leaves bench/RESULTS.md alone
+ *   npm run bench -- --only links,small --reps 1
+ *                                     the short version of issue 14's shaped links (~5 min on a quiet
+ *                                     machine): the nightly set at 100 Mbit/s and 1 Gbit/s, 1000 small
+ *                                     files over a 20 ms round trip (bench/shaped.ts, in `unshare -n`)
  *   npm run bench -- --only upload --methods curl,internal,ceiling
  *                                     some clients of the upload section only (ceiling, curl, lftp,
  *                                     internal, vmftp-curl, vmftp-ncftpput); leaves RESULTS.md alone
  *
  * Needs root (Debian's pure-ftpd refuses logins otherwise) and ~15 GB free in the temp folder.
- * Installs lftp socat curl ncftp pure-ftpd with apt-get when one is missing. Every child has a
+ * Installs lftp socat curl ncftp pure-ftpd iproute2 util-linux with apt-get when one is missing. Every child has a
  * time limit; servers, children and temp files are removed at the end, on error and on Ctrl-C.
  * Exit code: 0 every target PASS (or SKIP), 1 some target FAIL, 2 the bench could not run.
  *
