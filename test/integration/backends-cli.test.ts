@@ -112,7 +112,7 @@ for (const method of METHODS) {
           local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 400_000, 'vm.ovf': '<vm/>' }, 'Raoul/2012-07-13-154137': { 'disk.vmdk': 20_000 } },
           remote: OLD_BART,
           rules: { cutUpload: { match: 'disk1.vmdk', afterBytes: 150_000 } },
-          // No retry in this run: the next run's resume is what this test shows (fault-suite.test.ts: the same run).
+          // No retry in this run: the next run's resume is what this test shows (faults-transient.test.ts: the same run).
           target: { retries: 0 },
         });
         const { source, remoteRoot, proxy, vmftp } = setup;

@@ -48,6 +48,16 @@ export function startVmftp(
   return { pid: child.pid ?? -1, done, kill: (signal = 'SIGTERM') => child.kill(signal) };
 }
 
+/** Returns stdout and stderr together, for messages that may go to either and for assertion messages. */
+export function output(run: Pick<CliResult, 'stdout' | 'stderr'>): string {
+  return `${run.stdout}\n${run.stderr}`;
+}
+
+/** Returns an `-x` command that creates `marker`, through the shell as a user would write it: the marker tells whether it ran. */
+export function markerCommand(marker: string): string {
+  return `"${process.execPath}" -e "require('fs').writeFileSync(process.argv[1],'x')" "${marker}"`;
+}
+
 /** Returns the result of `vmftp ...args` once it has ended. */
 export function runVmftp(args: readonly string[], options: Parameters<typeof startVmftp>[1] = {}): Promise<CliResult> {
   return startVmftp(args, options).done;

@@ -12,7 +12,7 @@
  *
  * Server and proxy are stopped in t.after; the work dir is removed.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { startVmftp, writeConfig, type CliResult, type RunningCli } from './cli.js';
@@ -123,4 +123,11 @@ export async function setUpScenario(t: TestContext, kind: ServerKind, options: S
 /** Commands that change something on the server, from the proxy's log. */
 export function serverWrites(proxy: FaultProxyHandle): string[] {
   return proxy.log.filter((line) => /^(STOR|APPE|STOU|MKD|RMD|DELE|RNFR|RNTO|SITE)\b/i.test(line));
+}
+
+/** Rewrites the scenario's config file through `edit` (a field the options do not cover, or a broken config). */
+export function editConfig(s: Pick<Scenario, 'configPath'>, edit: (config: Record<string, unknown>) => void): void {
+  const config = JSON.parse(readFileSync(s.configPath, 'utf8')) as Record<string, unknown>;
+  edit(config);
+  writeFileSync(s.configPath, JSON.stringify(config, null, 2));
 }

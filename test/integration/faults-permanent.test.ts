@@ -1,0 +1,164 @@
+/**
+ * Fault class: permanent faults. A server that refuses the upload (452, 552), a delete (550) or the
+ * rename (553), and a local file that changes while it is sent, fail their backup at once, without
+ * a retry, with the server's reply in the report. The built CLI against ftp-srv and pure-ftpd on
+ * 127.0.0.1, with the fault proxy between them. After each: old backups intact, nothing incomplete
+ * under a final name, the local folder not purged, and a follow-up run that ends with exactly the
+ * tree retention expects.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { output } from '../support/cli.js';
+import { assertFollowUp, DISK, expectedAfterRotation, FAST_RETRIES, OLD_BART, OLD_STAMPS, setUpNight, stalledAt, STAMP, uploadsOf } from '../support/faults.js';
+import { readTree } from '../support/fixtures.js';
+import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
+import { serverWrites, setUpScenario } from '../support/scenario.js';
+import { SERVER_KINDS } from '../support/servers.js';
+import { BOUNDED } from '../support/wait.js';
+
+const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
+
+for (const kind of SERVER_KINDS) {
+  describe(`permanent faults against ${kind.name}: the server refuses`, () => {
+    for (const [code, text] of [
+      [452, 'Insufficient storage space'],
+      [552, 'Disk full'],
+    ] as const) {
+      test(`a ${code} on the upload is not retried: one STOR, exit 1, all 3 old backups kept (keep 3), nothing deleted or purged; the next run rotates`, BOUNDED, async (t) => {
+        if (!kind.usable(t)) return;
+        const s = await setUpNight(t, kind, {
+          rules: { replyToUpload: { match: DISK, code, text, afterBytes: 10_000 } },
+          targetFields: FAST_RETRIES,
+        });
+        const before = snapshot(s.source, s.remoteRoot);
+
+        const run = await s.vmftp('-x');
+        assertSafeFailure(run, before, { source: s.source, remoteRoot: s.remoteRoot, code: 1, cause: new RegExp(`Bart/${STAMP}[^\\n]*${code} ${text}`) });
+        assert.deepEqual(uploadsOf(s, DISK), [`STOR /backups/Bart/${STAMP}.partial/${DISK}`], 'a permanent failure is not retried');
+        assert.doesNotMatch(output(run), /retry \d of/);
+        assert.deepEqual(
+          remoteEntries(s.remoteRoot, 'Bart'),
+          [...OLD_STAMPS, `${STAMP}.partial`],
+          'the delete phase deletes nothing: the new backup is not on the server',
+        );
+        assert.ok(!serverWrites(s.proxy).some((line) => /^(RMD|DELE)/.test(line)), `nothing deleted: ${serverWrites(s.proxy).join(', ')}`);
+
+        await assertFollowUp(s, () => expectedAfterRotation(s));
+        assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS.slice(1), STAMP]);
+      });
+    }
+
+    test('a file refused for good stops its backup: a sibling failing after it is not retried; the next run completes', BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const s = await setUpNight(t, kind, {
+        local: { [`Bart/${STAMP}`]: { 'a.vmdk': 20_000, 'b.vmdk': 20_000 } },
+        // a.vmdk is refused at once; the STOR of b.vmdk gets no reply, so it fails (a timeout, which is retried) well after.
+        rules: { replyToCommand: { command: 'STOR', match: 'a.vmdk', code: 553, text: 'Permission denied' }, stallCommand: { command: 'STOR', match: 'b.vmdk' } },
+        targetFields: { ...FAST_RETRIES, timeoutSeconds: 3 },
+      });
+      const before = snapshot(s.source, s.remoteRoot);
+
+      const run = await s.vmftp('-x');
+      assertSafeFailure(run, before, { source: s.source, remoteRoot: s.remoteRoot, code: 1, cause: new RegExp(`Bart/${STAMP}[^\\n]*553 Permission denied`) });
+      assert.deepEqual(uploadsOf(s, 'b.vmdk'), [`STOR /backups/Bart/${STAMP}.partial/b.vmdk`]);
+      assert.doesNotMatch(output(run), /retry \d of/, 'the backup had failed: no retry, no wait');
+      await assertFollowUp(s, () => expectedAfterRotation(s));
+    });
+
+    test('a 550 on a delete is not retried: exit 1, the old backup retired to .partial, never half-deleted under its name', BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const oldest = OLD_STAMPS[0]!;
+      const s = await setUpNight(t, kind, {
+        rules: { replyToCommand: { command: 'DELE', match: 'vm.ovf', code: 550, text: 'Permission denied' } },
+        targetFields: FAST_RETRIES,
+      });
+      const before = snapshot(s.source, s.remoteRoot);
+
+      const run = await s.vmftp('-x');
+      assertSafeFailure(run, before, {
+        source: s.source,
+        remoteRoot: s.remoteRoot,
+        code: 1,
+        cause: new RegExp(`Bart/${oldest}[^\\n]*550 Permission denied`),
+        deletedOnPurpose: [`Bart/${oldest}`],
+      });
+      assert.equal(s.proxy.log.filter((line) => line.startsWith('DELE')).length, 1, 'a permanent failure is not retried');
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [`${oldest}.partial`, ...OLD_STAMPS.slice(1), STAMP]);
+      assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
+      await assertFollowUp(s, () => expectedAfterRotation(s));
+    });
+
+    test('a delete refused halfway (550 on a sub-folder, after its file is gone) leaves no incomplete backup under its final name; the next run finishes it', BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const oldest = `Bart/${OLD_STAMPS[0]}`;
+      // The server refuses to remove the sub-folder, after its file is gone: the delete stops halfway.
+      const { source, proxy, remoteRoot, vmftp } = await setUpScenario(t, kind, {
+        local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } },
+        remote: { ...OLD_BART, [oldest]: { 'vm.ovf': '<oldest/>', 'disk/disk1.vmdk': 'oldest disk' } },
+        keep: 3,
+        rules: { replyToCommand: { command: 'RMD', match: /(^|\/)disk$/, code: 550, text: 'Permission denied' } },
+      });
+      const before = snapshot(source, remoteRoot);
+
+      const refused = await vmftp('-x');
+      assertSafeFailure(refused, before, {
+        source,
+        remoteRoot,
+        code: 1,
+        cause: new RegExp(`${oldest}[^\\n]*550 Permission denied`),
+        deletedOnPurpose: [oldest],
+      });
+      assert.ok(proxy.log.includes('DELE disk1.vmdk'), `the delete got halfway: ${proxy.log.join(' | ')}`);
+      assert.ok(!remoteEntries(remoteRoot, 'Bart').includes(OLD_STAMPS[0]!), 'a half-deleted backup must not keep its final name');
+      assert.deepEqual(readTree(path.join(remoteRoot, 'Bart', STAMP)), readTree(path.join(source, 'Bart', STAMP)));
+
+      proxy.setRules({});
+      const next = await vmftp();
+      assert.equal(next.code, 0, next.stderr);
+      assert.deepEqual(remoteEntries(remoteRoot, 'Bart'), [...OLD_STAMPS.slice(1), STAMP]);
+    });
+
+    test('a 553 on the rename is not retried: exit 1, only the .partial, no final-named folder; the next run completes', BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const s = await setUpNight(t, kind, {
+        rules: { replyToCommand: { command: 'RNTO', match: STAMP, code: 553, text: 'Rename refused' } },
+        targetFields: FAST_RETRIES,
+      });
+      const before = snapshot(s.source, s.remoteRoot);
+
+      const run = await s.vmftp('-x');
+      assertSafeFailure(run, before, { source: s.source, remoteRoot: s.remoteRoot, code: 1, cause: new RegExp(`Bart/${STAMP}[^\\n]*553 Rename refused`) });
+      assert.ok(s.proxy.log.includes(`RNTO /backups/Bart/${STAMP}`), 'the rename was tried');
+      assert.equal(s.proxy.log.filter((line) => line.startsWith('RNTO')).length, 1, 'a permanent failure is not retried');
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS, `${STAMP}.partial`]);
+
+      await assertFollowUp(s, () => expectedAfterRotation(s));
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS.slice(1), STAMP]);
+    });
+  });
+}
+
+describe('permanent faults: a local file that changes while it is sent', () => {
+  test('ftp-srv: a local file that grows during its upload fails that backup, is not retried, is not renamed into place', BOUNDED, async (t) => {
+    const s = await setUpNight(t, FTP_SRV, {
+      rules: { stallUpload: { match: DISK, afterBytes: 100_000 } },
+      targetFields: { ...FAST_RETRIES, timeoutSeconds: 2 },
+    });
+    const before = snapshot(s.source, s.remoteRoot);
+
+    const running = s.start('-x');
+    await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, DISK), 100_000);
+    // The backup job is still writing: the file grows while vmftp waits for the stalled transfer.
+    appendFileSync(path.join(s.source, 'Bart', STAMP, DISK), Buffer.alloc(1000, 1));
+    const run = await running.done;
+
+    const grown = { ...before, local: readTree(s.source) };
+    assertSafeFailure(run, grown, { source: s.source, remoteRoot: s.remoteRoot, code: 1, cause: /disk1\.vmdk is 401000 bytes, 400000 when the run started/ });
+    assert.deepEqual(uploadsOf(s, DISK), [`STOR /backups/Bart/${STAMP}.partial/${DISK}`], 'a changed local file is not sent again');
+    assert.ok(!s.proxy.log.some((line) => line.startsWith(`RNTO /backups/Bart/${STAMP}`)), 'no rename into place');
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS, `${STAMP}.partial`]);
+    await assertFollowUp(s, () => expectedAfterRotation(s));
+  });
+});
