@@ -6,7 +6,7 @@ import type { TargetConfig } from '../config/types.js';
 import type { Backend, UploadJob } from './backend.js';
 import type { FtpError, LocalFileError } from '../errors.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
-import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
+import { uploadWithProgram } from './program-upload.js';
 import { control, requireProgram, runProgram, type ProgramControl, type ProgramResult } from './programs.js';
 import { withPrivateDir } from './secret-files.js';
 
@@ -85,26 +85,20 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
   const program = options.program ?? requireProgram('curl');
   return {
     method: 'curl',
-    async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
-      await assertLocalSize(job);
-      const run = (caFile?: string): Promise<ProgramResult> =>
-        runProgram(program, curlArgs(target, job, { caFile, limitRateBytesPerSecond: options.limitRateBytesPerSecond }), {
-          input: curlConfig(target),
-          ...control(options),
-        });
-      const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
-      const result = await alongsideDigest(job, usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? '')), options.children) : run());
-      // --write-out comes after a failed transfer too (not when curl was killed): the report counts what went out.
-      const written = result.stdout.trim();
-      const sent = written === '' ? Number.NaN : Number(written);
-      if (result.exitCode !== 0) {
-        if (Number.isFinite(sent)) onBytes?.(sent);
-        throw curlError(result, target, job);
-      }
-      onBytes?.(Number.isFinite(sent) ? sent : job.size - job.offset);
-      // The backup job may still be writing: what curl sent must be exactly the planned file.
-      await assertLocalSize(job);
-      if (Number.isFinite(sent)) assertSentWhole(job, sent);
+    upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
+      return uploadWithProgram(job, onBytes, async () => {
+        const run = (caFile?: string): Promise<ProgramResult> =>
+          runProgram(program, curlArgs(target, job, { caFile, limitRateBytesPerSecond: options.limitRateBytesPerSecond }), {
+            input: curlConfig(target),
+            ...control(options),
+          });
+        const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
+        const result = await (usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? '')), options.children) : run());
+        // --write-out comes after a failed transfer too (not when curl was killed): the report counts what went out.
+        const written = result.stdout.trim();
+        const sent = written === '' || !Number.isFinite(Number(written)) ? undefined : Number(written);
+        return { sent, error: result.exitCode === 0 ? undefined : curlError(result, target, job) };
+      });
     },
   };
 }

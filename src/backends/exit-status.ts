@@ -5,6 +5,7 @@
  * messages, retries and exit codes do not depend on the `-u` choice.
  */
 import type { TargetConfig } from '../config/types.js';
+import { createRedactor } from '../delivery/redact.js';
 import { FtpError, LocalFileError, type FtpErrorKind } from '../errors.js';
 import { kindOfReply } from '../ftp/session.js';
 import type { UploadJob } from './backend.js';
@@ -56,9 +57,8 @@ export function kindOfFailure(table: ExitTable, exitCode: number, replyCode: num
 export function errorOfFailure(table: ExitTable, failure: ProgramFailure, target: TargetConfig, job: UploadJob): FtpError | LocalFileError {
   const where = `${target.name} (${target.host}:${target.port})`;
   const what = `upload ${job.remotePath} on ${where} with ${failure.program}`;
-  const password = target.password.reveal();
   // Neither program prints the password, but this text reaches logs and e-mail: never let one through.
-  const scrub = (text: string): string => (password === '' ? text : text.split(password).join('***'));
+  const scrub = createRedactor([target.password]);
   const detail = failure.detail === undefined || failure.detail === '' ? '' : `: ${scrub(failure.detail)}`;
 
   if (failure.exitCode === undefined) {

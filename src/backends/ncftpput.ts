@@ -17,7 +17,7 @@ import { FtpError } from '../errors.js';
 import type { DataConnection } from '../ftp/passive.js';
 import type { Backend, UploadJob } from './backend.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
-import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
+import { uploadWithProgram } from './program-upload.js';
 import { control, requireProgram, runProgram, type ProgramControl, type ProgramResult } from './programs.js';
 import { withPrivateDir } from './secret-files.js';
 
@@ -99,34 +99,31 @@ export function createNcftpputBackend(target: TargetConfig, options: NcftpputBac
     method: 'ncftpput',
     async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
       if (passiveProblem !== undefined) throw new FtpError(`upload ${job.remotePath} not started: ${passiveProblem}`, 'permanent', undefined, 'use -u internal or -u curl for this target');
-      await assertLocalSize(job);
-      let sent: number | undefined;
-      const { result, log } = await alongsideDigest(job, withPrivateDir(async (dir) => {
-        const loginFile = await dir.writeFile('login.cfg', ncftpputLoginFile(target));
-        // Created here so it is 0600 too: ncftpput would create it with the umask's mode.
-        const logFile = await dir.writeFile('ncftpput.log', '');
-        const args = ncftpputArgs(target, job, { loginFile, logFile });
-        const stop = control(options);
-        let outcome: ProgramResult;
-        if (job.offset === 0) {
-          outcome = await runProgram(program, args, stop);
-        } else {
-          const source = createReadStream(job.localPath, { start: job.offset });
-          try {
-            outcome = await runProgram(program, args, { stdin: source, ...stop });
-          } finally {
-            sent = source.bytesRead;
-            source.destroy();
+      return uploadWithProgram(job, onBytes, () =>
+        withPrivateDir(async (dir) => {
+          const loginFile = await dir.writeFile('login.cfg', ncftpputLoginFile(target));
+          // Created here so it is 0600 too: ncftpput would create it with the umask's mode.
+          const logFile = await dir.writeFile('ncftpput.log', '');
+          const args = ncftpputArgs(target, job, { loginFile, logFile });
+          const stop = control(options);
+          let result: ProgramResult;
+          let sent: number | undefined;
+          if (job.offset === 0) {
+            result = await runProgram(program, args, stop);
+          } else {
+            const source = createReadStream(job.localPath, { start: job.offset });
+            try {
+              result = await runProgram(program, args, { stdin: source, ...stop });
+            } finally {
+              sent = source.bytesRead;
+              source.destroy();
+            }
           }
-        }
-        const text = outcome.exitCode === 0 ? '' : await fs.readFile(logFile, 'utf8').catch(() => '');
-        return { result: outcome, log: text };
-      }, options.children));
-      if (result.exitCode !== 0) throw errorOfFailure(NCFTPPUT_EXIT, ncftpputFailure(result, log), target, job);
-      onBytes?.(sent ?? job.size - job.offset);
-      // The backup job may still be writing: what ncftpput sent must be exactly the planned file.
-      await assertLocalSize(job);
-      if (sent !== undefined) assertSentWhole(job, sent);
+          if (result.exitCode === 0) return { sent };
+          const log = await fs.readFile(logFile, 'utf8').catch(() => '');
+          return { error: errorOfFailure(NCFTPPUT_EXIT, ncftpputFailure(result, log), target, job) };
+        }, options.children),
+      );
     },
   };
 }
