@@ -18,6 +18,10 @@ export default defineConfig({
   // Per target and per VM as well, like keep.
   maxAge: '36h',
 
+  // Bytes per second for all uploads together (default: no limit; --bwlimit replaces it), in rclone's
+  // syntax: '10M', '512k', 'off', or a timetable in local time, also per weekday ('Mon-08:00,1M').
+  bwlimit: '08:00,512k 19:00,10M 23:00,off',
+
   targets: {
     nas: {
       host: 'nas.lan',
@@ -48,6 +52,7 @@ export default defineConfig({
       sslNoRevoke: false, // -u curl on Windows: true skips Schannel's revocation check (curl exit 35, CRYPT_E_NO_REVOCATION_CHECK)
       keep: { daily: 7, weekly: 4, monthly: 12 }, // this server's own retention
       maxAge: '4d', // this server's own age limit (it gets the weekday backups only, say)
+      bwlimit: '2M', // this server's uploads together, within the bwlimit above
     },
   },
 

@@ -29,6 +29,7 @@ interface CliOptions {
   verbosity?: LogLevel;
   json?: boolean;
   deleteFirst?: boolean;
+  bwlimit?: string;
   /** false with --no-progress. */
   progress: boolean;
 }
@@ -80,6 +81,7 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     .addOption(verbosityOption())
     .option('--json', 'machine-readable plan or report on stdout')
     .option('--delete-first', 'delete rotated-out backups before uploading (servers without room for N+1)')
+    .option('--bwlimit <spec>', 'bytes/s for all uploads together, rclone syntax: 10M, 512k, off, or "08:00,512k 23:00,off" (replaces config bwlimit)')
     .option('--no-progress', 'no progress bars or progress lines on stderr')
     .version(vmftpVersion(), '-V, --version', 'print the version and exit')
     .addHelpText('after', HELP_AFTER)
@@ -154,6 +156,7 @@ function flagsOf(options: CliOptions): CliFlags {
     ...(options.keep === undefined ? {} : { keep: options.keep }),
     ...(options.uploadMethod === undefined ? {} : { uploadMethod: options.uploadMethod }),
     ...(options.deleteFirst === undefined ? {} : { deleteFirst: options.deleteFirst }),
+    ...(options.bwlimit === undefined ? {} : { bwlimit: options.bwlimit }),
   };
 }
 

@@ -4,9 +4,10 @@
  */
 import type { TargetConfig } from '../config/types.js';
 import type { Backend, UploadJob } from './backend.js';
+import type { TransferLimit } from './bandwidth.js';
 import type { FtpError, LocalFileError } from '../errors.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
-import { uploadWithProgram } from './program-upload.js';
+import { feedThrough, uploadWithProgram } from './program-upload.js';
 import { control, requireProgram, runProgram, type ProgramControl, type ProgramResult } from './programs.js';
 import { withPrivateDir } from './secret-files.js';
 
@@ -78,6 +79,11 @@ export interface CurlBackendOptions extends ProgramControl {
   readonly program?: string;
   /** `--limit-rate`, bytes per second. */
   readonly limitRateBytesPerSecond?: number;
+  /**
+   * The target's `bwlimit`: curl's own --limit-rate is fixed for the life of the process, so curl
+   * gets the file on stdin through vmftp's limiter, which follows the timetable.
+   */
+  readonly limit?: TransferLimit | undefined;
 }
 
 /** Returns the backend that sends each file of `target` with one curl process. */
@@ -87,13 +93,24 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
     method: 'curl',
     upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
       return uploadWithProgram(job, onBytes, async () => {
-        const run = (caFile?: string): Promise<ProgramResult> =>
-          runProgram(program, curlArgs(target, job, { caFile, limitRateBytesPerSecond: options.limitRateBytesPerSecond }), {
-            input: curlConfig(target),
-            ...control(options),
-          });
+        const limit = options.limit;
+        const run = (files: { caFile?: string | undefined; configFile?: string | undefined }): Promise<ProgramResult> => {
+          const args = curlArgs(target, job, { ...files, limitRateBytesPerSecond: options.limitRateBytesPerSecond, fromStdin: limit !== undefined });
+          if (limit === undefined) return runProgram(program, args, { input: curlConfig(target), ...control(options) });
+          return feedThrough(limit, job, (stdin) => runProgram(program, args, { stdin, ...control(options) })).then(({ result }) => result);
+        };
         const usesCa = target.secure !== false && !target.allowSelfSigned && target.ca !== undefined;
-        const result = await (usesCa ? withPrivateDir(async (dir) => run(await dir.writeFile('ca.pem', target.ca ?? '')), options.children) : run());
+        // With the file on stdin, the login goes in a private 0600 config file instead.
+        const result = await (usesCa || limit !== undefined
+          ? withPrivateDir(
+              async (dir) =>
+                run({
+                  caFile: usesCa ? await dir.writeFile('ca.pem', target.ca ?? '') : undefined,
+                  configFile: limit === undefined ? undefined : await dir.writeFile('curl.cfg', curlConfig(target)),
+                }),
+              options.children,
+            )
+          : run({}));
         // --write-out comes after a failed transfer too (not when curl was killed): the report counts what went out.
         const written = result.stdout.trim();
         const sent = written === '' || !Number.isFinite(Number(written)) ? undefined : Number(written);
@@ -143,7 +160,14 @@ export function curlUrl(target: TargetConfig, remotePath: string): string {
 export function curlArgs(
   target: TargetConfig,
   job: UploadJob,
-  extra: { caFile?: string | undefined; limitRateBytesPerSecond?: number | undefined } = {},
+  extra: {
+    caFile?: string | undefined;
+    /** curl's config (the login) is in this file; default: on stdin. */
+    configFile?: string | undefined;
+    limitRateBytesPerSecond?: number | undefined;
+    /** The file comes on stdin from `job.offset` on (through the bandwidth limit), not from its path. */
+    fromStdin?: boolean;
+  } = {},
 ): string[] {
   // --speed-time wants whole seconds; a stall that long means the connection is gone.
   const seconds = String(Math.max(1, Math.ceil(target.timeoutSeconds)));
@@ -153,7 +177,7 @@ export function curlArgs(
     '--silent',
     '--show-error',
     '--config',
-    '-',
+    extra.configFile ?? '-',
     // The internal client never uses a proxy; neither does curl here, whatever *_proxy says.
     '--noproxy',
     '*',
@@ -179,8 +203,9 @@ export function curlArgs(
   if (extra.caFile !== undefined) args.push('--cacert', extra.caFile);
   if (extra.limitRateBytesPerSecond !== undefined) args.push('--limit-rate', String(Math.max(1, Math.floor(extra.limitRateBytesPerSecond))));
   // An explicit offset makes curl send APPE without asking SIZE: the server holds `offset` bytes, as planned.
-  if (job.offset > 0) args.push('--continue-at', String(job.offset));
-  args.push('--upload-file', job.localPath, '--write-out', '%{size_upload}', curlUrl(target, job.remotePath));
+  // From stdin, curl would read and drop `offset` bytes (a pipe cannot seek): stdin starts there, and --append sends APPE.
+  if (job.offset > 0) args.push(...(extra.fromStdin === true ? ['--append'] : ['--continue-at', String(job.offset)]));
+  args.push('--upload-file', extra.fromStdin === true ? '-' : job.localPath, '--write-out', '%{size_upload}', curlUrl(target, job.remotePath));
   return args;
 }
 

@@ -3,13 +3,14 @@ import { Transform, pipeline, type Readable } from 'node:stream';
 import type { LocalDigest } from '../ftp/hash.js';
 import type { FtpSession } from '../ftp/session.js';
 import type { Backend, UploadJob } from './backend.js';
+import type { TransferLimit } from './bandwidth.js';
 import { assertLocalSize, assertSentWhole, digestLocalRange } from './local-file.js';
 
 /** basic-ftp's default 64 KiB reads run at ~1/3 of curl's speed; 1 MiB matches curl (docs/ftp-servers.md). */
 const READ_CHUNK_BYTES = 1 << 20;
 
-/** Returns the backend that sends files over the target's own basic-ftp session. */
-export function createInternalBackend(session: FtpSession): Backend {
+/** Returns the backend that sends files over the target's own basic-ftp session, through `limit` when the target has one. */
+export function createInternalBackend(session: FtpSession, limit?: TransferLimit): Backend {
   return {
     method: 'internal',
     async upload(job: UploadJob, onBytes?: (bytes: number) => void): Promise<void> {
@@ -17,7 +18,8 @@ export function createInternalBackend(session: FtpSession): Backend {
       // The bytes the server already holds are read once here; the rest are digested as they are sent: one pass.
       if (job.digest !== undefined) await digestLocalRange(job, job.digest, 0, job.offset);
       const file = createReadStream(job.localPath, { start: job.offset, highWaterMark: READ_CHUNK_BYTES });
-      const source = job.digest === undefined ? file : digesting(file, job.digest);
+      const read = job.digest === undefined ? file : digesting(file, job.digest);
+      const source = limit === undefined ? read : limit.throttle(read);
       session.trackProgress(onBytes);
       try {
         await session.upload(source, job.remotePath, job.offset);

@@ -9,15 +9,17 @@
  * file after REST). ftp-srv corrupts REST+STOR, and the planned offset should
  * decide, not ncftpput's own look at the server; so a resume pipes the local
  * file from `offset` into `-c -A`, which sends APPE, exactly like the internal
- * client and curl do.
+ * client and curl do. ncftpput has no rate option: under a `bwlimit` every
+ * file goes that way, through vmftp's limiter (`-c`, STOR from byte 0).
  */
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import type { TargetConfig } from '../config/types.js';
 import { FtpError } from '../errors.js';
 import type { DataConnection } from '../ftp/passive.js';
 import type { Backend, UploadJob } from './backend.js';
+import type { TransferLimit } from './bandwidth.js';
 import { errorOfFailure, type ExitTable, type ProgramFailure } from './exit-status.js';
-import { uploadWithProgram } from './program-upload.js';
+import { feedThrough, uploadWithProgram } from './program-upload.js';
 import { control, requireProgram, runProgram, type ProgramControl, type ProgramResult } from './programs.js';
 import { withPrivateDir } from './secret-files.js';
 
@@ -66,6 +68,8 @@ export interface NcftpputBackendOptions extends ProgramControl {
   readonly program?: string;
   /** How the internal client's data connections to this target went (its PASV reply, if any). */
   readonly dataConnection?: DataConnection | undefined;
+  /** The target's `bwlimit`: ncftpput has no rate option, so it gets the file on stdin through vmftp's limiter. */
+  readonly limit?: TransferLimit | undefined;
 }
 
 /** libncftp's private networks (ftp.c, gPrivateNetworks), matched as text prefixes as it does. */
@@ -104,21 +108,14 @@ export function createNcftpputBackend(target: TargetConfig, options: NcftpputBac
           const loginFile = await dir.writeFile('login.cfg', ncftpputLoginFile(target));
           // Created here so it is 0600 too: ncftpput would create it with the umask's mode.
           const logFile = await dir.writeFile('ncftpput.log', '');
-          const args = ncftpputArgs(target, job, { loginFile, logFile });
+          // A resume, and a bandwidth limit (ncftpput has no rate option), feed the file on stdin: from the offset, through the limit.
+          const fromStdin = job.offset > 0 || options.limit !== undefined;
+          const args = ncftpputArgs(target, job, { loginFile, logFile }, fromStdin);
           const stop = control(options);
           let result: ProgramResult;
           let sent: number | undefined;
-          if (job.offset === 0) {
-            result = await runProgram(program, args, stop);
-          } else {
-            const source = createReadStream(job.localPath, { start: job.offset });
-            try {
-              result = await runProgram(program, args, { stdin: source, ...stop });
-            } finally {
-              sent = source.bytesRead;
-              source.destroy();
-            }
-          }
+          if (fromStdin) ({ result, bytesRead: sent } = await feedThrough(options.limit, job, (stdin) => runProgram(program, args, { stdin, ...stop })));
+          else result = await runProgram(program, args, stop);
           if (result.exitCode === 0) return { sent };
           const log = await fs.readFile(logFile, 'utf8').catch(() => '');
           return { error: errorOfFailure(NCFTPPUT_EXIT, ncftpputFailure(result, log), target, job) };
@@ -135,10 +132,11 @@ export function ncftpputLoginFile(target: TargetConfig): string {
 
 /**
  * Returns ncftpput's arguments for one upload; the password is not among them
- * (it is in `loginFile`). Offset 0: `-C local remote` (STOR to the exact
- * path). Resume: `-c -A host remote` with the rest of the file on stdin (APPE).
+ * (it is in `loginFile`). From the file: `-C local remote` (STOR to the exact
+ * path). From stdin (`fromStdin`, always for a resume): `-c host remote`, with
+ * `-A` (APPE) when the server already holds part of the file.
  */
-export function ncftpputArgs(target: TargetConfig, job: UploadJob, files: { loginFile: string; logFile: string }): string[] {
+export function ncftpputArgs(target: TargetConfig, job: UploadJob, files: { loginFile: string; logFile: string }, fromStdin = job.offset > 0): string[] {
   const args = [
     '-f',
     files.loginFile,
@@ -157,8 +155,8 @@ export function ncftpputArgs(target: TargetConfig, job: UploadJob, files: { logi
     '-d',
     files.logFile,
   ];
-  if (job.offset === 0) args.push('-C', job.localPath, job.remotePath);
-  else args.push('-c', '-A', target.host, job.remotePath);
+  if (!fromStdin) args.push('-C', job.localPath, job.remotePath);
+  else args.push('-c', ...(job.offset > 0 ? ['-A'] : []), target.host, job.remotePath);
   return args;
 }
 

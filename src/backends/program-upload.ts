@@ -5,8 +5,11 @@
  * must still have its size and the program must have sent exactly the rest of it. What to send is
  * execute's decision alone (an empty file is sent too).
  */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { FtpError, LocalFileError } from '../errors.js';
 import type { UploadJob } from './backend.js';
+import type { TransferLimit } from './bandwidth.js';
 import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
 
 /** How one run of the program went. */
@@ -37,4 +40,28 @@ export async function uploadWithProgram(
   // The backup job may still be writing: what the program sent must be exactly the planned file.
   await assertLocalSize(job);
   if (sent !== undefined) assertSentWhole(job, sent);
+}
+
+/** Pipe reads of 1 MiB, as the internal client reads files (docs/ftp-servers.md). */
+const READ_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Returns what `run` returned and the bytes read from the file, after `run` had the rest of
+ * `job`'s file (from `job.offset` on) as a stream for the program's stdin, through `limit` when
+ * the target has a `bwlimit`. The stream is closed when `run` ends, whatever the outcome.
+ */
+export async function feedThrough<T>(
+  limit: TransferLimit | undefined,
+  job: UploadJob,
+  run: (stdin: Readable) => Promise<T>,
+): Promise<{ result: T; bytesRead: number }> {
+  const file = createReadStream(job.localPath, { start: job.offset, highWaterMark: READ_CHUNK_BYTES });
+  const stdin = limit === undefined ? file : limit.throttle(file);
+  try {
+    const result = await run(stdin);
+    return { result, bytesRead: file.bytesRead };
+  } finally {
+    stdin.destroy();
+    file.destroy();
+  }
 }

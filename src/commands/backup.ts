@@ -190,7 +190,9 @@ async function runSelected(config: ResolvedConfig, options: BackupOptions, runLo
   if (result.kind === 'plan') {
     const summary = summarizePlan(result.plan, result.warnings, result.exitCode);
     return {
-      stdout: options.json ? JSON.stringify({ plan: result.plan, warnings: result.warnings }, null, 2) : formatPlan(result.plan, result.warnings),
+      stdout: options.json
+        ? JSON.stringify({ plan: result.plan, warnings: result.warnings, ...(Object.keys(result.bandwidth).length === 0 ? {} : { bandwidth: result.bandwidth }) }, null, 2)
+        : formatPlan(result.plan, result.warnings, result.bandwidth),
       summary,
     };
   }

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import type { z } from 'zod';
+import { parseBwLimit, type BwTimetable } from '../core/bwlimit.js';
 import type { VmRoute } from '../core/model.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from './secret.js';
@@ -27,6 +28,8 @@ export interface CliFlags {
   readonly uploadMethod?: UploadMethod;
   /** `--delete-first` */
   readonly deleteFirst?: boolean;
+  /** `--bwlimit`: replaces config `bwlimit`. */
+  readonly bwlimit?: string;
 }
 
 /** Where to look and what the user typed; `cwd` and `env` default to the process's own. */
@@ -320,6 +323,8 @@ function flagProblems(flags: CliFlags): string[] {
   if (flags.uploadMethod !== undefined && !methods.includes(flags.uploadMethod)) {
     problems.push(`-u/--upload-method: expected one of ${UPLOAD_METHODS.join(', ')}, got ${JSON.stringify(flags.uploadMethod)}`);
   }
+  const bwlimit = flags.bwlimit === undefined ? undefined : parseBwLimit(flags.bwlimit);
+  if (bwlimit !== undefined && 'problem' in bwlimit) problems.push(`--bwlimit: ${bwlimit.problem}`);
   return problems;
 }
 
@@ -468,6 +473,8 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
     configPath: context.configPath,
     source: context.source,
     ...(flags.keep !== undefined ? { keepOverride: flags.keep } : {}),
+    // --bwlimit, when typed, replaces the file's.
+    ...bwlimitOf(value, flags),
     targets,
     vms,
     ...(mail !== undefined ? { mail: toMail(mail, secrets) } : {}),
@@ -478,6 +485,13 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
     uploadMethod: flags.uploadMethod ?? 'internal',
     deleteFirst: flags.deleteFirst ?? false,
   };
+}
+
+/** Returns the run's `bwlimit`: `--bwlimit` when typed, else the file's (flagProblems refused a bad flag). */
+function bwlimitOf(value: ValidatedConfig, flags: CliFlags): { bwlimit?: BwTimetable } {
+  const typed = flags.bwlimit === undefined ? undefined : parseBwLimit(flags.bwlimit);
+  const bwlimit = typed !== undefined && 'timetable' in typed ? typed.timetable : value.bwlimit;
+  return bwlimit === undefined ? {} : { bwlimit };
 }
 
 /**

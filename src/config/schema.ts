@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { parseBwLimit } from '../core/bwlimit.js';
 
 /**
  * Returns true when the object's own fields parsed, so a whole-object rule
@@ -48,6 +49,14 @@ export const maxAgeSchema = z
     const problem = typeof value === 'string' ? durationProblem(value) : undefined;
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
   });
+
+/** `bwlimit`: a rate or a timetable in rclone's syntax, parsed here (core/bwlimit.ts says how). */
+export const bwlimitSchema = z.string().transform((value, ctx) => {
+  const parsed = parseBwLimit(value);
+  if ('timetable' in parsed) return parsed.timetable;
+  ctx.addIssue({ code: 'custom', message: parsed.problem, input: value });
+  return z.NEVER;
+});
 
 const GFS_COUNTS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 
@@ -149,6 +158,8 @@ export const targetSchema = z
     verify: z.enum(['size', 'hash', 'none']).default('size'),
     keep: keepSchema.optional(),
     maxAge: maxAgeSchema.optional(),
+    // This target's own limit, within the run's `bwlimit`.
+    bwlimit: bwlimitSchema.optional(),
   })
   // Implicit FTPS listens on 990 by convention; 21 would only ever time out there.
   .transform((target) => ({ ...target, port: target.port ?? (target.secure === 'implicit' ? 990 : 21) }));
@@ -236,6 +247,8 @@ export const configSchema = z.strictObject({
   keep: keepSchema.default(3),
   // Eight days: never a false alarm for a nightly, a weekdays-only or a weekly backup job (README).
   maxAge: maxAgeSchema.default('8d'),
+  // One limit for all the uploads of a run together; --bwlimit replaces it.
+  bwlimit: bwlimitSchema.optional(),
   targets: z
     .record(z.string(), targetSchema)
     .refine((targets) => Object.keys(targets).length > 0, { error: 'at least one target is required' }),

@@ -39,11 +39,16 @@ function forecastLines(target: TargetForecast, forecast: Forecast): string[] {
   return lines;
 }
 
-/** Returns the plan as the `--simulate` text: per target and VM, every action with its reason; then the order the target's uploads start in and how long they take. */
-export function formatPlan(plan: Plan, warnings: readonly string[]): string {
+/**
+ * Returns the plan as the `--simulate` text: per target and VM, every action with its reason; then the order the target's
+ * uploads start in and how long they take; per target the bandwidth limits in force now (`bandwidth`, target -> text), when it has any.
+ */
+export function formatPlan(plan: Plan, warnings: readonly string[], bandwidth: Readonly<Record<string, string>> = {}): string {
   const lines: string[] = [`Plan${plan.deleteFirst ? ' (--delete-first: deletes run before uploads)' : ''} — nothing has been changed`];
   for (const targetPlan of plan.targets) {
     lines.push('', `target ${targetPlan.target} (${targetPlan.remoteDir})`);
+    const limit = bandwidth[targetPlan.target];
+    if (limit !== undefined) lines.push(`  bandwidth limit: ${limit}`);
     if (targetPlan.vms.length === 0) lines.push('  nothing to do');
     for (const vmPlan of targetPlan.vms) {
       lines.push(`  ${vmPlan.vm} — keep ${describePolicy(vmPlan.policy)}`);

@@ -1,5 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { UploadJob } from '../backends/backend.js';
+import { Bandwidth, type TransferLimit } from '../backends/bandwidth.js';
+import { combinedLimitAt } from '../core/bwlimit.js';
 import { createCurlBackend } from '../backends/curl.js';
 import { createInternalBackend } from '../backends/internal.js';
 import { createNcftpputBackend } from '../backends/ncftpput.js';
@@ -42,7 +44,14 @@ export interface RunOptions {
 }
 
 export type RunResult =
-  | { readonly kind: 'plan'; readonly plan: Plan; readonly warnings: readonly string[]; readonly exitCode: ExitCode }
+  | {
+      readonly kind: 'plan';
+      readonly plan: Plan;
+      readonly warnings: readonly string[];
+      /** Target -> the bandwidth limits in force for its uploads now; targets without any are absent. */
+      readonly bandwidth: Readonly<Record<string, string>>;
+      readonly exitCode: ExitCode;
+    }
   | { readonly kind: 'report'; readonly report: RunReport };
 
 interface Connected {
@@ -88,15 +97,18 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       const strays = strayWarnings(connected.inventories);
       for (const warning of strays) log.warn(warning);
       const warnings = [...notices, ...scan.warnings, ...strays];
+      const bandwidth = bandwidthOf(config);
+      const limits = limitsInForce(bandwidth, plan);
       if (options.simulate) {
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
         const purge = decidePurge(scan.backups, inventoriesAfterPlan(plan.targets, connected.inventories, scan.backups), planSettings(config));
         const forecast = await forecastOf(plan, config, startedAt, log);
-        return { kind: 'plan', plan: { ...plan, purge, forecast }, warnings, exitCode };
+        return { kind: 'plan', plan: { ...plan, purge, forecast }, warnings, bandwidth: limits, exitCode };
       }
+      for (const [target, limit] of Object.entries(limits)) log.info(`${target}: bandwidth limit ${limit}`);
       const control: ProgramControl = { ...(options.signal === undefined ? {} : { signal: options.signal }), children: lock };
       const runtimes = new Map<string, TargetRuntime>(
-        [...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, control, connected.sessions.get(name)?.dataConnection)]),
+        [...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, control, connected.sessions.get(name)?.dataConnection, bandwidth.forTarget(name))]),
       );
       const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer, options.signal))];
       await keepMeasuredSpeeds(outcomes, config, startedAt, log);
@@ -146,6 +158,8 @@ function targetRuntime(
   control: ProgramControl,
   /** How the inventory's data connections went: ncftpput refuses a target whose PASV it would follow elsewhere. */
   dataConnection: DataConnection | undefined,
+  /** The target's `bwlimit` and the run's, when either ever limits. */
+  limit: TransferLimit | undefined,
 ): TargetRuntime {
   const retry = retryPolicyOf(pool.target);
   if (method === 'internal') {
@@ -155,11 +169,12 @@ function targetRuntime(
       upload: (job: UploadJob, onBytes?: (bytes: number) => void, onStart?: () => void) =>
         pool.use((session) => {
           onStart?.();
-          return createInternalBackend(session).upload(job, onBytes);
+          return createInternalBackend(session, limit).upload(job, onBytes);
         }),
     };
   }
-  const backend = method === 'curl' ? createCurlBackend(pool.target, control) : createNcftpputBackend(pool.target, { ...control, dataConnection });
+  const backend =
+    method === 'curl' ? createCurlBackend(pool.target, { ...control, limit }) : createNcftpputBackend(pool.target, { ...control, dataConnection, limit });
   return {
     pool,
     retry,
@@ -169,6 +184,21 @@ function targetRuntime(
         return backend.upload(job, onBytes);
       }),
   };
+}
+
+/** Returns the run's bandwidth limits: config `bwlimit` (or `--bwlimit`) for all uploads together, and each target's own. */
+function bandwidthOf(config: ResolvedConfig): Bandwidth {
+  return new Bandwidth(config.bwlimit, Object.fromEntries(Object.values(config.targets).map((target) => [target.name, target.bwlimit])));
+}
+
+/** Returns, per target of the plan with a `bwlimit` (its own or the run's), the limits in force now. */
+function limitsInForce(bandwidth: Bandwidth, plan: Plan): Record<string, string> {
+  const limits: Record<string, string> = {};
+  for (const { target } of plan.targets) {
+    const limit = bandwidth.describe(target);
+    if (limit !== undefined) limits[target] = limit;
+  }
+  return limits;
 }
 
 /** Returns the names of the targets that some VM route maps to, in config order. */
@@ -247,6 +277,8 @@ async function forecastOf(plan: Plan, config: ResolvedConfig, startedAt: Date, l
   if ('unreadable' in record) log.warn(`no upload time estimate from the last run: ${record.unreadable}`);
   return forecastPlan(plan, {
     start: startedAt,
+    // A target's uploads pass its own bwlimit and the run's: the lower one in force holds.
+    limitFor: (target) => combinedLimitAt([config.targets[target]?.bwlimit, config.bwlimit]),
     measured: 'speeds' in record ? record.speeds : {},
     ...('unreadable' in record ? { measuredUnreadable: `the record of measured speeds ${record.unreadable}` } : {}),
   });

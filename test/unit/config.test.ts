@@ -714,3 +714,27 @@ describe('config.example.ts', () => {
     }
   });
 });
+
+describe('bwlimit in the config and --bwlimit', () => {
+  test('the file and each target may set one; --bwlimit replaces only the run-wide one', async () => {
+    const { config } = await loadJson(
+      { ...withNas({ bwlimit: '512k' }), bwlimit: '08:00,512k 23:00,off' },
+      { flags: { bwlimit: '10M' } },
+    );
+    assert.equal(config.bwlimit?.spec, '10M');
+    assert.equal(config.targets.nas?.bwlimit?.spec, '512k');
+    assert.equal(config.targets.offsite?.bwlimit, undefined);
+    const { config: fromFile } = await loadJson({ ...baseConfig(), bwlimit: '08:00,512k 23:00,off' });
+    assert.equal(fromFile.bwlimit?.slots.length, 14);
+  });
+
+  test('a rate or timetable that cannot be read is named by its field, once', async () => {
+    assert.deepEqual(problems({ ...baseConfig(), bwlimit: '10X' }), [
+      'bwlimit: "10X" is not a rate: expected a rate like "10M", "512k", "100B" or "off" (bytes per second; k, M, G are KiB, MiB, GiB; a bare number is KiB)',
+    ]);
+    assert.deepEqual(problems(withNas({ bwlimit: 'Mun-08:00,1M' })), ['targets.nas.bwlimit: Mun-08:00,1M: expected a weekday (Mon, Tuesday, ...), got "Mun"']);
+    assert.deepEqual(problems({ ...baseConfig(), bwlimit: 512 }), ['bwlimit: expected a string, got 512']);
+    const flagged = await problemsOf(loadJson(baseConfig(), { flags: { bwlimit: '25:00,1M' } }));
+    assert.ok(flagged.includes('--bwlimit: 25:00,1M: expected a time HH:MM from 00:00 to 23:59, got "25:00"'), flagged.join('\n'));
+  });
+});
