@@ -16,6 +16,7 @@ import type { Logger } from '../delivery/log.js';
 import { colorsFor, NO_COLORS, type Colors } from '../report/color.js';
 import { describeError } from '../report/failure.js';
 import { table } from '../report/format.js';
+import { notReached } from '../report/totals.js';
 import { describeServer, type ServerReport } from './check-server.js';
 
 /** What `check` found on one target. */
@@ -28,6 +29,8 @@ export interface TargetCheck {
   readonly passed: readonly string[];
   /** The step that failed and why, with what to do. */
   readonly failure?: string;
+  /** Set with `failure` when the server refused the login (wrong user or password), worded as the backup run words it. */
+  readonly loginRefused?: true;
   /** What the server offers and what vmftp does about it (when the check got that far). */
   readonly server?: ServerReport;
 }
@@ -98,13 +101,23 @@ async function checkTarget(target: TargetConfig, log: Logger): Promise<TargetChe
     return { target: target.name, host: `${target.host}:${target.port}`, remoteDir: target.remoteDir, ok: true, passed, server };
   } catch (error) {
     // The project's errors already name the operation and the server; anything else gets the step.
-    const failure = error instanceof VmftpError ? describeError(error) : `${step}: ${describeError(error)}`;
-    log.error(`check ${target.name}: FAILED at ${failure}`);
+    const detail = error instanceof VmftpError ? describeError(error) : `${step}: ${describeError(error)}`;
+    const loginRefused = error instanceof FtpError && error.kind === 'auth';
+    const failure = loginRefused ? `${notReached({ loginRefused })}: ${detail}` : detail;
+    log.error(`check ${target.name}: FAILED: ${failure}`);
     if (session !== undefined && created !== undefined) {
       // Leave nothing behind; if even that fails, say which folder to remove by hand.
       await session.removeDir(created).catch(() => log.warn(`check ${target.name}: could not remove the probe ${created}; delete it by hand`));
     }
-    return { target: target.name, host: `${target.host}:${target.port}`, remoteDir: target.remoteDir, ok: false, passed, failure };
+    return {
+      target: target.name,
+      host: `${target.host}:${target.port}`,
+      remoteDir: target.remoteDir,
+      ok: false,
+      passed,
+      failure,
+      ...(loginRefused ? { loginRefused } : {}),
+    };
   } finally {
     session?.close();
   }

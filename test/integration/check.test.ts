@@ -16,7 +16,7 @@ import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
 const BOUNDED = { timeout: 60_000 };
 
 interface CheckJson {
-  targets: { target: string; ok: boolean; passed: string[]; failure?: string }[];
+  targets: { target: string; ok: boolean; passed: string[]; failure?: string; loginRefused?: true }[];
 }
 
 async function servers(t: TestContext) {
@@ -50,7 +50,7 @@ describe('vmftp check', () => {
     const text = await runVmftp(['check', '-c', configPath], { env });
     assert.equal(text.code, 4, text.stderr);
     assert.match(text.stdout, /^nas\s+127\.0\.0\.1:\d+\s+\/backups\s+OK$/m);
-    assert.match(text.stdout, /^badpass\s+.*FAILED: login on badpass \(127\.0\.0\.1:\d+\): server replied 530 .*\(check targets\.badpass\.user and its password\)$/m);
+    assert.match(text.stdout, /^badpass\s+.*FAILED: login refused: login on badpass \(127\.0\.0\.1:\d+\): server replied 530 .*\(check targets\.badpass\.user and its password\)$/m);
     assert.match(text.stdout, /^readonly\s+.*FAILED: create folder \/backups\/\.vmftp-check-[0-9a-f]{8} on readonly \(127\.0\.0\.1:\d+\): server replied 550 /m);
     assert.match(text.stdout, /2 of 3 targets FAILED/);
     assert.ok(!(text.stdout + text.stderr).includes(wrong));
@@ -68,6 +68,9 @@ describe('vmftp check', () => {
         ['readonly', false],
       ],
     );
+    // The backup run's word for it (its table, the e-mail subject): "login refused", only for the refused login.
+    assert.deepEqual(targets.filter((one) => one.loginRefused === true).map((one) => one.target), ['badpass']);
+    assert.match(targets.find((one) => one.target === 'badpass')?.failure ?? '', /^login refused: /);
     assert.deepEqual(readTree(good.root), before, 'the backups are untouched and no probe is left behind');
     assert.deepEqual(readdirSync(path.join(good.root, 'backups')), ['Bart']);
     // basic-ftp walks into /backups first, then creates the probe by its bare name.
