@@ -96,6 +96,11 @@ export default defineConfig({
     timeoutSeconds: 10, // default 10
   },
 
+  // The night's window: at 07:00 (the next 07:00 after the run starts, local time) no new transfer
+  // starts and the running ones stop; they stay as <STAMP>.partial and the next run resumes them
+  // (exit code 5). With --max-duration or --stop-at as well, the earlier deadline wins.
+  window: { end: '07:00' },
+
   // One run at a time per config. Default: next to log.file, named after it (vmftp.lock); else in the temp folder, named after this file's path.
   lockFile: 'C:\\vmftp\\logs\\vmftp.lock',
 });

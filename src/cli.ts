@@ -30,6 +30,8 @@ interface CliOptions {
   json?: boolean;
   deleteFirst?: boolean;
   bwlimit?: string;
+  maxDuration?: string;
+  stopAt?: string;
   /** false with --no-progress. */
   progress: boolean;
 }
@@ -82,6 +84,8 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     .option('--json', 'machine-readable plan or report on stdout')
     .option('--delete-first', 'delete rotated-out backups before uploading (servers without room for N+1)')
     .option('--bwlimit <spec>', 'bytes/s for all uploads together, rclone syntax: 10M, 512k, off, or "08:00,512k 23:00,off" (replaces config bwlimit)')
+    .option('--max-duration <duration>', 'stop the transfers this long after the start (90m, 6h, 1h30m); unfinished ones resume next run')
+    .option('--stop-at <HH:MM>', 'stop the transfers at the next such local time (config `window.end`; the earlier wins)')
     .option('--no-progress', 'no progress bars or progress lines on stderr')
     .version(vmftpVersion(), '-V, --version', 'print the version and exit')
     .addHelpText('after', HELP_AFTER)
@@ -157,6 +161,8 @@ function flagsOf(options: CliOptions): CliFlags {
     ...(options.uploadMethod === undefined ? {} : { uploadMethod: options.uploadMethod }),
     ...(options.deleteFirst === undefined ? {} : { deleteFirst: options.deleteFirst }),
     ...(options.bwlimit === undefined ? {} : { bwlimit: options.bwlimit }),
+    ...(options.maxDuration === undefined ? {} : { maxDuration: options.maxDuration }),
+    ...(options.stopAt === undefined ? {} : { stopAt: options.stopAt }),
   };
 }
 

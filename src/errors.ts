@@ -10,6 +10,7 @@ export const ExitCode = {
   Usage: 2,
   Locked: 3,
   Unreachable: 4,
+  Deferred: 5,
   Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -33,6 +34,10 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<ExitCode, ExitCodeMeaning>> = {
   [ExitCode.Usage]: { meaning: 'usage or config error, nothing was changed' },
   [ExitCode.Locked]: { meaning: 'another vmftp run holds the lock' },
   [ExitCode.Unreachable]: { meaning: 'a target could not be reached or refused the login', more: 'check: a target failed' },
+  [ExitCode.Deferred]: {
+    meaning: 'deferred: the window closed, unfinished backups resume next run',
+    more: '--max-duration, --stop-at, window.end: they stay as .partial',
+  },
   [ExitCode.Interrupted]: { meaning: 'interrupted', more: 'SIGINT/SIGTERM/SIGHUP' },
 };
 
@@ -108,6 +113,14 @@ export class LocalFileError extends VmftpError {
 /** The run was stopped by a signal. */
 export class InterruptedError extends VmftpError {
   readonly exitCode = ExitCode.Interrupted;
+}
+
+/**
+ * The run's deadline came (`--max-duration`, `--stop-at`, `window.end`): the reason of the signal
+ * that stops the transfers, and of every upload it stopped or kept from starting.
+ */
+export class DeadlineError extends VmftpError {
+  readonly exitCode = ExitCode.Deferred;
 }
 
 /** Returns the exit code for anything thrown; unknown errors are bugs and count as partial failure. */

@@ -85,7 +85,7 @@ export interface ChildRecord {
 
 /** What the curl and ncftpput backends need of the run around them. */
 export interface ProgramControl {
-  /** Aborted when the run is stopped (SIGINT/SIGTERM/SIGHUP): a running program is ended at once. */
+  /** Aborted when the run is stopped (SIGINT/SIGTERM/SIGHUP) or its deadline came: a running program is ended at once. */
   readonly signal?: AbortSignal;
   readonly children?: ChildRecord;
 }

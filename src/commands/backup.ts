@@ -127,7 +127,8 @@ async function reportedRun(
 
   if (ended.stdout !== undefined) process.stdout.write(`${redact(ended.stdout)}\n`);
   const { summary } = ended;
-  runLog.record(summary.exitCode === ExitCode.Ok ? 'info' : 'error', `${verdict(summary)}: ${summary.headline}`);
+  const level = summary.exitCode === ExitCode.Ok ? 'info' : summary.exitCode === ExitCode.Deferred ? 'warn' : 'error';
+  runLog.record(level, `${verdict(summary)}: ${summary.headline}`);
   runLog.record('info', summary.text);
   if (real) {
     await ping(reporting.notify, summary.exitCode === ExitCode.Ok ? 'success' : 'failure', `${verdict(summary)}\n\n${summary.text}`, log, redact);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import type { z } from 'zod';
 import { parseBwLimit, type BwTimetable } from '../core/bwlimit.js';
+import { parseClockTime, parseRunDuration, type DeadlineSettings } from '../core/deadline.js';
 import type { VmRoute } from '../core/model.js';
 import { ConfigError } from '../errors.js';
 import { Secret } from './secret.js';
@@ -30,6 +31,10 @@ export interface CliFlags {
   readonly deleteFirst?: boolean;
   /** `--bwlimit`: replaces config `bwlimit`. */
   readonly bwlimit?: string;
+  /** `--max-duration`, as typed (`90m`). */
+  readonly maxDuration?: string;
+  /** `--stop-at`, as typed (`07:00`). */
+  readonly stopAt?: string;
 }
 
 /** Where to look and what the user typed; `cwd` and `env` default to the process's own. */
@@ -325,6 +330,12 @@ function flagProblems(flags: CliFlags): string[] {
   }
   const bwlimit = flags.bwlimit === undefined ? undefined : parseBwLimit(flags.bwlimit);
   if (bwlimit !== undefined && 'problem' in bwlimit) problems.push(`--bwlimit: ${bwlimit.problem}`);
+  if (flags.maxDuration !== undefined && parseRunDuration(flags.maxDuration) === undefined) {
+    problems.push(`--max-duration: expected a duration above zero like "90m", "6h" or "1h30m" (units d, h, m for minutes, s), got ${JSON.stringify(flags.maxDuration)}`);
+  }
+  if (flags.stopAt !== undefined && parseClockTime(flags.stopAt) === undefined) {
+    problems.push(`--stop-at: expected a time of day "HH:MM" (00:00 to 23:59), got ${JSON.stringify(flags.stopAt)}`);
+  }
   return problems;
 }
 
@@ -450,7 +461,7 @@ function secretFor(secrets: ReadonlyMap<string, Secret>, keys: PropertyKey[]): S
 function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfig {
   const { configDir, flags, secrets, cas } = context;
   // What loading changes is taken apart; everything else (keep, maxAge, fields added later) goes on as validated.
-  const { source: _source, targets: fileTargets, vms: fileVms, mail, lockFile: fileLockFile, log, notify, ...asValidated } = value;
+  const { source: _source, targets: fileTargets, vms: fileVms, mail, lockFile: fileLockFile, log, notify, window, ...asValidated } = value;
   const targets: Record<string, TargetConfig> = {};
   for (const [name, { ca: _caPath, ...target }] of Object.entries(fileTargets)) {
     const ca = cas.get(name);
@@ -484,6 +495,21 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
     ...(notify !== undefined ? { notify: toNotify(notify) } : {}),
     uploadMethod: flags.uploadMethod ?? 'internal',
     deleteFirst: flags.deleteFirst ?? false,
+    ...(flags.maxDuration === undefined && flags.stopAt === undefined && window === undefined
+      ? {}
+      : { deadline: deadlineSettings(flags, window?.end) }),
+  };
+}
+
+/** Returns what may end the run early; flagProblems and the schema have checked every value. */
+function deadlineSettings(flags: CliFlags, windowEnd: string | undefined): DeadlineSettings {
+  const maxDurationMs = flags.maxDuration === undefined ? undefined : parseRunDuration(flags.maxDuration);
+  const stopAt = flags.stopAt === undefined ? undefined : parseClockTime(flags.stopAt);
+  const end = windowEnd === undefined ? undefined : parseClockTime(windowEnd);
+  return {
+    ...(flags.maxDuration === undefined || maxDurationMs === undefined ? {} : { maxDuration: { text: flags.maxDuration, ms: maxDurationMs } }),
+    ...(stopAt === undefined ? {} : { stopAt }),
+    ...(end === undefined ? {} : { windowEnd: end }),
   };
 }
 

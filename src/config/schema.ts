@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseBwLimit } from '../core/bwlimit.js';
+import { parseClockTime } from '../core/deadline.js';
 
 /**
  * Returns true when the object's own fields parsed, so a whole-object rule
@@ -241,6 +242,14 @@ export const logSchema = z.strictObject({
   keep: z.number().int().min(0, { error: 'expected a whole number >= 0 (old logs to keep)' }).default(DEFAULT_LOG_KEEP),
 });
 
+/** A time of day on the local clock. */
+const clockTime = z.string().refine((value) => parseClockTime(value) !== undefined, {
+  error: 'expected a time of day "HH:MM" (00:00 to 23:59)',
+});
+
+/** The night's window: at `end` no new transfer starts and the running ones stop (README, "A deadline"). */
+export const windowSchema = z.strictObject({ end: clockTime });
+
 /** The whole config file. */
 export const configSchema = z.strictObject({
   source: localPath.optional(),
@@ -257,6 +266,7 @@ export const configSchema = z.strictObject({
   lockFile: localPath.optional(),
   log: logSchema.optional(),
   notify: notifySchema.optional(),
+  window: windowSchema.optional(),
 });
 
 /** What a user writes in `vmftp.config.ts` (defaults optional); the type `defineConfig` checks. */

@@ -1,9 +1,11 @@
 /**
  * The types a run works with, derived from the schema (schema.ts): a field added there is here
  * too. Only what loading changes is written out: the password becomes a Secret, `ca` the PEM text
- * of that file, paths absolute, `vms` routes, `notify` its three URLs.
+ * of that file, paths absolute, `vms` routes, `notify` its three URLs, `window` (with --max-duration
+ * and --stop-at) the `deadline`.
  */
 import type { z } from 'zod';
+import type { DeadlineSettings } from '../core/deadline.js';
 import type { VmRoute } from '../core/model.js';
 import type { Secret } from './secret.js';
 import type { mailSchema, notifySchema, passwordSchema, targetSchema, ValidatedConfig } from './schema.js';
@@ -44,7 +46,7 @@ export type NotifyConfig = Readonly<Pick<z.output<typeof notifySchema>, 'method'
 };
 
 /** The fields of the file that reach the run as validated: `keep`, `maxAge`, and any field added to the schema. */
-type AsValidated = Readonly<Omit<ValidatedConfig, 'source' | 'targets' | 'vms' | 'mail' | 'lockFile' | 'log' | 'notify'>>;
+type AsValidated = Readonly<Omit<ValidatedConfig, 'source' | 'targets' | 'vms' | 'mail' | 'lockFile' | 'log' | 'notify' | 'window'>>;
 
 /** The configuration a run works with: file, then flags, defaults filled in. */
 export type ResolvedConfig = AsValidated & {
@@ -67,6 +69,8 @@ export type ResolvedConfig = AsValidated & {
   readonly notify?: NotifyConfig;
   readonly uploadMethod: UploadMethod;
   readonly deleteFirst: boolean;
+  /** `--max-duration`, `--stop-at` and config `window.end`: the earliest is the run's deadline; absent: none. */
+  readonly deadline?: DeadlineSettings;
 };
 
 /**

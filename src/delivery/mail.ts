@@ -30,13 +30,18 @@ const SMTP_TIMEOUT_MS = 30_000;
 
 /**
  * Returns the e-mail for a run: the subject says success or failure at a
- * glance (`subject` / `subjectOnError`, then the totals), the body holds the
+ * glance (`subject` / `subjectOnError`, or `vmftp: INCOMPLETE` when the
+ * deadline deferred uploads, then the totals), the body holds the
  * summary table (plain text, and the same in <pre> for mail clients with
  * proportional fonts), the run's log is attached.
  */
 export function composeMail(mail: MailConfig, summary: RunSummary, context: MailContext, redact: Redactor): ReportMail {
-  const ok = summary.exitCode === ExitCode.Ok;
-  const prefix = ok ? (mail.subject ?? 'vmftp: OK') : (mail.subjectOnError ?? 'vmftp: FAILED');
+  const prefix =
+    summary.exitCode === ExitCode.Ok
+      ? (mail.subject ?? 'vmftp: OK')
+      : summary.exitCode === ExitCode.Deferred
+        ? 'vmftp: INCOMPLETE'
+        : (mail.subjectOnError ?? 'vmftp: FAILED');
   const filename = context.logFile === undefined ? 'vmftp.log' : path.basename(context.logFile);
   const text = redact(
     [

@@ -1,4 +1,10 @@
-/** How quantities and tables read in everything vmftp prints: sizes, durations, speeds, aligned columns. */
+/** How quantities and tables read in everything vmftp prints: sizes, durations, speeds, moments, aligned columns. */
+import { format } from 'date-fns/format';
+
+/** Returns a moment as the local clock shows it: `2026-11-29 07:00:00`. */
+export function formatClock(date: Date): string {
+  return format(date, 'yyyy-MM-dd HH:mm:ss');
+}
 
 /** Returns `bytes` as a short human size: 0 B, 12.3 KiB, 4.0 GiB. */
 export function formatBytes(bytes: number): string {

@@ -1,9 +1,10 @@
-/** The end-of-run report as text: the summary table, what failed and why, `-x`, a previous run that died. */
-import { format } from 'date-fns/format';
+/** The end-of-run report as text: the summary table, what failed and why, what the deadline deferred, `-x`, a previous run that died. */
+import { PARTIAL_SUFFIX } from '../core/stamp.js';
+import { ExitCode } from '../errors.js';
 import { NO_COLORS, type Colors } from './color.js';
 import type { AbandonedRun } from '../run/lock.js';
-import type { RunReport } from '../run/outcome.js';
-import { formatBytes, formatDuration, formatSpeed, table, type CellStyle } from './format.js';
+import type { RunReport, WindowClosed } from '../run/outcome.js';
+import { formatBytes, formatClock, formatDuration, formatSpeed, table, type CellStyle } from './format.js';
 import { notReached, runTotals, tally, type Tally } from './totals.js';
 
 /** How the report is drawn: colours for a terminal, and every action under `-v debug`. */
@@ -15,6 +16,12 @@ export interface ReportStyle {
 
 const REPORT_HEADER = ['target', 'VM', 'uploaded', 'resumed', 're-sent', 'deleted', 'kept', 'skipped', 'failed', 'bytes', 'time', 'speed'];
 const FAILED_COLUMN = REPORT_HEADER.indexOf('failed');
+
+/** Returns the table's rows with the `deferred` column after `failed`, or as they are on a night the window did not close. */
+function withDeferredColumn(rows: string[][], deferred: readonly string[] | undefined): string[][] {
+  if (deferred === undefined) return rows;
+  return rows.map((row, index) => [...row.slice(0, FAILED_COLUMN + 1), deferred[index] ?? '-', ...row.slice(FAILED_COLUMN + 1)]);
+}
 
 function tallyRow(target: string, vm: string, sum: Tally): string[] {
   return [
@@ -36,25 +43,33 @@ function tallyRow(target: string, vm: string, sum: Tally): string[] {
 /**
  * Returns the end-of-run summary: one row per target and VM (uploaded,
  * resumed, re-sent, deleted, kept, skipped, failed, bytes sent, wall time,
- * MB/s over the uploads' wall time), a total row (the whole run's time),
- * then failures, problems and `-x`, and the one-line verdict.
+ * MB/s over the uploads' wall time; `deferred` after `failed` when the window closed), a total
+ * row (the whole run's time), then failures, problems, what was deferred and `-x`, and the
+ * one-line verdict.
  */
 export function formatReport(report: RunReport, style: ReportStyle = {}): string {
   const c = style.colors ?? NO_COLORS;
-  const rows: string[][] = [REPORT_HEADER];
+  const tableRows: string[][] = [REPORT_HEADER];
+  /** The `deferred` cell of each row, shown when the window closed. */
+  const deferredCells = ['deferred'];
+  const push = (row: string[], deferred: string) => {
+    tableRows.push(row);
+    deferredCells.push(deferred);
+  };
   const failures: string[] = [];
   const details: string[] = [];
   for (const target of report.targets) {
     if (target.error !== undefined) {
-      rows.push([target.target, '-', '-', '-', '-', '-', '-', '-', notReached(target), '-', '-', '-']);
+      push([target.target, '-', '-', '-', '-', '-', '-', '-', notReached(target), '-', '-', '-'], '-');
       failures.push(`${target.target}: ${target.error}`);
       continue;
     }
-    if (target.actions.length === 0) rows.push([target.target, '-', '0', '0', '0', '0', '0', '0', '0', '0 B', '0 ms', '-']);
+    if (target.actions.length === 0) push([target.target, '-', '0', '0', '0', '0', '0', '0', '0', '0 B', '0 ms', '-'], '0');
     const vms = [...new Set(target.actions.map((action) => action.vm))];
     for (const vm of vms) {
       const actions = target.actions.filter((action) => action.vm === vm);
-      rows.push(tallyRow(target.target, vm, tally(actions)));
+      const sum = tally(actions);
+      push(tallyRow(target.target, vm, sum), String(sum.deferred));
       for (const action of actions) {
         if (action.status === 'failed') failures.push(`${target.target}: ${vm}/${action.stamp} ${action.action} failed: ${action.detail}`);
         else if (action.action === 'held') failures.push(`${target.target}: ${vm}/${action.stamp} ${action.detail}`);
@@ -65,10 +80,11 @@ export function formatReport(report: RunReport, style: ReportStyle = {}): string
       }
     }
   }
-  if (rows.length > 2) {
+  if (tableRows.length > 2) {
     const totals = runTotals(report);
-    rows.push(tallyRow('total', '', totals));
+    push(tallyRow('total', '', totals), String(totals.deferred));
   }
+  const rows = withDeferredColumn(tableRows, report.windowClosed === undefined ? undefined : deferredCells);
   const paint: CellStyle = (text, row, column) => {
     if (row === 0) return c.bold(text);
     const cell = rows[row]?.[column]?.trim();
@@ -80,12 +96,33 @@ export function formatReport(report: RunReport, style: ReportStyle = {}): string
   if (failures.length > 0) lines.push('', ...failures.map((line) => c.red(line)));
   for (const problem of report.problems) lines.push(c.red(`problem: ${problem.vm}: ${problem.message}`));
   for (const stale of report.tooOld ?? []) lines.push(c.red(`too old: ${stale.message}`));
+  if (report.windowClosed !== undefined) lines.push('', ...formatWindowClosed(report.windowClosed).map((line) => c.yellow(line)));
   if (style.detail === true && details.length > 0) lines.push('', 'every action:', ...details);
   if (report.afterSuccess !== undefined) lines.push('', formatAfterSuccess(report.afterSuccess));
   if (report.previousRun !== undefined) lines.push('', c.red(describePreviousRun(report.previousRun)));
-  const outcome = report.exitCode === 0 ? c.green(c.bold('success')) : c.red(c.bold(`FAILED (exit code ${report.exitCode})`));
+  const outcome =
+    report.exitCode === ExitCode.Ok
+      ? c.green(c.bold('success'))
+      : report.exitCode === ExitCode.Deferred
+        ? c.yellow(c.bold(`INCOMPLETE (exit code ${report.exitCode})`))
+        : c.red(c.bold(`FAILED (exit code ${report.exitCode})`));
   lines.push('', `vmftp ${outcome} in ${formatDuration(report.durationMs)} (upload method ${report.uploadMethod})`);
   return lines.join('\n');
+}
+
+/** Returns the lines that say the deadline came: when, by which setting, and each deferred backup with what the server holds of it. */
+export function formatWindowClosed(windowClosed: WindowClosed): string[] {
+  const count = windowClosed.deferred.length;
+  return [
+    `the window closed at ${formatClock(new Date(windowClosed.at))} (${windowClosed.by}): ${count} backup${count === 1 ? '' : 's'} resume${count === 1 ? 's' : ''} next run`,
+    ...windowClosed.deferred.map(
+      (backup) =>
+        `deferred: ${backup.target} ${backup.vm}/${backup.stamp}: ` +
+        (backup.onServer === undefined
+          ? `${formatBytes(backup.bytes)}, what is on the server is unknown (the target could not be listed)`
+          : `${formatBytes(backup.onServer)} of ${formatBytes(backup.bytes)} already on the server (in ${backup.stamp}${PARTIAL_SUFFIX}); the next run sends the rest`),
+    ),
+  ];
 }
 
 /**
@@ -110,7 +147,7 @@ export function describeUnreportedRun(previous: AbandonedRun): string {
 }
 
 function endedWithoutReport(previous: AbandonedRun): string {
-  const started = format(new Date(previous.startedAt), 'yyyy-MM-dd HH:mm:ss');
+  const started = formatClock(new Date(previous.startedAt));
   const how = previous.forcedOut ?? 'killed, ended by the task scheduler, a crash or a power cut';
   return `the previous run (pid ${previous.pid}, started at ${started}) ended without a report (${how})`;
 }

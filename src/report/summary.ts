@@ -38,8 +38,12 @@ export function summarizeError(message: string, exitCode: ExitCode): RunSummary 
   return { exitCode, headline: first.length > 120 ? `${first.slice(0, 117)}...` : first, text: message };
 }
 
-/** Returns the verdict line: `vmftp on HOST: success` or `... FAILED (exit code 4: a target ...)`. */
+/**
+ * Returns the verdict line: `vmftp on HOST: success`, `... INCOMPLETE (exit code 5: deferred: ...)`
+ * (the deadline deferred uploads) or `... FAILED (exit code 4: a target ...)`.
+ */
 export function verdict(summary: RunSummary): string {
-  const state = summary.exitCode === ExitCode.Ok ? 'success' : `FAILED (exit code ${summary.exitCode}: ${describeExitCode(summary.exitCode)})`;
+  const explained = `(exit code ${summary.exitCode}: ${describeExitCode(summary.exitCode)})`;
+  const state = summary.exitCode === ExitCode.Ok ? 'success' : summary.exitCode === ExitCode.Deferred ? `INCOMPLETE ${explained}` : `FAILED ${explained}`;
   return `vmftp on ${os.hostname()}: ${state}`;
 }

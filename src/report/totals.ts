@@ -1,5 +1,7 @@
 /** What a run came to, in counts: per target and VM, for the whole run, and as the short phrase a subject line says. */
+import type { DeferredBackup } from '../core/deadline.js';
 import type { ActionOutcome, RunReport } from '../run/outcome.js';
+import { formatBytes } from './format.js';
 
 /** What one target and VM (or a whole run) came to. */
 export interface Tally {
@@ -12,6 +14,8 @@ export interface Tally {
   skipped: number;
   held: number;
   failed: number;
+  /** Uploads the deadline stopped or kept from starting: they resume next run. */
+  deferred: number;
   /** Bytes the uploads sent, failed and stopped ones included. */
   bytes: number;
   /** Wall time of the uploads, from the first one's start to the last one's end: the speed is bytes over this. */
@@ -21,7 +25,7 @@ export interface Tally {
 }
 
 function emptyTally(): Tally {
-  return { uploaded: 0, resumed: 0, resent: 0, deleted: 0, kept: 0, skipped: 0, held: 0, failed: 0, bytes: 0, transferMs: 0, durationMs: 0 };
+  return { uploaded: 0, resumed: 0, resent: 0, deleted: 0, kept: 0, skipped: 0, held: 0, failed: 0, deferred: 0, bytes: 0, transferMs: 0, durationMs: 0 };
 }
 
 function isTransfer(action: ActionOutcome): boolean {
@@ -54,6 +58,7 @@ export function tally(actions: readonly ActionOutcome[]): Tally {
   sum.durationMs = wallTime(actions);
   for (const action of actions) {
     if (action.status === 'failed') sum.failed++;
+    else if (action.status === 'deferred') sum.deferred++;
     else if (action.action === 'upload') sum.uploaded++;
     else if (action.action === 'resume') sum.resumed++;
     else if (action.action === 'resend') sum.resent++;
@@ -95,6 +100,8 @@ export interface RunTotals extends Tally {
   readonly problems: number;
   /** VM-and-target pairs whose newest complete backup is older than their `maxAge`. */
   readonly tooOld: number;
+  /** Of the deferred backups, how much the servers hold: `97.7 KiB of 390.6 KiB`; absent without a deferral. */
+  readonly deferredOnServer?: string;
 }
 
 /** Returns the totals of a run over every target and VM; its time is the whole run's (report.durationMs). */
@@ -107,7 +114,15 @@ export function runTotals(report: RunReport): RunTotals {
     loginRefused: missedTargets(report.targets, 'login refused'),
     problems: report.problems.length,
     tooOld: report.tooOld?.length ?? 0,
+    ...(report.windowClosed === undefined ? {} : { deferredOnServer: describeOnServer(report.windowClosed.deferred) }),
   };
+}
+
+/** Returns how much of the deferred backups the servers hold: `97.7 KiB of 390.6 KiB` (`?` for a target not listed). */
+function describeOnServer(deferred: readonly DeferredBackup[]): string {
+  const total = formatBytes(deferred.reduce((sum, backup) => sum + backup.bytes, 0));
+  if (deferred.some((backup) => backup.onServer === undefined)) return `? of ${total}`;
+  return `${formatBytes(deferred.reduce((sum, backup) => sum + (backup.onServer ?? 0), 0))} of ${total}`;
 }
 
 /** Returns the totals as a short phrase: `3 uploaded, 1 resumed, 2 deleted, 1 failed, nas unreachable`. */
@@ -118,6 +133,7 @@ export function describeTotals(totals: RunTotals): string {
   if (totals.resent > 0) parts.push(`${totals.resent} re-sent`);
   if (totals.deleted > 0) parts.push(`${totals.deleted} deleted`);
   if (totals.failed > 0) parts.push(`${totals.failed} failed`);
+  if (totals.deferred > 0) parts.push(`${totals.deferred} deferred${totals.deferredOnServer === undefined ? '' : ` (${totals.deferredOnServer} on the server)`}`);
   if (totals.unreachable.length > 0) parts.push(`${totals.unreachable.join(', ')} unreachable`);
   if (totals.loginRefused.length > 0) parts.push(`${totals.loginRefused.join(', ')} login refused`);
   if (totals.problems > 0) parts.push(`${totals.problems} VM${totals.problems === 1 ? '' : 's'} without a target`);

@@ -13,7 +13,7 @@ import type {
 import { confirmDeletes } from '../core/plan.js';
 import { PARTIAL_SUFFIX, isStamp, isValidVmName } from '../core/stamp.js';
 import { assertLocalSize, digestLocalRange } from '../backends/local-file.js';
-import { FtpError } from '../errors.js';
+import { DeadlineError, FtpError } from '../errors.js';
 import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from '../ftp/hash.js';
 import type { SessionPool } from '../ftp/pool.js';
 import { isUnknownCommand, type FtpSession } from '../ftp/session.js';
@@ -47,6 +47,18 @@ export interface TargetRuntime {
   readonly retry: RetryPolicy;
 }
 
+/** What stops a run: both abort on a signal; `transfers` also at the deadline. */
+export interface RunStops {
+  /** Aborted by SIGINT/SIGTERM/SIGHUP: no retry waits, and no delete phase after the uploads. */
+  readonly interrupt?: AbortSignal;
+  /**
+   * Aborted by a signal or the run's deadline: no upload starts and no retry waits from then on
+   * (the runtime's upload ends the running ones). At the deadline the uploads are deferred and the
+   * delete phase still runs for what did complete.
+   */
+  readonly transfers?: AbortSignal;
+}
+
 /**
  * Returns one outcome per planned target after running exactly the plan:
  * uploads into `<stamp>.partial`, verify, rename, then (unless deleteFirst)
@@ -63,15 +75,14 @@ export function executePlan(
   local: readonly LocalBackup[],
   log: Logger,
   observer?: TransferObserver,
-  /** Aborted by SIGINT/SIGTERM: no retry waits, and no delete phase after the uploads. */
-  signal?: AbortSignal,
+  stops: RunStops = {},
 ): Promise<TargetOutcome[]> {
   observer?.start(plan);
   return Promise.all(
     plan.targets.map(async (targetPlan) => {
       const runtime = runtimes.get(targetPlan.target);
       if (runtime === undefined) throw new Error(`no connection for planned target ${targetPlan.target}`);
-      return new TargetExecution(targetPlan, runtime, local, log, observer, signal).run(plan.deleteFirst);
+      return new TargetExecution(targetPlan, runtime, local, log, observer, stops.interrupt, stops.transfers).run(plan.deleteFirst);
     }),
   );
 }
@@ -91,7 +102,10 @@ class TargetExecution {
     readonly local: readonly LocalBackup[],
     readonly log: Logger,
     readonly observer?: TransferObserver,
+    /** Aborted by a signal: see RunStops. */
     readonly signal?: AbortSignal,
+    /** Aborted by a signal or the deadline: see RunStops. */
+    readonly transfers?: AbortSignal,
   ) {}
 
   async run(deleteFirst: boolean): Promise<TargetOutcome> {
@@ -142,10 +156,11 @@ class TargetExecution {
     const partialDir = backupPath(this.plan.remoteDir, vm, action.stamp, true);
     const finalDir = backupPath(this.plan.remoteDir, vm, action.stamp, false);
     let sent = 0;
-    // One controller per backup, stopped with the run: once one file failed for good the backup cannot be
-    // renamed into place, so its other files start no further attempt and wait for no retry.
-    const backup = controllerWithin(this.signal);
+    // One controller per backup, stopped with the transfers (a signal, the deadline): once one file failed for
+    // good the backup cannot be renamed into place, so its other files start no further attempt and wait for no retry.
+    const backup = controllerWithin(this.transfers);
     try {
+      this.transfers?.throwIfAborted();
       for (const dir of foldersOf(partialDir, action)) await this.#op(`create folder ${dir}`, (session) => session.ensureDir(dir));
       // Every file ends (sent, failed or not started) before the backup is judged: no transfer outlives its backup.
       let firstFailure: { readonly error: unknown } | undefined;
@@ -165,9 +180,13 @@ class TargetExecution {
       this.log.info(`${this.plan.target}: ${vm}/${action.stamp} uploaded and verified`);
       return { vm, stamp: action.stamp, action: kind, status: 'done', bytes: sent, ...elapsedSince(started), detail: action.reason };
     } catch (error) {
-      const message = this.signal?.aborted === true ? interrupted(this.signal, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`) : describeError(error);
-      this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
-      return { vm, stamp: action.stamp, action: kind, status: 'failed', bytes: sent, ...elapsedSince(started), detail: message };
+      const stop = this.transfers?.aborted === true ? this.transfers : undefined;
+      const message = stop === undefined ? describeError(error) : interrupted(stop, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`);
+      // The deadline defers a backup to the next run; a signal or an error fails it.
+      const status = stop?.reason instanceof DeadlineError ? 'deferred' : 'failed';
+      if (status === 'deferred') this.log.warn(`${this.plan.target}: ${vm}/${action.stamp} deferred: ${message}`);
+      else this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
+      return { vm, stamp: action.stamp, action: kind, status, bytes: sent, ...elapsedSince(started), detail: message };
     } finally {
       backup.release();
       // A backup that failed before some of its files started passes their turns on.
@@ -544,7 +563,7 @@ function foldersOf(root: string, action: UploadAction): string[] {
  * Returns a controller that `parent` aborts too (with its reason), and `release` to stop listening
  * to `parent` once the controller's work is over (AbortSignal.any needs Node 20.3; vmftp runs on 20.0).
  */
-function controllerWithin(parent: AbortSignal | undefined): { readonly signal: AbortSignal; abort(reason: unknown): void; release(): void } {
+export function controllerWithin(parent: AbortSignal | undefined): { readonly signal: AbortSignal; abort(reason: unknown): void; release(): void } {
   const controller = new AbortController();
   const follow = (): void => controller.abort(parent?.reason);
   if (parent?.aborted === true) follow();
@@ -557,8 +576,8 @@ function controllerWithin(parent: AbortSignal | undefined): { readonly signal: A
 }
 
 /**
- * Returns why an action of a stopped run failed, in vmftp's words: what stopped it (the signal's
- * reason) and what happens next, not the closed connection or killed program it met on the way.
+ * Returns why an action of a stopped run did not complete, in vmftp's words: what stopped it (the
+ * signal's or the deadline's reason) and what happens next, not the closed connection or killed program it met on the way.
  */
 function interrupted(signal: AbortSignal, next: string): string {
   const reason = signal.reason instanceof Error ? signal.reason.message : 'interrupted';

@@ -1,4 +1,5 @@
 import type { TooOld } from '../core/age.js';
+import type { DeferredBackup } from '../core/deadline.js';
 import type { PlanProblem } from '../core/model.js';
 import type { ExitCode } from '../errors.js';
 import type { AbandonedRun } from './lock.js';
@@ -13,7 +14,8 @@ export interface ActionOutcome {
    * show its replacement.
    */
   readonly action: 'upload' | 'resume' | 'resend' | 'delete' | 'keep' | 'skip' | 'held';
-  readonly status: 'done' | 'failed';
+  /** `deferred`: an upload the deadline stopped or kept from starting; its `.partial` resumes next run. */
+  readonly status: 'done' | 'failed' | 'deferred';
   /** Bytes sent by this run (uploads, also when failed or stopped: what had gone out), 0 for the rest. */
   readonly bytes: number;
   readonly durationMs: number;
@@ -31,6 +33,16 @@ export interface TargetOutcome {
   readonly loginRefused?: true;
   readonly actions: readonly ActionOutcome[];
   readonly durationMs: number;
+}
+
+/** The deadline came before every upload was done (exit 5). */
+export interface WindowClosed {
+  /** When (ISO). */
+  readonly at: string;
+  /** The setting that set it: `--max-duration 90m`, `--stop-at 07:00`, `window.end 07:00`. */
+  readonly by: string;
+  /** Every backup it deferred, with how much of it the server holds as `.partial`. */
+  readonly deferred: readonly DeferredBackup[];
 }
 
 export type AfterSuccess =
@@ -55,6 +67,8 @@ export interface RunReport {
   readonly previousRun?: AbandonedRun;
   /** VMs whose newest complete backup on a target is older than their `maxAge` after the run: each fails it. */
   readonly tooOld?: readonly TooOld[];
+  /** Set when the deadline deferred uploads to the next run. */
+  readonly windowClosed?: WindowClosed;
   readonly afterSuccess?: AfterSuccess;
   readonly exitCode: ExitCode;
 }

@@ -9,11 +9,12 @@ import type { ProgramControl } from '../backends/programs.js';
 import type { ResolvedConfig, TargetConfig, UploadMethod } from '../config/types.js';
 import type { Forecast, LocalBackup, Plan, PlanSettings, TargetInventory } from '../core/model.js';
 import { findTooOld, type AgeSettings, type TooOld, type Unlisted } from '../core/age.js';
+import { describeDeferred, runDeadline, type Deadline } from '../core/deadline.js';
 import { forecastPlan } from '../core/forecast.js';
 import { planRun } from '../core/plan.js';
 import { decidePurge, inventoriesAfterPlan } from '../core/purge.js';
-import { ExitCode, FtpError, InterruptedError, VmftpError } from '../errors.js';
-import { executePlan, type TargetRuntime, type TransferObserver } from './execute.js';
+import { DeadlineError, ExitCode, FtpError, InterruptedError, VmftpError } from '../errors.js';
+import { controllerWithin, executePlan, type TargetRuntime, type TransferObserver } from './execute.js';
 import { SessionPool } from '../ftp/pool.js';
 import type { DataConnection } from '../ftp/passive.js';
 import { FtpSession } from '../ftp/session.js';
@@ -21,8 +22,9 @@ import { takeInventory, type Listing } from '../facts/inventory.js';
 import { acquireLock } from './lock.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
-import type { AfterSuccess, RunReport, TargetOutcome } from './outcome.js';
+import type { AfterSuccess, RunReport, TargetOutcome, WindowClosed } from './outcome.js';
 import { describePreviousRun, describeUnreportedRun } from '../report/report.js';
+import { formatClock } from '../report/format.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
 import { noBackupError, scanSource } from '../facts/scan.js';
 import { measuredSpeeds, readSpeedRecord, speedRecordFile, writeSpeedRecord } from './speed-record.js';
@@ -70,9 +72,18 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
     configPath: config.configPath,
     changesNothing: options.simulate,
   });
+  /** Stops the transfers: it follows the signal, and the deadline aborts it. */
+  const transfersStop = controllerWithin(options.signal);
+  let closeWindow: (() => void) | undefined;
   try {
     await options.onLocked?.();
     const startedAt = new Date();
+    const deadline = config.deadline === undefined ? undefined : runDeadline(startedAt, config.deadline);
+    if (deadline !== undefined) log.info(`deadline ${formatClock(deadline.at)} (${deadline.by}): then no new transfer starts and the running ones stop`);
+    // The deadline stops the transfers the way a signal does, and only them: the deletes of the
+    // backups that did complete still run, and the report still goes out.
+    const transfers = transfersStop.signal;
+    closeWindow = deadline === undefined ? undefined : scheduleDeadline(deadline, transfersStop, log);
     const previousRun = lock.previous;
     const notices = [
       ...(previousRun === undefined ? [] : [describePreviousRun(previousRun)]),
@@ -106,23 +117,32 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         return { kind: 'plan', plan: { ...plan, purge, forecast }, warnings, bandwidth: limits, exitCode };
       }
       for (const [target, limit] of Object.entries(limits)) log.info(`${target}: bandwidth limit ${limit}`);
-      const control: ProgramControl = { ...(options.signal === undefined ? {} : { signal: options.signal }), children: lock };
+      const control: ProgramControl = { signal: transfers, children: lock };
       const runtimes = new Map<string, TargetRuntime>(
         [...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, control, connected.sessions.get(name)?.dataConnection, bandwidth.forTarget(name))]),
       );
-      const outcomes = [...connected.failures, ...(await executePlan(plan, runtimes, scan.backups, log, options.observer, options.signal))];
+      const executed = await executePlan(plan, runtimes, scan.backups, log, options.observer, { interrupt: options.signal, transfers });
+      closeWindow?.();
+      const outcomes = [...connected.failures, ...executed];
       await keepMeasuredSpeeds(outcomes, config, startedAt, log);
-      // What the targets hold now, listed once: judged for maxAge and, with a bare -x, for the purge.
+      // What the targets hold now, listed once: judged for maxAge, for what a deferred backup has there and, with a bare -x, for the purge.
       const after = interrupted() ? [] : await listAfterRun(pools, options.signal);
       const tooOld = findTooOld(plan, after, scan.backups, ageSettings(config), new Date());
       for (const stale of tooOld) log.error(stale.message);
-      let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan, tooOld);
+      const windowClosed = deadline === undefined ? undefined : deferredBy(deadline, outcomes, after, scan.backups);
+      let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan, tooOld, windowClosed);
       let afterSuccess: AfterSuccess | undefined;
       if (options.afterSuccess !== undefined) {
         afterSuccess =
           exitCode === ExitCode.Ok
             ? await runAfterSuccess(options.afterSuccess, config, scan.backups, after, log)
-            : { kind: 'not-run', reason: 'the run had failures: nothing purged, no command run' };
+            : {
+                kind: 'not-run',
+                reason:
+                  exitCode === ExitCode.Deferred
+                    ? 'the window closed before every upload was done: nothing purged, no command run'
+                    : 'the run had failures: nothing purged, no command run',
+              };
         if (afterSuccess.kind === 'command' && afterSuccess.exitCode !== 0) exitCode = ExitCode.PartialFailure;
       }
       const report: RunReport = {
@@ -134,6 +154,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         warnings,
         ...(previousRun === undefined ? {} : { previousRun }),
         tooOld,
+        ...(windowClosed === undefined ? {} : { windowClosed }),
         ...(afterSuccess === undefined ? {} : { afterSuccess }),
         exitCode,
       };
@@ -143,6 +164,8 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       for (const pool of pools.values()) pool.close();
     }
   } finally {
+    closeWindow?.();
+    transfersStop.release();
     await lock.release();
   }
 }
@@ -169,7 +192,7 @@ function targetRuntime(
       upload: (job: UploadJob, onBytes?: (bytes: number) => void, onStart?: () => void) =>
         pool.use((session) => {
           onStart?.();
-          return createInternalBackend(session, limit).upload(job, onBytes);
+          return createInternalBackend(session, control.signal, limit).upload(job, onBytes);
         }),
     };
   }
@@ -181,24 +204,45 @@ function targetRuntime(
     upload: (job, onBytes, onStart) =>
       pool.useSlot(() => {
         onStart?.();
+        // A transfer that waited for its slot past the deadline (or a signal) starts no program.
+        control.signal?.throwIfAborted();
         return backend.upload(job, onBytes);
       }),
   };
 }
 
 /** Returns the run's bandwidth limits: config `bwlimit` (or `--bwlimit`) for all uploads together, and each target's own. */
-function bandwidthOf(config: ResolvedConfig): Bandwidth {
-  return new Bandwidth(config.bwlimit, Object.fromEntries(Object.values(config.targets).map((target) => [target.name, target.bwlimit])));
+/** The longest wait a timer can hold (about 24.8 days); no run lasts that long. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Aborts `transfers` with a DeadlineError at the deadline (at once when it has passed), and
+ * says so in the log; returns the function that cancels it once the uploads are over.
+ */
+function scheduleDeadline(deadline: Deadline, transfers: { abort(reason: unknown): void }, log: Logger): () => void {
+  const close = () => {
+    log.warn(`the window closed (${deadline.by}): no new transfer starts and the running ones stop; they stay as .partial and resume next run`);
+    transfers.abort(new DeadlineError(`the window closed (${deadline.by})`));
+  };
+  const waitMs = deadline.at.getTime() - Date.now();
+  if (waitMs > MAX_TIMER_MS) return () => undefined;
+  const timer = setTimeout(close, Math.max(0, waitMs));
+  return () => clearTimeout(timer);
 }
 
-/** Returns, per target of the plan with a `bwlimit` (its own or the run's), the limits in force now. */
-function limitsInForce(bandwidth: Bandwidth, plan: Plan): Record<string, string> {
-  const limits: Record<string, string> = {};
-  for (const { target } of plan.targets) {
-    const limit = bandwidth.describe(target);
-    if (limit !== undefined) limits[target] = limit;
-  }
-  return limits;
+/** Returns what the deadline deferred and how much of it the targets hold, undefined when it deferred nothing. */
+function deferredBy(
+  deadline: Deadline,
+  outcomes: readonly TargetOutcome[],
+  after: readonly (TargetInventory | Unlisted)[],
+  local: readonly LocalBackup[],
+): WindowClosed | undefined {
+  const deferred = outcomes.flatMap((outcome) =>
+    outcome.actions.filter((action) => action.status === 'deferred').map((action) => ({ target: outcome.target, vm: action.vm, stamp: action.stamp })),
+  );
+  if (deferred.length === 0) return undefined;
+  const listed = after.filter((inventory): inventory is TargetInventory => !('error' in inventory));
+  return { at: deadline.at.toISOString(), by: deadline.by, deferred: describeDeferred(deferred, listed, local) };
 }
 
 /** Returns the names of the targets that some VM route maps to, in config order. */
@@ -314,11 +358,16 @@ function strayWarnings(inventories: readonly TargetInventory[]): string[] {
   );
 }
 
-/** Exit code of a finished run: unreachable targets first, then any failed action, unplanned VM or VM older than its maxAge. */
-function exitCodeOfRun(outcomes: readonly TargetOutcome[], plan: Plan, tooOld: readonly TooOld[]): ExitCode {
+/**
+ * Exit code of a finished run: unreachable targets first, then any failed action, unplanned VM or
+ * VM older than its maxAge, then backups the deadline deferred (all of that needs someone to look; a
+ * deferral alone resumes by itself).
+ */
+function exitCodeOfRun(outcomes: readonly TargetOutcome[], plan: Plan, tooOld: readonly TooOld[], windowClosed: WindowClosed | undefined): ExitCode {
   if (outcomes.some((outcome) => outcome.error !== undefined)) return ExitCode.Unreachable;
   const failed = outcomes.some((outcome) => outcome.actions.some((action) => action.status === 'failed'));
-  return failed || plan.problems.length > 0 || tooOld.length > 0 ? ExitCode.PartialFailure : ExitCode.Ok;
+  if (failed || plan.problems.length > 0 || tooOld.length > 0) return ExitCode.PartialFailure;
+  return windowClosed === undefined ? ExitCode.Ok : ExitCode.Deferred;
 }
 
 /** Returns the age check's view of the config. */

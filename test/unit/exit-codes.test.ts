@@ -30,7 +30,8 @@ describe('exit codes', () => {
     const lines = exitCodeHelp().split('\n');
     assert.deepEqual(lines.map((line) => Number(line.trim().split(/\s+/)[0])), [...CODES].sort((a, b) => a - b));
     assert.equal(lines[2], '  2    usage or config error, nothing was changed');
-    assert.equal(lines[5], '  130  interrupted (SIGINT/SIGTERM/SIGHUP)');
+    assert.equal(lines[5], '  5    deferred: the window closed, unfinished backups resume next run (--max-duration, --stop-at, window.end: they stay as .partial)');
+    assert.equal(lines.at(-1), '  130  interrupted (SIGINT/SIGTERM/SIGHUP)');
   });
 
   test("the README's and docs/design.md's tables list exactly the codes of the table", () => {

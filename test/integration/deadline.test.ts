@@ -1,0 +1,150 @@
+/**
+ * Issue 14, point 2: the deadline. The built CLI against ftp-srv through the fault proxy, whose
+ * stalled upload is the slowest link there is: with `--max-duration 3s` the run stops it at the
+ * deadline, for each upload method, and exits 5; the `.partial` stays, the completed VM's rotation
+ * still happens, nothing is purged by -x, and the log, the ping, the e-mail and --json say what was
+ * deferred and how much of it is on the server. The next run sends only the rest (APPE from there).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { findProgram } from '../../src/backends/programs.js';
+import { childProcesses, isRunning, type CliResult } from '../support/cli.js';
+import { randomPassword } from '../support/ftp-srv.js';
+import { startPingServer } from '../support/http.js';
+import { requireOrSkip } from '../support/pure-ftpd.js';
+import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
+import { setUpScenario } from '../support/scenario.js';
+import { SERVER_KINDS } from '../support/servers.js';
+import { startSmtpServer } from '../support/smtp.js';
+import { waitFor } from '../support/wait.js';
+
+const BOUNDED = { timeout: 90_000 };
+const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
+const SMTP_USER = 'vmftp-mailer';
+const DISK = 'disk1.vmdk';
+const DISK_BYTES = 400_000;
+const OVF = '<vm name="Bart"/>';
+/** Where the proxy holds Bart's disk: what the server has when the window closes. */
+const STALL_AT = 100_000;
+const BART_NEW = '2026-11-28-220000';
+const BART_OLD = ['2026-11-26-220000', '2026-11-27-220000'];
+const HOMER_NEW = '2026-11-28-221500';
+const HOMER_OLD = ['2026-11-26-221500', '2026-11-27-221500'];
+/** A run that waits on its stalled upload until this timeout is not one the deadline stopped. */
+const TIMEOUT_SECONDS = 40;
+
+interface Deferred {
+  target: string;
+  vm: string;
+  stamp: string;
+  bytes: number;
+  onServer?: number;
+}
+interface JsonReport {
+  report: {
+    exitCode: number;
+    windowClosed?: { at: string; by: string; deferred: Deferred[] };
+    targets: { actions: { vm: string; stamp: string; action: string; status: string; bytes: number }[] }[];
+  };
+}
+
+function output(run: CliResult): string {
+  return `${run.stdout}\n${run.stderr}`;
+}
+
+describe('deadline: --max-duration over a stalled upload', () => {
+  for (const method of ['internal', 'curl', 'ncftpput'] as const) {
+    test(`-u ${method}: the window closes, exit 5, .partial kept, the completed VM rotated, nothing purged, told everywhere; the next run sends only the rest`, BOUNDED, async (t) => {
+      if (method !== 'internal' && !requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH`)) return;
+      const monitor = await startPingServer();
+      t.after(() => monitor.stop());
+      const smtpPassword = randomPassword();
+      const smtp = await startSmtpServer({ user: SMTP_USER, password: smtpPassword });
+      t.after(() => smtp.stop());
+      const s = await setUpScenario(t, FTP_SRV, {
+        local: {
+          [`Bart/${BART_NEW}`]: { [DISK]: DISK_BYTES, 'vm.ovf': OVF },
+          [`Homer/${HOMER_NEW}`]: { 'vm.ovf': '<vm name="Homer"/>' },
+        },
+        remote: Object.fromEntries([...BART_OLD.map((stamp) => `Bart/${stamp}`), ...HOMER_OLD.map((stamp) => `Homer/${stamp}`)].map((dir) => [dir, { 'vm.ovf': `<old ${dir}/>` }])),
+        keep: 2,
+        rules: { stallUpload: { match: DISK, afterBytes: STALL_AT } },
+        targetFields: { retries: 3, retryDelaySeconds: 0.05, timeoutSeconds: TIMEOUT_SECONDS },
+        config: {
+          // The stamps are fixed; the clock is not: no maxAge verdict may join the deadline's.
+          maxAge: false,
+          log: { file: 'logs/vmftp.log' },
+          notify: { url: `${monitor.url}/ping/night` },
+          mail: { from: 'vmftp@backup.lan', to: 'ops@backup.lan', smtp: { host: smtp.host, port: smtp.port, user: SMTP_USER, password: { env: 'VMFTP_TEST_SMTP_PASSWORD' } } },
+        },
+      });
+      s.env.VMFTP_TEST_SMTP_PASSWORD = smtpPassword;
+      const before = snapshot(s.source, s.remoteRoot);
+      const partialDisk = path.join(s.remoteRoot, 'Bart', `${BART_NEW}.partial`, DISK);
+
+      const startedAt = Date.now();
+      const running = s.start('-u', method, '--max-duration', '3s', '-m', '-x', '--json');
+      t.after(() => running.kill('SIGKILL'));
+      await waitFor(() => existsSync(partialDisk) && statSync(partialDisk).size === STALL_AT, `the upload to stall at ${STALL_AT} bytes`, 15_000);
+      const uploaders = method === 'internal' ? [] : childProcesses(running.pid).filter((child) => child.command === method);
+      if (method !== 'internal') assert.ok(uploaders.length > 0, `${method} is uploading: ${JSON.stringify(childProcesses(running.pid))}`);
+      const run = await running.done;
+      const tookMs = Date.now() - startedAt;
+
+      // Nothing lost: old backups intact but the one the completed VM's rotation deletes, nothing
+      // incomplete under a final name, the local backups not purged by -x.
+      assertSafeFailure(run, before, {
+        source: s.source,
+        remoteRoot: s.remoteRoot,
+        code: 5,
+        cause: /the window closed \(--max-duration 3s\)/,
+        deletedOnPurpose: [`Homer/${HOMER_OLD[0]}`],
+      });
+      // Only the deadline can end the stalled transfer this early: by itself it waits TIMEOUT_SECONDS.
+      assert.ok(tookMs < (TIMEOUT_SECONDS / 2) * 1000, `the run ended ${tookMs} ms after it started`);
+      for (const uploader of uploaders) assert.ok(!isRunning(uploader.pid), `${method} (pid ${uploader.pid}) was left running`);
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...BART_OLD, `${BART_NEW}.partial`], 'Bart: old backups untouched, the .partial stays');
+      assert.equal(statSync(partialDisk).size, STALL_AT);
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Homer'), [HOMER_OLD[1]!, HOMER_NEW], 'Homer completed: its rotation ran');
+      assert.ok(!existsSync(s.lockFile), 'the lock goes with the run');
+
+      const json = JSON.parse(run.stdout) as JsonReport;
+      assert.equal(json.report.exitCode, 5);
+      assert.equal(json.report.windowClosed?.by, '--max-duration 3s');
+      assert.deepEqual(json.report.windowClosed?.deferred, [
+        { target: 'nas', vm: 'Bart', stamp: BART_NEW, bytes: DISK_BYTES + OVF.length, onServer: STALL_AT + OVF.length },
+      ]);
+      const actions = json.report.targets[0]!.actions;
+      assert.equal(actions.find((action) => action.stamp === BART_NEW)?.status, 'deferred');
+      assert.equal(actions.find((action) => action.stamp === HOMER_NEW)?.status, 'done');
+
+      // What the administrator reads: the log, the failure ping, the e-mail.
+      const deferredLine = new RegExp(`deferred: nas Bart/${BART_NEW}: [\\d.]+ KiB of [\\d.]+ KiB already on the server`);
+      const log = readFileSync(path.join(s.work, 'logs', 'vmftp.log'), 'utf8');
+      assert.match(log, /INCOMPLETE \(exit code 5: deferred: the window closed/);
+      assert.match(log, deferredLine);
+      assert.match(log, /-x: not run: the window closed/);
+      assert.deepEqual(monitor.pings.map((ping) => ping.path), ['/ping/night/start', '/ping/night/fail']);
+      assert.match(monitor.pings[1]!.body, /INCOMPLETE/);
+      assert.match(monitor.pings[1]!.body, deferredLine);
+      assert.equal(smtp.messages.length, 1, 'one e-mail');
+      assert.match(smtp.messages[0]!.parsed.subject ?? '', /^vmftp: INCOMPLETE — .*1 deferred/);
+      assert.match(smtp.messages[0]!.parsed.text ?? '', deferredLine);
+
+      // The next run sends only what the server does not hold: disk1.vmdk from byte STALL_AT on.
+      s.proxy.setRules({});
+      const logBefore = s.proxy.log.length;
+      const next = await s.vmftp('-u', method, '--json');
+      assert.equal(next.code, 0, output(next));
+      const uploads = s.proxy.log.slice(logBefore).filter((line) => /^(STOR|APPE) /.test(line));
+      assert.deepEqual(uploads, [`APPE /backups/Bart/${BART_NEW}.partial/${DISK}`], 'only the rest of the disk is sent');
+      const resumed = (JSON.parse(next.stdout) as JsonReport).report.targets[0]!.actions.find((action) => action.stamp === BART_NEW)!;
+      assert.equal(resumed.action, 'resume');
+      assert.equal(resumed.bytes, DISK_BYTES - STALL_AT, 'no byte sent twice');
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [BART_OLD[1]!, BART_NEW], 'Bart completed: now its rotation runs');
+      assert.deepEqual(readFileSync(path.join(s.remoteRoot, 'Bart', BART_NEW, DISK)), readFileSync(path.join(s.source, 'Bart', BART_NEW, DISK)));
+    });
+  }
+});
