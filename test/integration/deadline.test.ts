@@ -1,6 +1,6 @@
 /**
  * Issue 14, point 2: the deadline. The built CLI against ftp-srv through the fault proxy, whose
- * stalled upload is the slowest link there is: with `--max-duration 3s` the run stops it at the
+ * stalled upload is the slowest link there is: with `--max-duration 6s` the run stops it at the
  * deadline, for each upload method, and exits 5; the `.partial` stays, the completed VM's rotation
  * still happens, nothing is purged by -x, and the log, the ping, the e-mail and --json say what was
  * deferred and how much of it is on the server. The next run sends only the rest (APPE from there).
@@ -34,6 +34,8 @@ const HOMER_NEW = '2026-11-28-221500';
 const HOMER_OLD = ['2026-11-26-221500', '2026-11-27-221500'];
 /** A run that waits on its stalled upload until this timeout is not one the deadline stopped. */
 const TIMEOUT_SECONDS = 40;
+/** Room for the start, the inventory and the first bytes on a loaded machine: the stall must come before the deadline. */
+const MAX_DURATION = '6s';
 
 interface Deferred {
   target: string;
@@ -54,7 +56,7 @@ function output(run: CliResult): string {
   return `${run.stdout}\n${run.stderr}`;
 }
 
-describe('deadline: --max-duration over a stalled upload', () => {
+describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () => {
   for (const method of ['internal', 'curl', 'ncftpput'] as const) {
     test(`-u ${method}: the window closes, exit 5, .partial kept, the completed VM rotated, nothing purged, told everywhere; the next run sends only the rest`, BOUNDED, async (t) => {
       if (method !== 'internal' && !requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH`)) return;
@@ -85,7 +87,7 @@ describe('deadline: --max-duration over a stalled upload', () => {
       const partialDisk = path.join(s.remoteRoot, 'Bart', `${BART_NEW}.partial`, DISK);
 
       const startedAt = Date.now();
-      const running = s.start('-u', method, '--max-duration', '3s', '-m', '-x', '--json');
+      const running = s.start('-u', method, '--max-duration', MAX_DURATION, '-m', '-x', '--json');
       t.after(() => running.kill('SIGKILL'));
       await waitFor(() => existsSync(partialDisk) && statSync(partialDisk).size === STALL_AT, `the upload to stall at ${STALL_AT} bytes`, 15_000);
       const uploaders = method === 'internal' ? [] : childProcesses(running.pid).filter((child) => child.command === method);
@@ -99,7 +101,7 @@ describe('deadline: --max-duration over a stalled upload', () => {
         source: s.source,
         remoteRoot: s.remoteRoot,
         code: 5,
-        cause: /the window closed \(--max-duration 3s\)/,
+        cause: new RegExp(`the window closed \\(--max-duration ${MAX_DURATION}\\)`),
         deletedOnPurpose: [`Homer/${HOMER_OLD[0]}`],
       });
       // Only the deadline can end the stalled transfer this early: by itself it waits TIMEOUT_SECONDS.
@@ -112,7 +114,7 @@ describe('deadline: --max-duration over a stalled upload', () => {
 
       const json = JSON.parse(run.stdout) as JsonReport;
       assert.equal(json.report.exitCode, 5);
-      assert.equal(json.report.windowClosed?.by, '--max-duration 3s');
+      assert.equal(json.report.windowClosed?.by, `--max-duration ${MAX_DURATION}`);
       assert.deepEqual(json.report.windowClosed?.deferred, [
         { target: 'nas', vm: 'Bart', stamp: BART_NEW, bytes: DISK_BYTES + OVF.length, onServer: STALL_AT + OVF.length },
       ]);
