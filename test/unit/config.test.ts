@@ -589,6 +589,21 @@ describe('loadConfig: precedence, paths, defaults', () => {
     ]);
   });
 
+  test('the deadline: --max-duration, --stop-at and window.end, each checked; none means no deadline', async () => {
+    assert.equal((await loadJson(baseConfig())).config.deadline, undefined);
+    const { config } = await loadJson({ ...baseConfig(), window: { end: '06:30' } }, { flags: { maxDuration: '1h30m', stopAt: '07:00' } });
+    assert.deepEqual(config.deadline, {
+      maxDuration: { text: '1h30m', ms: 90 * 60_000 },
+      stopAt: { hours: 7, minutes: 0 },
+      windowEnd: { hours: 6, minutes: 30 },
+    });
+    assert.deepEqual(await problemsOf(loadJson({ ...baseConfig(), window: { end: '7:00' } }, { flags: { maxDuration: '90', stopAt: '25:00' } })), [
+      'window.end: expected a time of day "HH:MM" (00:00 to 23:59), got "7:00"',
+      '--max-duration: expected a duration above zero like "90m", "6h" or "1h30m" (units d, h, m for minutes, s), got "90"',
+      '--stop-at: expected a time of day "HH:MM" (00:00 to 23:59), got "25:00"',
+    ]);
+  });
+
   test('relative paths become absolute against the config folder', async () => {
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     const dir = await folderWith({
