@@ -113,7 +113,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       if (options.simulate) {
         const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
         const purge = decidePurge(scan.backups, inventoriesAfterPlan(plan.targets, connected.inventories, scan.backups), planSettings(config));
-        const forecast = await forecastOf(plan, config, startedAt, log);
+        const forecast = await forecastOf(plan, config, startedAt, deadline, log);
         return { kind: 'plan', plan: { ...plan, purge, forecast }, warnings, bandwidth: limits, exitCode };
       }
       for (const [target, limit] of Object.entries(limits)) log.info(`${target}: bandwidth limit ${limit}`);
@@ -245,6 +245,21 @@ function deferredBy(
   return { at: deadline.at.toISOString(), by: deadline.by, deferred: describeDeferred(deferred, listed, local) };
 }
 
+/** Returns the run's bandwidth limits: config `bwlimit` (or `--bwlimit`) for all uploads together, and each target's own. */
+function bandwidthOf(config: ResolvedConfig): Bandwidth {
+  return new Bandwidth(config.bwlimit, Object.fromEntries(Object.values(config.targets).map((target) => [target.name, target.bwlimit])));
+}
+
+/** Returns, per target of the plan with a `bwlimit` (its own or the run's), the limits in force now. */
+function limitsInForce(bandwidth: Bandwidth, plan: Plan): Record<string, string> {
+  const limits: Record<string, string> = {};
+  for (const { target } of plan.targets) {
+    const limit = bandwidth.describe(target);
+    if (limit !== undefined) limits[target] = limit;
+  }
+  return limits;
+}
+
 /** Returns the names of the targets that some VM route maps to, in config order. */
 function targetsInUse(config: ResolvedConfig): string[] {
   const used = new Set(Object.values(config.vms).flatMap((route) => route.targets));
@@ -316,11 +331,12 @@ function logPassiveRewrite(target: TargetConfig, how: DataConnection | undefined
 }
 
 /** Returns the forecast `-S` shows: at each target's last measured speed (the record next to the lock). */
-async function forecastOf(plan: Plan, config: ResolvedConfig, startedAt: Date, log: Logger): Promise<Forecast> {
+async function forecastOf(plan: Plan, config: ResolvedConfig, startedAt: Date, deadline: Deadline | undefined, log: Logger): Promise<Forecast> {
   const record = await readSpeedRecord(speedRecordFile(config.lockFile));
   if ('unreadable' in record) log.warn(`no upload time estimate from the last run: ${record.unreadable}`);
   return forecastPlan(plan, {
     start: startedAt,
+    ...(deadline === undefined ? {} : { deadline }),
     // A target's uploads pass its own bwlimit and the run's: the lower one in force holds.
     limitFor: (target) => combinedLimitAt([config.targets[target]?.bwlimit, config.bwlimit]),
     measured: 'speeds' in record ? record.speeds : {},
