@@ -1,7 +1,8 @@
 /**
  * The forecast of `-S` (issue 14, point 4), through the built CLI against a real server: no
  * estimate before any run, an estimate at the speed a real run measured after one, and a broken
- * record of speeds said as such.
+ * record of speeds said as such; with a deadline, the backups it would defer and how much of each
+ * would be on the server by then.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -71,5 +72,27 @@ describe('-S forecasts how long the uploads take', () => {
     const run = await s.vmftp();
     assert.equal(run.code, 0, run.stderr);
     assert.ok('nas' in (JSON.parse(readFileSync(record, 'utf8')) as { targets: object }).targets, 'the next run writes it anew');
+  });
+
+  test('with --max-duration, -S lists the backups the deadline would defer and what each has sent by then', BOUNDED, async (t: TestContext) => {
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 3000 }, 'Homer/2026-11-27-020000': { 'disk.vmdk': 4000 } },
+    });
+    // 1000 B/s: Bart's 3000 bytes go first (fewer bytes first in a round), Homer's start at 3 s and have 2000 bytes up at 5 s.
+    const record = path.join(path.dirname(s.lockFile), 'vmftp.speeds.json');
+    writeFileSync(record, JSON.stringify({ version: 1, targets: { nas: { bytes: 1000, seconds: 1, measuredAt: new Date().toISOString() } } }));
+
+    const simulated = await s.vmftp('-S', '--json', '--max-duration', '5s');
+    assert.equal(simulated.code, 0, simulated.stderr);
+    const forecast = forecastOf(simulated.stdout);
+    assert.equal(forecast.deadline?.by, '--max-duration 5s');
+    const deferred = forecast.targets[0]?.deferred ?? [];
+    assert.deepEqual(deferred.map((upload) => `${upload.vm}/${upload.stamp}`), ['Homer/2026-11-27-020000']);
+    assert.ok(Math.abs((deferred[0]?.sentByDeadline ?? 0) - 2000) <= 50, `sent by the deadline: ${deferred[0]?.sentByDeadline}`);
+
+    const text = await s.vmftp('-S', '--max-duration', '5s');
+    assert.match(text.stdout, /deadline \d\d:\d\d(:\d\d)? \(--max-duration 5s\) would defer 1 backup, resumed by the next run:/, text.stdout);
+    assert.match(text.stdout, /^ {4}Homer +2026-11-27-020000 /m, text.stdout);
+    assert.ok(existsSync(path.join(s.source, 'Homer', '2026-11-27-020000')), '-S changes nothing');
   });
 });
