@@ -30,7 +30,10 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<ExitCode, ExitCodeMeaning>> = {
     meaning: 'all done',
     more: 'every planned upload verified, every planned delete done (also when only the -m e-mail failed: that is logged as an error)',
   },
-  [ExitCode.PartialFailure]: { meaning: 'some transfer, verify, rename or delete failed', more: 'the rest ran' },
+  [ExitCode.PartialFailure]: {
+    meaning: 'some transfer, verify, rename or delete failed',
+    more: 'the rest ran; also: a local VM with no target in vms, a VM older than its maxAge on a target, or a failed -x command',
+  },
   [ExitCode.Usage]: { meaning: 'usage or config error, nothing was changed' },
   [ExitCode.Locked]: { meaning: 'another vmftp run holds the lock' },
   [ExitCode.Unreachable]: { meaning: 'a target could not be reached or refused the login', more: 'check: a target failed' },

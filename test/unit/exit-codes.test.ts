@@ -30,6 +30,8 @@ describe('exit codes', () => {
     const lines = exitCodeHelp().split('\n');
     assert.deepEqual(lines.map((line) => Number(line.trim().split(/\s+/)[0])), [...CODES].sort((a, b) => a - b));
     assert.equal(lines[2], '  2    usage or config error, nothing was changed');
+    // Code 1 is also the answer to a VM nobody sends, a VM too old and a failed -x command: --help says so as the README does.
+    for (const cause of ['no target in vms', 'maxAge', '-x command']) assert.ok(lines[1]?.includes(cause), lines[1]);
     assert.equal(lines[5], '  5    deferred: the window closed, unfinished backups resume next run (--max-duration, --stop-at, window.end: they stay as .partial)');
     assert.equal(lines.at(-1), '  130  interrupted (SIGINT/SIGTERM/SIGHUP)');
   });
