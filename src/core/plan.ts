@@ -159,9 +159,12 @@ function isUpload(action: PlanAction): action is UploadAction {
   return action.type === 'upload' || action.type === 'resume';
 }
 
-/** Returns newest first; for one stamp the backup before its `.partial`. */
+/**
+ * Returns newest first; for one stamp the `.partial` before the backup: deleting the backup renames
+ * it to `<stamp>.partial` first (invariant 1), so the stale one must be gone by then.
+ */
 function byStampNewestFirst(a: DeleteAction, b: DeleteAction): number {
-  return compareStamps(b.stamp, a.stamp) || Number(a.partial) - Number(b.partial);
+  return compareStamps(b.stamp, a.stamp) || Number(b.partial) - Number(a.partial);
 }
 
 /** Returns the plan of one VM on one target (docs/design.md "Retention"). */

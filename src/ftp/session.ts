@@ -165,10 +165,10 @@ export class FtpSession {
   readonly #client: Client;
   #connected = false;
   #closed = false;
-  /** What FEAT offered for digests, asked once per connection. */
-  #hashMethod: Promise<RemoteHashMethod | undefined> | undefined;
   /** The algorithm `OPTS HASH` chose on this connection. */
   #hashSelected: string | undefined;
+  /** Files this connection gave a digest of (see remoteHash). */
+  readonly #digested = new Set<string>();
   /** How the last data connection was opened (EPSV, or PASV and the address it named). */
   #dataConnection: DataConnection | undefined;
   /** With TLS: whether the last data connection resumed the control connection's TLS session. */
@@ -244,8 +244,8 @@ export class FtpSession {
       await access;
       this.#keepControlConnectionAlive();
       this.#connected = true;
-      this.#hashMethod = undefined;
       this.#hashSelected = undefined;
+      this.#digested.clear();
     } catch (error) {
       this.#client.close();
       if (target.secure === 'implicit' && isTlsProtocolError(error)) {
@@ -391,22 +391,20 @@ export class FtpSession {
     return entry.size;
   }
 
-  /** Returns how this server gives file digests (FEAT, asked once per connection), undefined when it gives none. */
-  remoteHashMethod(): Promise<RemoteHashMethod | undefined> {
-    this.#hashMethod ??= this.#run('ask the server for its features (FEAT)', async (client) => chooseRemoteHash(await client.features())).catch(
-      (error: unknown) => {
-        this.#hashMethod = undefined;
-        throw error;
-      },
-    );
-    return this.#hashMethod;
+  /** Returns how this server gives file digests (FEAT), undefined when it gives none. */
+  async remoteHashMethod(): Promise<RemoteHashMethod | undefined> {
+    return this.#run('ask the server for its features (FEAT)', async (client) => chooseRemoteHash(await client.features()));
   }
 
   /**
    * Returns the server's digest of `file` (`size` bytes) in lower-case hex, or undefined when
    * the server refuses for good (5xx) or answers without one; a 4xx rejects as transient.
+   * proftpd caches digests per connection by path and modification time, which a copy sent again
+   * can share (ncftpput sets the local file's time): a file this connection gave a digest of
+   * before is asked about on a new connection.
    */
   remoteHash(file: string, method: RemoteHashMethod, size: number): Promise<string | undefined> {
+    if (this.#digested.has(file)) this.dropConnection();
     return this.#run(`${method.command} ${file}`, async (client) => {
       if (method.command === 'HASH' && this.#hashSelected !== method.algorithm) {
         await client.send(`OPTS HASH ${method.algorithm}`);
@@ -417,6 +415,7 @@ export class FtpSession {
       client.ftp.socket.setTimeout(this.target.timeoutSeconds * 1000 + Math.ceil(size / SLOWEST_SERVER_HASH_BYTES_PER_MS));
       const { code, message } = await reply;
       if (code >= 400 && code < 500) throw new FtpError(`${method.command} ${file}: server replied ${message}`, 'transient', code);
+      this.#digested.add(file);
       return parseRemoteHash(method, code, message, size);
     });
   }
@@ -433,6 +432,26 @@ export class FtpSession {
   /** Renames `from` to `to` (same server). */
   async rename(from: string, to: string): Promise<void> {
     await this.#run(`rename ${from} to ${to}`, (client) => client.rename(from, to));
+  }
+
+  /**
+   * Renames the folder `from` to `to`; returns true when `to` existed, blocked the rename, and was
+   * deleted first. Some servers refuse to rename onto an existing name, each with its own code
+   * (553, 550; pure-ftpd 451 "Directory not empty"): whatever the code, when `to` is there it is
+   * deleted, then the rename tried again. The caller says so in its report: nothing planned it.
+   */
+  async renameReplacing(from: string, to: string): Promise<boolean> {
+    try {
+      await this.rename(from, to);
+      return false;
+    } catch (error) {
+      if (!(error instanceof FtpError) || error.replyCode === undefined) throw error;
+      const siblings = (await this.list(path.posix.dirname(to))) ?? [];
+      if (!siblings.some((entry) => entry.name === path.posix.basename(to))) throw error;
+      await this.removeDir(to);
+      await this.rename(from, to);
+      return true;
+    }
   }
 
   /** Deletes the file `file`. */

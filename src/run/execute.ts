@@ -14,9 +14,10 @@ import { confirmDeletes } from '../core/plan.js';
 import { PARTIAL_SUFFIX, isStamp, isValidVmName } from '../core/stamp.js';
 import { assertLocalSize, digestLocalRange } from '../backends/local-file.js';
 import { DeadlineError, FtpError } from '../errors.js';
+import { ServerFeatures } from '../ftp/features.js';
 import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from '../ftp/hash.js';
 import type { SessionPool } from '../ftp/pool.js';
-import { isUnknownCommand, type FtpSession } from '../ftp/session.js';
+import type { FtpSession } from '../ftp/session.js';
 import { takeInventory } from '../facts/inventory.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
@@ -89,12 +90,8 @@ export function executePlan(
 
 class TargetExecution {
   readonly #outcomes: ActionOutcome[] = [];
-  /** `.partial` folders removed along with their backup: the plan's own delete of one has nothing left to do. */
-  readonly #removed = new Set<string>();
-  /** How the server gives digests, asked once per target when `verify: 'hash'`. */
-  #hashMethod: Promise<RemoteHashMethod | undefined> | undefined;
-  /** The server refused to append (APPE unknown to it): every file is sent from its first byte. */
-  #cannotAppend = false;
+  /** How the server gives digests and whether it appends, learned once for the target. */
+  readonly #server: ServerFeatures;
 
   constructor(
     readonly plan: TargetPlan,
@@ -106,7 +103,9 @@ class TargetExecution {
     readonly signal?: AbortSignal,
     /** Aborted by a signal or the deadline: see RunStops. */
     readonly transfers?: AbortSignal,
-  ) {}
+  ) {
+    this.#server = new ServerFeatures(runtime.pool, log);
+  }
 
   async run(deleteFirst: boolean): Promise<TargetOutcome> {
     const started = Date.now();
@@ -176,9 +175,12 @@ class TargetExecution {
       );
       if (firstFailure !== undefined) throw firstFailure.error;
       if (action.replacesIncomplete) await this.#op(`delete ${finalDir}`, (session) => session.removeDir(finalDir));
-      await this.#rename(partialDir, finalDir);
+      const replaced = await this.#op(`rename ${partialDir} to ${finalDir}`, (session) => session.renameReplacing(partialDir, finalDir));
+      // Not in the plan: a folder of that name came after the inventory. The report names the delete and why.
+      const unplanned = replaced ? `; ${finalDir}, which appeared during the run, blocked the rename and was deleted` : '';
+      if (replaced) this.log.warn(`${this.plan.target}: ${finalDir} appeared during the run and blocked the rename: deleted, then renamed ${partialDir}`);
       this.log.info(`${this.plan.target}: ${vm}/${action.stamp} uploaded and verified`);
-      return { vm, stamp: action.stamp, action: kind, status: 'done', bytes: sent, ...elapsedSince(started), detail: action.reason };
+      return { vm, stamp: action.stamp, action: kind, status: 'done', bytes: sent, ...elapsedSince(started), detail: `${action.reason}${unplanned}` };
     } catch (error) {
       const stop = this.transfers?.aborted === true ? this.transfers : undefined;
       const message = stop === undefined ? describeError(error) : interrupted(stop, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`);
@@ -241,12 +243,12 @@ class TargetExecution {
           let digest = newDigest();
           // An empty file has nothing to resume from and no byte that would create it: it is always sent.
           if (offset < file.size || file.size === 0) {
-            if (this.#cannotAppend) offset = 0;
+            if (!this.#server.appends) offset = 0;
             let unconfirmed: boolean;
             try {
               unconfirmed = await send(digest);
             } catch (error) {
-              if (offset === 0 || !this.#appendRefused(error, name)) throw error;
+              if (offset === 0 || !this.#server.appendRefused(error, name)) throw error;
               offset = 0;
               digest = newDigest();
               unconfirmed = await send(digest);
@@ -320,23 +322,6 @@ class TargetExecution {
     }
   }
 
-  /**
-   * Returns true when `error` says the server does not know APPE (500/502 to a resume): resuming is
-   * impossible there, so this and every later file of the target is sent from its first byte
-   * (STOR replaces what the server holds), and the log says so once per target.
-   */
-  #appendRefused(error: unknown, name: string): boolean {
-    if (!(error instanceof FtpError && isUnknownCommand(error.replyCode))) return false;
-    if (!this.#cannotAppend) {
-      this.#cannotAppend = true;
-      this.log.warn(
-        `${this.plan.target}: the server cannot append to a file (it answered ${error.replyCode} to APPE for ${name}): ` +
-          'interrupted files are sent again from their first byte instead of resumed',
-      );
-    }
-    return true;
-  }
-
   /** Returns where to go on with a file after a failure: the server's size of it, 0 when it has none or more than `size`. */
   async #resumeOffset(remotePath: string, size: number): Promise<number> {
     let remote: number;
@@ -364,26 +349,9 @@ class TargetExecution {
     }
   }
 
-  /** Returns how the server gives digests when `verify: 'hash'` (asked once per target), else undefined. */
+  /** Returns how the server gives digests when `verify: 'hash'`, else undefined. */
   #remoteHashMethod(): Promise<RemoteHashMethod | undefined> {
-    if (this.runtime.pool.target.verify !== 'hash') return Promise.resolve(undefined);
-    this.#hashMethod ??= this.runtime.pool.use((session) => session.remoteHashMethod()).then(
-      (method) => {
-        if (method === undefined) {
-          this.log.warn(
-            `${this.plan.target}: the server offers no file digest (HASH, XSHA256, XSHA512, XSHA1, XMD5 or XCRC in FEAT): verify 'hash' checks sizes only`,
-          );
-        } else {
-          this.log.debug(`${this.plan.target}: files are verified with ${method.command} (${method.algorithm})`);
-        }
-        return method;
-      },
-      (error: unknown) => {
-        this.#hashMethod = undefined;
-        throw error;
-      },
-    );
-    return this.#hashMethod;
+    return this.runtime.pool.target.verify === 'hash' ? this.#server.hashMethod() : Promise.resolve(undefined);
   }
 
   /**
@@ -400,12 +368,7 @@ class TargetExecution {
     }
     if (remote === local) return;
     await this.runtime.pool
-      .use(async (session) => {
-        // proftpd caches digests per connection by path and modification time, which a copy sent
-        // again can share (ncftpput sets the local file's time): the next digest comes from a new connection.
-        session.dropConnection();
-        await session.removeFile(remotePath);
-      })
+      .use((session) => session.removeFile(remotePath))
       .catch((error: unknown) => {
         this.log.warn(`${this.plan.target}: could not remove ${remotePath} after its digest differed: ${describeError(error)}`);
       });
@@ -424,24 +387,6 @@ class TargetExecution {
 
   #onRetry(what: string): OnRetry {
     return (...retry) => this.log.warn(`${this.plan.target}: ${describeRetry(what, ...retry)}`);
-  }
-
-  /**
-   * Some servers refuse to rename onto an existing name (553, 550; pure-ftpd 451 "Directory not
-   * empty"): whatever the code, when the target exists, remove it, then rename.
-   */
-  async #rename(from: string, to: string): Promise<void> {
-    const rename = () => this.#op(`rename ${from} to ${to}`, (session) => session.rename(from, to));
-    try {
-      await rename();
-    } catch (error) {
-      if (!(error instanceof FtpError) || error.replyCode === undefined) throw error;
-      const siblings = (await this.#op(`list ${path.posix.dirname(to)}`, (session) => session.list(path.posix.dirname(to)))) ?? [];
-      if (!siblings.some((entry) => entry.name === path.posix.basename(to))) throw error;
-      this.log.warn(`${this.plan.target}: ${to} exists and blocks the rename: removing it`);
-      await this.#op(`delete ${to}`, (session) => session.removeDir(to));
-      await rename();
-    }
   }
 
   async #deleteConfirmed(): Promise<void> {
@@ -471,10 +416,6 @@ class TargetExecution {
   async #delete(vm: string, action: DeleteAction): Promise<void> {
     const started = Date.now();
     const dir = backupPath(this.plan.remoteDir, vm, action.stamp, action.partial);
-    if (this.#removed.has(dir)) {
-      this.#record({ vm, stamp: action.stamp, action: 'delete', status: 'done', bytes: 0, durationMs: 0, detail: `${action.reason}: removed with ${action.stamp}` });
-      return;
-    }
     try {
       if (action.partial) await this.#op(`delete ${dir}`, (session) => session.removeDir(dir));
       else await this.#retire(dir, backupPath(this.plan.remoteDir, vm, action.stamp, true));
@@ -490,19 +431,12 @@ class TargetExecution {
   /**
    * Deletes a backup by first taking its final name away (`<stamp>` -> `<stamp>.partial`): a delete
    * that stops halfway then leaves a stale `.partial`, removed by the next run (invariant 3, docs/design.md), never
-   * an incomplete folder under a final name (invariant 1).
+   * an incomplete folder under a final name (invariant 1). A stale `.partial` of the same stamp is
+   * the plan's own delete, ordered before this one; nothing else is deleted to make room.
    */
   async #retire(finalDir: string, partialDir: string): Promise<void> {
-    // A `.partial` of the same stamp blocks the rename, and pure-ftpd says so with 451, which reads
-    // as transient and would be retried: look first, and clear the way.
-    const vmDir = path.posix.dirname(partialDir);
-    const siblings = (await this.#op(`list ${vmDir}`, (session) => session.list(vmDir))) ?? [];
-    if (siblings.some((entry) => entry.name === path.posix.basename(partialDir))) {
-      await this.#op(`delete ${partialDir}`, (session) => session.removeDir(partialDir));
-    }
-    await this.#rename(finalDir, partialDir);
+    await this.#op(`rename ${finalDir} to ${partialDir}`, (session) => session.rename(finalDir, partialDir));
     await this.#op(`delete ${partialDir}`, (session) => session.removeDir(partialDir));
-    this.#removed.add(partialDir);
   }
 
   #record(outcome: ActionOutcome): void {

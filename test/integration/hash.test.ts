@@ -6,8 +6,12 @@
  * servers that offer only the older X commands, or no digest at all.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { statSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { findProgram } from '../../src/backends/programs.js';
+import { FtpSession } from '../../src/ftp/session.js';
 import type { CliResult } from '../support/cli.js';
 import type { FaultRules } from '../support/fault-proxy.js';
 import { pseudoRandomBytes, readTree, type TreeSpec } from '../support/fixtures.js';
@@ -16,6 +20,7 @@ import { requireOrSkip } from '../support/pure-ftpd.js';
 import { assertNoIncompleteFinal, snapshot } from '../support/safety.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
+import { serverTarget } from '../support/target.js';
 
 const BOUNDED = { timeout: 60_000 };
 const STAMP = '2013-01-01-000000';
@@ -82,6 +87,27 @@ describe('verify: hash against proftpd (mod_digest)', () => {
     const local = readTree(s.source)[`Bart/${STAMP}/${DISK}`];
     assert.equal(remote?.length, local?.length);
     assert.notDeepEqual(remote, local);
+  });
+
+  test("a file replaced under the same path, size and time: the session asks again on a new connection, past proftpd's per-connection digest cache", BOUNDED, async (t) => {
+    if (!PROFTPD.usable(t)) return;
+    const s = await setUpScenario(t, PROFTPD, { remote: { [`Bart/${STAMP}`]: { 'vm.ovf': 'aaaa' } } });
+    const session = await FtpSession.open(serverTarget(s.proxy, s.server, { remoteDir: '/backups' }));
+    t.after(() => session.close());
+    const method = await session.remoteHashMethod();
+    assert.deepEqual(method, { command: 'HASH', algorithm: 'SHA-256' });
+    const remoteFile = `/backups/Bart/${STAMP}/vm.ovf`;
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    assert.equal(await session.remoteHash(remoteFile, method, 4), sha256('aaaa'));
+
+    // A copy sent again behind the server's back, as ncftpput leaves it: same size, same modification time.
+    const onDisk = path.join(s.remoteRoot, 'Bart', STAMP, 'vm.ovf');
+    const { mtime } = statSync(onDisk);
+    writeFileSync(onDisk, 'bbbb');
+    utimesSync(onDisk, mtime, mtime);
+    const connectionsBefore = s.proxy.connections;
+    assert.equal(await session.remoteHash(remoteFile, method, 4), sha256('bbbb'));
+    assert.equal(s.proxy.connections, connectionsBefore + 1, 'asked on a new connection');
   });
 
   test('a stale .partial with a bad byte in the part already sent: resumed, caught, sent again whole', BOUNDED, async (t) => {

@@ -236,6 +236,16 @@ describe('planRun: incomplete and unfinished uploads', () => {
     assert.deepEqual(stale?.map((a) => a.reason), ['stale unfinished upload, not wanted', 'stale unfinished upload, not wanted']);
   });
 
+  it('deletes a stamp\'s .partial before its backup, which is renamed to that name to be deleted', () => {
+    const plan = planRun({
+      local: [],
+      inventories: [inventory('nas', [...[S(12), S(13), S(14)].map((s) => remote('Bart', s)), remote('Bart', S(1)), partial('Bart', S(1), {})])],
+      settings: settings(),
+    });
+    const deletes = vmPlanOf(plan, 'nas', 'Bart')?.actions.filter((a): a is DeleteAction => a.type === 'delete');
+    assert.deepEqual(deletes?.map((a) => [a.stamp, a.partial]), [[S(1), true], [S(1), false]]);
+  });
+
   it('deletes the .partial of a backup that is already complete', () => {
     const plan = planRun({
       local: [local('Bart', S(20))],
