@@ -4,7 +4,6 @@
  * Reads only; nothing on disk changes, whatever the outcome.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
@@ -13,11 +12,12 @@ import { parseBwLimit, type BwTimetable } from '../core/bwlimit.js';
 import { parseClockTime, parseRunDuration, type DeadlineSettings } from '../core/deadline.js';
 import type { VmRoute } from '../core/model.js';
 import { ConfigError } from '../errors.js';
-import { Secret } from './secret.js';
+import type { Secret } from './secret.js';
 import { secretsOf } from '../delivery/redact.js';
-import { DEFAULT_LOG_KEEP, logSchema, mailSchema, notifySchema, passwordSchema, type vmRouteSchema } from './schema.js';
-import { UPLOAD_METHODS, type MailConfig, type NotifyConfig, type Reporting, type ResolvedConfig, type TargetConfig, type UploadMethod } from './types.js';
-import { fieldPath, validateConfig, type ValidatedConfig } from './validate.js';
+import { DEFAULT_LOG_KEEP, logSchema, notifySchema, type vmRouteSchema } from './schema.js';
+import { UPLOAD_METHODS, type NotifyConfig, type Reporting, type ResolvedConfig, type TargetConfig, type UploadMethod } from './types.js';
+import { errorCode, FieldReader, fileErrorText, isReadIssue, runSchemas, type ReadConfig } from './resolve.js';
+import { fieldPath, validateConfigReading, type ValidatedConfig } from './validate.js';
 
 /** The flags the user actually typed; an absent flag leaves the config file's value in place. */
 export interface CliFlags {
@@ -133,12 +133,12 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   const problems: string[] = [];
   const warnings: string[] = [];
 
-  const checked = validateConfig(file.config);
+  const reader = new FieldReader(configDir, env);
+  const schemas = runSchemas(reader);
+  const checked = await validateConfigReading(file.config, schemas.config, isReadIssue);
   if (!checked.ok) problems.push(...checked.problems);
   problems.push(...flagProblems(flags));
-  // Resolved from the raw file, so a missing password variable is reported together with a bad port.
-  const secrets = await resolvePasswords(file.config, configDir, env, problems, warnings);
-  const cas = await readCertificates(file.config, configDir, problems);
+  if (!checked.ok) problems.push(...checked.readProblems);
 
   const rawSource = isRecord(file.config) ? file.config.source : undefined;
   let source: string | undefined;
@@ -152,12 +152,12 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
       `Invalid vmftp configuration in ${file.filepath} (${count})`,
       problems,
       'Fix what is listed above; nothing was changed.',
-      reportingOfFile(file.config, file.filepath, secrets),
+      await reportingOfFile(file.config, file.filepath, reader, schemas.mail),
     );
   }
 
-  const config = resolve(checked.value, { configPath: file.filepath, configDir, source, flags, secrets, cas });
-  warnings.push(...settingWarnings(config));
+  const config = resolve(checked.value, { configPath: file.filepath, configDir, source, flags });
+  warnings.push(...passwordWarnings(config, reader), ...settingWarnings(config));
   return { config, warnings };
 }
 
@@ -190,15 +190,15 @@ export function reportingOf(config: ResolvedConfig): Reporting {
  * Returns what can still report a run of an invalid config: each of the log, mail and notify
  * blocks that is valid on its own (its password resolved), and the names of those that are not.
  */
-function reportingOfFile(raw: unknown, configPath: string, secrets: ReadonlyMap<string, Secret>): Reporting {
+async function reportingOfFile(raw: unknown, configPath: string, reader: FieldReader, mailSchema: ReturnType<typeof runSchemas>['mail']): Promise<Reporting> {
   const fields = isRecord(raw) ? raw : {};
   const configDir = path.dirname(configPath);
   const broken: ('mail' | 'notify' | 'log')[] = [];
   const log = fields.log === undefined ? undefined : logSchema.safeParse(fields.log);
   if (log?.success === false) broken.push('log');
-  const mail = fields.mail === undefined ? undefined : mailSchema.safeParse(fields.mail);
-  const mailUsable = mail?.success === true && (mail.data.smtp.password === undefined || secrets.has('mail.smtp.password'));
-  if (mail !== undefined && !mailUsable) broken.push('mail');
+  // Usable when valid on its own, its password read.
+  const mail = fields.mail === undefined ? undefined : await mailSchema.safeParseAsync(fields.mail);
+  if (mail?.success === false) broken.push('mail');
   const notify = fields.notify === undefined ? undefined : notifySchema.safeParse(fields.notify);
   if (notify?.success === false) broken.push('notify');
   const logFile = log?.success === true && log.data.file !== undefined ? path.resolve(configDir, log.data.file) : undefined;
@@ -206,9 +206,9 @@ function reportingOfFile(raw: unknown, configPath: string, secrets: ReadonlyMap<
     configPath,
     ...(logFile === undefined ? {} : { logFile }),
     logKeep: log?.success === true ? log.data.keep : DEFAULT_LOG_KEEP,
-    ...(mailUsable && mail?.success === true ? { mail: toMail(mail.data, secrets) } : {}),
+    ...(mail?.success === true ? { mail: mail.data } : {}),
     ...(notify?.success === true ? { notify: toNotify(notify.data) } : {}),
-    secrets: [...secrets.values()],
+    secrets: reader.secrets,
     broken,
   };
 }
@@ -294,29 +294,6 @@ function unreadable(filepath: string, error: unknown): ConfigError {
   return new ConfigError(`Cannot read config ${filepath}`, [`${filepath}: ${detail}`]);
 }
 
-function errorCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
-    return error.code;
-  }
-  return undefined;
-}
-
-/** Returns a file system error in words, without the stack of path details Node puts in `message`. */
-function fileErrorText(error: unknown): string {
-  const code = errorCode(error);
-  switch (code) {
-    case 'ENOENT':
-      return 'does not exist';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a folder, not a file';
-    default:
-      return `cannot be read (${code ?? (error instanceof Error ? error.message : String(error))})`;
-  }
-}
-
 /** Problems with the flags' values; their types are the CLI's business, their ranges are checked here. */
 function flagProblems(flags: CliFlags): string[] {
   const problems: string[] = [];
@@ -339,134 +316,24 @@ function flagProblems(flags: CliFlags): string[] {
   return problems;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Every password field the raw file has, with its path, whatever else is wrong around it. */
-function passwordFields(raw: unknown): { path: PropertyKey[]; value: unknown }[] {
-  if (!isRecord(raw)) return [];
-  const fields: { path: PropertyKey[]; value: unknown }[] = [];
-  if (isRecord(raw.targets)) {
-    for (const [name, target] of Object.entries(raw.targets)) {
-      if (isRecord(target) && target.password !== undefined) {
-        fields.push({ path: ['targets', name, 'password'], value: target.password });
-      }
-    }
-  }
-  if (isRecord(raw.mail) && isRecord(raw.mail.smtp) && raw.mail.smtp.password !== undefined) {
-    fields.push({ path: ['mail', 'smtp', 'password'], value: raw.mail.smtp.password });
-  }
-  return fields;
-}
-
-/**
- * Returns each well-formed password field's value as a Secret, keyed by field
- * path (`targets.nas.password`). Problems and warnings name the field and the
- * variable or file, never the value. Malformed fields are left to validation.
- */
-async function resolvePasswords(
-  raw: unknown,
-  configDir: string,
-  env: NodeJS.ProcessEnv,
-  problems: string[],
-  warnings: string[],
-): Promise<Map<string, Secret>> {
-  const secrets = new Map<string, Secret>();
-  for (const { path: fieldKeys, value } of passwordFields(raw)) {
-    const parsed = passwordSchema.safeParse(value);
-    if (!parsed.success) continue;
-    const field = fieldPath(fieldKeys);
-    const source = parsed.data;
-    if (typeof source === 'string') {
-      warnings.push(`${field} is written in the config file; prefer { env: ... } or { file: ... }`);
-      secrets.set(field, new Secret(source));
-    } else if ('env' in source) {
-      const fromEnv = env[source.env];
-      if (fromEnv === undefined || fromEnv === '') {
-        const state = fromEnv === undefined ? 'is not set' : 'is empty';
-        problems.push(`${field}: environment variable ${source.env} ${state}`);
-      } else {
-        secrets.set(field, new Secret(fromEnv));
-      }
-    } else {
-      const file = path.resolve(configDir, source.file);
-      const text = await readText(file, field, problems);
-      if (text === undefined) continue;
-      // Editors add a final newline (CRLF on Windows) and Notepad may add a BOM; neither is part of the password.
-      const password = text.replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '');
-      if (password === '') problems.push(`${field}: file "${file}" is empty`);
-      else {
-        secrets.set(field, new Secret(password));
-        warnings.push(...(await permissionWarnings(file, field)));
-      }
-    }
-  }
-  return secrets;
-}
-
-/** Returns a file's text, or undefined after recording why it cannot be read. */
-async function readText(file: string, field: string, problems: string[]): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    problems.push(`${field}: file "${file}" ${fileErrorText(error)}`);
-    return undefined;
-  }
-}
-
-/** A warning when a password file can be read by other users of the machine (POSIX only: Windows uses ACLs). */
-async function permissionWarnings(file: string, field: string): Promise<string[]> {
-  if (process.platform === 'win32') return [];
-  const { mode } = await stat(file);
-  return (mode & 0o077) === 0 ? [] : [`${field}: file "${file}" can be read by other users; chmod 600 it`];
-}
-
-/** Returns the PEM text of every target's `ca`, keyed by target name; a missing or non-PEM file is a problem. */
-async function readCertificates(raw: unknown, configDir: string, problems: string[]): Promise<Map<string, string>> {
-  const cas = new Map<string, string>();
-  if (!isRecord(raw) || !isRecord(raw.targets)) return cas;
-  for (const [name, target] of Object.entries(raw.targets)) {
-    if (!isRecord(target) || typeof target.ca !== 'string' || target.ca === '') continue;
-    const field = fieldPath(['targets', name, 'ca']);
-    const file = path.resolve(configDir, target.ca);
-    const text = await readText(file, field, problems);
-    if (text === undefined) continue;
-    if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-      problems.push(`${field}: file "${file}" is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`);
-    } else {
-      cas.set(name, text);
-    }
-  }
-  return cas;
-}
-
 interface ResolveContext {
   readonly configPath: string;
   readonly configDir: string;
   readonly source: string;
   readonly flags: CliFlags;
-  readonly secrets: ReadonlyMap<string, Secret>;
-  readonly cas: ReadonlyMap<string, string>;
 }
 
-/** Returns the secret resolved for a field; its absence after a clean resolution is a bug, not a user error. */
-function secretFor(secrets: ReadonlyMap<string, Secret>, keys: PropertyKey[]): Secret {
-  const secret = secrets.get(fieldPath(keys));
-  if (secret === undefined) throw new Error(`vmftp bug: ${fieldPath(keys)} was validated but not resolved`);
-  return secret;
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Returns the run's config from a validated file and the resolved secrets, paths and flags. */
-function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfig {
-  const { configDir, flags, secrets, cas } = context;
+/** Returns the run's config from a validated file, its passwords and certificates read: paths made absolute, flags applied. */
+function resolve(value: ReadConfig, context: ResolveContext): ResolvedConfig {
+  const { configDir, flags } = context;
   // What loading changes is taken apart; everything else (keep, maxAge, fields added later) goes on as validated.
   const { source: _source, targets: fileTargets, vms: fileVms, mail, lockFile: fileLockFile, log, notify, window, ...asValidated } = value;
   const targets: Record<string, TargetConfig> = {};
-  for (const [name, { ca: _caPath, ...target }] of Object.entries(fileTargets)) {
-    const ca = cas.get(name);
-    targets[name] = { ...target, name, password: secretFor(secrets, ['targets', name, 'password']), ...(ca !== undefined ? { ca } : {}) };
-  }
+  for (const [name, target] of Object.entries(fileTargets)) targets[name] = { ...target, name };
 
   const vms: Record<string, VmRoute> = {};
   if (fileVms === undefined) {
@@ -488,7 +355,7 @@ function resolve(value: ValidatedConfig, context: ResolveContext): ResolvedConfi
     ...bwlimitOf(value, flags),
     targets,
     vms,
-    ...(mail !== undefined ? { mail: toMail(mail, secrets) } : {}),
+    ...(mail !== undefined ? { mail } : {}),
     lockFile,
     ...(logFile !== undefined ? { logFile } : {}),
     logKeep: log?.keep ?? DEFAULT_LOG_KEEP,
@@ -555,12 +422,16 @@ function toNotify(notify: NonNullable<ValidatedConfig['notify']>): NotifyConfig 
   };
 }
 
-function toMail(mail: NonNullable<ValidatedConfig['mail']>, secrets: ReadonlyMap<string, Secret>): MailConfig {
-  const { password, ...smtp } = mail.smtp;
-  return {
-    ...mail,
-    smtp: { ...smtp, ...(password !== undefined ? { password: secretFor(secrets, ['mail', 'smtp', 'password']) } : {}) },
-  };
+/** The password warnings of a loaded config, each after its field's path: a password written in the file, a file others can read. */
+function passwordWarnings(config: ResolvedConfig, reader: FieldReader): string[] {
+  const passwords: [PropertyKey[], Secret | undefined][] = [
+    ...Object.values(config.targets).map((target): [PropertyKey[], Secret] => [['targets', target.name, 'password'], target.password]),
+    [['mail', 'smtp', 'password'], config.mail?.smtp.password],
+  ];
+  return passwords.flatMap(([keys, secret]) => {
+    const note = secret === undefined ? undefined : reader.noteOn(secret);
+    return note === undefined ? [] : [`${fieldPath(keys)}${note}`];
+  });
 }
 
 /** Settings that are valid but will not do what they seem to. */

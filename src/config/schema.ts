@@ -23,7 +23,7 @@ function onlyIfFieldsValid(payload: z.core.ParsePayload): boolean {
 const nonEmpty = z.string().min(1, { error: 'must not be empty' });
 
 /** A local path; load.ts makes it absolute against the config file's folder. */
-const localPath = nonEmpty;
+export const localPath = nonEmpty;
 
 const count = z.number().int().min(0, { error: 'expected a whole number >= 0' });
 
@@ -125,8 +125,8 @@ const remoteDir = z
     return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
   });
 
-/** One FTP server as written; the transform fills the port, which depends on `secure`. */
-export const targetSchema = z
+/** One FTP server's fields as written; `withTargetRules` adds what depends on more than one field. */
+export const targetFields = z
   .strictObject({
     host,
     port: port.optional(),
@@ -142,7 +142,7 @@ export const targetSchema = z
     // `-u curl` on Windows: curl.exe (Schannel) skips the certificate revocation check (`--ssl-no-revoke`),
     // for hosts that cannot reach their CA's revocation server.
     sslNoRevoke: z.boolean().optional(),
-    // The CA that signs the server's certificate, a PEM file; load.ts reads it.
+    // The CA that signs the server's certificate, a PEM file; resolve.ts reads it.
     ca: localPath.optional(),
     // Servers often refuse a 3rd or 4th connection from one client with 421.
     maxConnections: z.number().int().min(1, { error: 'expected a whole number >= 1' }).default(2),
@@ -161,9 +161,21 @@ export const targetSchema = z
     maxAge: maxAgeSchema.optional(),
     // This target's own limit, within the run's `bwlimit`.
     bwlimit: bwlimitSchema.optional(),
-  })
+  });
+
+/** Returns the target schema made of `fields`: the port filled in, which depends on `secure`. */
+export function withTargetRules<Target extends { readonly port?: number | undefined; readonly secure: boolean | 'implicit' }>(fields: z.ZodType<Target>) {
   // Implicit FTPS listens on 990 by convention; 21 would only ever time out there.
-  .transform((target) => ({ ...target, port: target.port ?? (target.secure === 'implicit' ? 990 : 21) }));
+  return fields.transform((target) => ({ ...target, port: target.port ?? (target.secure === 'implicit' ? 990 : 21) }));
+}
+
+/** One FTP server as written, its port filled in. */
+export const targetSchema = withTargetRules(targetFields);
+
+/** Returns the `targets` schema: a record of `target`, at least one. */
+export function targetsOf<Target extends z.ZodType>(target: Target) {
+  return z.record(z.string(), target).refine((targets) => Object.keys(targets).length > 0, { error: 'at least one target is required' });
+}
 
 const targetList = z.array(nonEmpty).min(1, { error: 'must list at least one target' });
 
@@ -184,6 +196,31 @@ export const vmRouteSchema = z.union(
 
 const address = nonEmpty.refine((value) => value.includes('@'), { error: 'expected an e-mail address' });
 
+/** The SMTP server's fields as written; `withSmtpRules` adds what depends on more than one field. */
+export const smtpFields = z.strictObject({
+  host,
+  port: port.optional(),
+  secure: z.boolean().default(false),
+  user: nonEmpty.optional(),
+  password: passwordSchema.optional(),
+});
+
+/** Returns the smtp schema made of `fields`: a password needs a user, and the port follows `secure`. */
+export function withSmtpRules<Smtp extends { readonly port?: number | undefined; readonly secure: boolean; readonly user?: string | undefined; readonly password?: unknown }>(
+  fields: z.ZodType<Smtp>,
+) {
+  return (
+    fields
+      .refine((smtp) => smtp.password === undefined || smtp.user !== undefined, {
+        error: 'required when mail.smtp.password is set',
+        path: ['user'],
+        when: onlyIfFieldsValid,
+      })
+      // Same convention as nodemailer: TLS from the first byte on 465, STARTTLS on 587.
+      .transform((smtp) => ({ ...smtp, port: smtp.port ?? (smtp.secure ? 465 : 587) }))
+  );
+}
+
 /** The report e-mail (`-m`). */
 export const mailSchema = z.strictObject({
   from: address,
@@ -192,21 +229,7 @@ export const mailSchema = z.strictObject({
   }),
   subject: nonEmpty.optional(),
   subjectOnError: nonEmpty.optional(),
-  smtp: z
-    .strictObject({
-      host,
-      port: port.optional(),
-      secure: z.boolean().default(false),
-      user: nonEmpty.optional(),
-      password: passwordSchema.optional(),
-    })
-    .refine((smtp) => smtp.password === undefined || smtp.user !== undefined, {
-      error: 'required when mail.smtp.password is set',
-      path: ['user'],
-      when: onlyIfFieldsValid,
-    })
-    // Same convention as nodemailer: TLS from the first byte on 465, STARTTLS on 587.
-    .transform((smtp) => ({ ...smtp, port: smtp.port ?? (smtp.secure ? 465 : 587) })),
+  smtp: withSmtpRules(smtpFields),
 });
 
 const url = nonEmpty.refine((value) => /^https?:\/\/[^/\s]+/.test(value), {
@@ -258,9 +281,7 @@ export const configSchema = z.strictObject({
   maxAge: maxAgeSchema.default('8d'),
   // One limit for all the uploads of a run together; --bwlimit replaces it.
   bwlimit: bwlimitSchema.optional(),
-  targets: z
-    .record(z.string(), targetSchema)
-    .refine((targets) => Object.keys(targets).length > 0, { error: 'at least one target is required' }),
+  targets: targetsOf(targetSchema),
   vms: z.record(z.string(), vmRouteSchema).optional(),
   mail: mailSchema.optional(),
   lockFile: localPath.optional(),

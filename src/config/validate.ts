@@ -23,10 +23,34 @@ type PathKey = PropertyKey;
  * Checks the shape, then what the shape alone cannot: target references and VM names.
  */
 export function validateConfig(raw: unknown): ValidationResult {
-  const parsed = configSchema.safeParse(raw, { reportInput: true });
-  const problems = parsed.success ? [] : parsed.error.issues.flatMap((issue) => issueLines(issue, []));
+  const checked = checkedWith(configSchema.safeParse(raw, { reportInput: true }), raw, () => false);
+  return checked.ok ? checked : { ok: false, problems: checked.problems };
+}
+
+/** The outcome of `validateConfigReading`: the problems of the file and those of what its fields point to come apart. */
+export type ReadingValidationResult<Value> =
+  | { readonly ok: true; readonly value: Value }
+  | { readonly ok: false; readonly problems: string[]; readonly readProblems: string[] };
+
+/**
+ * Returns the config parsed by `schema`, a schema whose fields read what they point to (resolve.ts),
+ * or every problem: the file's own (as `validateConfig` names them) apart from the issues `isRead`
+ * picks out, the problems of what the fields point to.
+ */
+export async function validateConfigReading<Value>(
+  raw: unknown,
+  schema: z.ZodType<Value>,
+  isRead: (issue: Issue) => boolean,
+): Promise<ReadingValidationResult<Value>> {
+  return checkedWith(await schema.safeParseAsync(raw, { reportInput: true }), raw, isRead);
+}
+
+function checkedWith<Value>(parsed: z.ZodSafeParseResult<Value>, raw: unknown, isRead: (issue: Issue) => boolean): ReadingValidationResult<Value> {
+  const issues = parsed.success ? [] : parsed.error.issues;
+  const problems = issues.filter((issue) => !isRead(issue)).flatMap((issue) => issueLines(issue, []));
   problems.push(...crossFieldProblems(raw));
-  if (!parsed.success || problems.length > 0) return { ok: false, problems: [...new Set(problems)] };
+  const readProblems = issues.filter(isRead).flatMap((issue) => issueLines(issue, []));
+  if (!parsed.success || problems.length > 0) return { ok: false, problems: [...new Set(problems)], readProblems: [...new Set(readProblems)] };
   return { ok: true, value: parsed.data };
 }
 
