@@ -381,7 +381,7 @@ function deadlineSettings(flags: CliFlags, windowEnd: string | undefined): Deadl
 }
 
 /** Returns the run's `bwlimit`: `--bwlimit` when typed, else the file's (flagProblems refused a bad flag). */
-function bwlimitOf(value: ValidatedConfig, flags: CliFlags): { bwlimit?: BwTimetable } {
+function bwlimitOf(value: Pick<ReadConfig, 'bwlimit'>, flags: CliFlags): { bwlimit?: BwTimetable } {
   const typed = flags.bwlimit === undefined ? undefined : parseBwLimit(flags.bwlimit);
   const bwlimit = typed !== undefined && 'timetable' in typed ? typed.timetable : value.bwlimit;
   return bwlimit === undefined ? {} : { bwlimit };
