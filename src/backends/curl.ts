@@ -77,8 +77,6 @@ export const CURL_EXIT: ExitTable = {
 export interface CurlBackendOptions extends ProgramControl {
   /** Absolute path of curl; default: found on PATH. */
   readonly program?: string;
-  /** `--limit-rate`, bytes per second. */
-  readonly limitRateBytesPerSecond?: number;
   /**
    * The target's `bwlimit`: curl's own --limit-rate is fixed for the life of the process, so curl
    * gets the file on stdin through vmftp's limiter, which follows the timetable.
@@ -95,7 +93,7 @@ export function createCurlBackend(target: TargetConfig, options: CurlBackendOpti
       return uploadWithProgram(job, onBytes, async () => {
         const limit = options.limit;
         const run = (files: { caFile?: string | undefined; configFile?: string | undefined }): Promise<ProgramResult> => {
-          const args = curlArgs(target, job, { ...files, limitRateBytesPerSecond: options.limitRateBytesPerSecond, fromStdin: limit !== undefined });
+          const args = curlArgs(target, job, { ...files, fromStdin: limit !== undefined });
           if (limit === undefined) return runProgram(program, args, { input: curlConfig(target), ...control(options) });
           return feedThrough(limit, job, (stdin) => runProgram(program, args, { stdin, ...control(options) })).then(({ result }) => result);
         };
@@ -164,7 +162,6 @@ export function curlArgs(
     caFile?: string | undefined;
     /** curl's config (the login) is in this file; default: on stdin. */
     configFile?: string | undefined;
-    limitRateBytesPerSecond?: number | undefined;
     /** The file comes on stdin from `job.offset` on (through the bandwidth limit), not from its path. */
     fromStdin?: boolean;
   } = {},
@@ -201,7 +198,6 @@ export function curlArgs(
   if (target.secure !== false && target.allowSelfSigned) args.push('--insecure');
   if (target.secure !== false && target.sslNoRevoke === true) args.push('--ssl-no-revoke');
   if (extra.caFile !== undefined) args.push('--cacert', extra.caFile);
-  if (extra.limitRateBytesPerSecond !== undefined) args.push('--limit-rate', String(Math.max(1, Math.floor(extra.limitRateBytesPerSecond))));
   // An explicit offset makes curl send APPE without asking SIZE: the server holds `offset` bytes, as planned.
   // From stdin, curl would read and drop `offset` bytes (a pipe cannot seek): stdin starts there, and --append sends APPE.
   if (job.offset > 0) args.push(...(extra.fromStdin === true ? ['--append'] : ['--continue-at', String(job.offset)]));

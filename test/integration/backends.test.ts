@@ -10,11 +10,13 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
 import type { Backend, UploadJob } from '../../src/backends/backend.js';
+import { Bandwidth, type TransferLimit } from '../../src/backends/bandwidth.js';
 import { createCurlBackend } from '../../src/backends/curl.js';
 import { createInternalBackend } from '../../src/backends/internal.js';
 import { createNcftpputBackend } from '../../src/backends/ncftpput.js';
 import { findProgram } from '../../src/backends/programs.js';
 import type { TargetConfig, UploadMethod } from '../../src/config/types.js';
+import { parseBwLimit } from '../../src/core/bwlimit.js';
 import { FtpError, LocalFileError, type FtpErrorKind } from '../../src/errors.js';
 import { FtpSession } from '../../src/ftp/session.js';
 import { Secret } from '../../src/config/secret.js';
@@ -46,6 +48,15 @@ function programKind(method: 'curl' | 'ncftpput', create: (target: TargetConfig,
   };
 }
 
+/** vmftp's own limiter at about `bytesPerSecond` (whole KiB/s): slow enough to watch an upload run. */
+function rateLimit(bytesPerSecond: number): TransferLimit {
+  const parsed = parseBwLimit(`${Math.round(bytesPerSecond / 1024)}k`);
+  assert.ok('timetable' in parsed, JSON.stringify(parsed));
+  const limit = new Bandwidth(parsed.timetable, {}).forTarget('any');
+  assert.ok(limit !== undefined);
+  return limit;
+}
+
 const BACKENDS: readonly BackendKind[] = [
   {
     method: 'internal',
@@ -55,7 +66,7 @@ const BACKENDS: readonly BackendKind[] = [
       return { ...createInternalBackend(session), close: () => session.close() };
     },
   },
-  programKind('curl', (target, limit) => createCurlBackend(target, limit === undefined ? {} : { limitRateBytesPerSecond: limit })),
+  programKind('curl', (target, limit) => createCurlBackend(target, limit === undefined ? {} : { limit: rateLimit(limit) })),
   programKind('ncftpput', (target) => createNcftpputBackend(target)),
 ];
 
