@@ -10,8 +10,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runVmftp } from '../support/cli.js';
-import { format } from 'date-fns/format';
-import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
+import { makeBackupTree, readTree, stampHoursAgo, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
 import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
 
@@ -68,12 +67,11 @@ describe("README's first night, as written", () => {
   test('init, edit, check, -S, -m: every step works with the config vmftp init writes', BOUNDED, async (t) => {
     const work = tmpDir('first-night', t);
     // Last night's backups, as on a real first night: the sample tree's are from 2012, far older than maxAge.
-    const hoursAgo = (hours: number) => format(Date.now() - hours * 3_600_000, 'yyyy-MM-dd-HHmmss');
     const source = path.join(work, 'backups');
     makeBackupTree(source, {
-      [`Bart/${hoursAgo(26)}`]: { 'sample.txt': 'Bart\n' },
-      [`Bart/${hoursAgo(2)}`]: { 'sample.txt': 'Bart\n', 'disk/disk1.vmdk': 20_000 },
-      [`Raoul/${hoursAgo(3)}`]: { 'samplefile.txt': 'Raoul\n' },
+      [`Bart/${stampHoursAgo(26)}`]: { 'sample.txt': 'Bart\n' },
+      [`Bart/${stampHoursAgo(2)}`]: { 'sample.txt': 'Bart\n', 'disk/disk1.vmdk': 20_000 },
+      [`Raoul/${stampHoursAgo(3)}`]: { 'samplefile.txt': 'Raoul\n' },
     });
     // A user of its own, so the edit of the starter's user: 'backup' is a real one.
     const server = await startFtpSrv({ root: path.join(work, 'ftp'), user: 'nightly' });

@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { format } from 'date-fns/format';
 import { startPingServer } from '../support/http.js';
-import { readTree, type TreeSpec } from '../support/fixtures.js';
+import { readTree, stampHoursAgo, type TreeSpec } from '../support/fixtures.js';
 import { remoteEntries } from '../support/safety.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
@@ -82,11 +81,6 @@ describe('a source that holds no <VM>/<STAMP> backup fails (exit 2) and says so'
   });
 });
 
-/** The stamp of a backup made `hours` before now, as the backup job names it (local time). */
-function hoursAgo(hours: number): string {
-  return format(new Date(Date.now() - hours * 3_600_000), 'yyyy-MM-dd-HHmmss');
-}
-
 interface TooOldJson {
   readonly target: string;
   readonly vm: string;
@@ -99,9 +93,9 @@ describe('maxAge: a VM whose newest backup on a target is too old fails the run 
   for (const kind of SERVER_KINDS) {
     test(`${kind.name}: default 8d: a VM the job stopped producing (10 days) is named with target and age in stderr, --json, log and e-mail; -x waits; maxAge false silences it`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
-      const fresh = hoursAgo(2);
-      const bart = [hoursAgo(72), hoursAgo(48), hoursAgo(24)];
-      const homer = [hoursAgo(24 * 13), hoursAgo(24 * 12), hoursAgo(24 * 11), hoursAgo(24 * 10 + 1)];
+      const fresh = stampHoursAgo(2);
+      const bart = [stampHoursAgo(72), stampHoursAgo(48), stampHoursAgo(24)];
+      const homer = [stampHoursAgo(24 * 13), stampHoursAgo(24 * 12), stampHoursAgo(24 * 11), stampHoursAgo(24 * 10 + 1)];
       const remote: TreeSpec = Object.fromEntries([
         ...bart.map((stamp) => [`Bart/${stamp}`, { 'disk.vmdk': 100 }]),
         ...homer.map((stamp) => [`Homer/${stamp}`, { 'disk.vmdk': 100 }]),
@@ -151,7 +145,7 @@ describe('maxAge: a VM whose newest backup on a target is too old fails the run 
   }
 
   test('ftp-srv: maxAge 36h and a backup job that stopped 2 days ago: exit 1 naming VM, target and age; a fresh backup ends it', BOUNDED, async (t) => {
-    const stopped = hoursAgo(49);
+    const stopped = stampHoursAgo(49);
     const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${stopped}`]: { 'disk.vmdk': 100 } } });
     editConfig(s, (config) => {
       config.maxAge = '36h';
@@ -162,7 +156,7 @@ describe('maxAge: a VM whose newest backup on a target is too old fails the run 
     assert.match(first.stdout, /FAILED \(exit code 1\)/);
     assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [stopped], 'uploaded all the same');
 
-    const tonight = hoursAgo(1);
+    const tonight = stampHoursAgo(1);
     mkdirSync(path.join(s.source, 'Bart', tonight));
     writeFileSync(path.join(s.source, 'Bart', tonight, 'disk.vmdk'), 'tonight');
     const second = await s.vmftp();

@@ -10,6 +10,7 @@
  *   assert.deepEqual(readTree(dst), readTree(src));
  *   copyFixture('VMbackupFolder', src);                 // the original tool's sample tree
  */
+import { format } from 'date-fns/format';
 import { after } from 'node:test';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,14 @@ export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.ur
 /** Something with `after(fn)`: a node:test TestContext or SuiteContext-like object. */
 export interface HasAfter {
   after(fn: () => unknown): unknown;
+}
+
+/**
+ * The stamp of a backup made `hours` before now, as the backup job names it (local time). Tests of
+ * anything that checks a backup's age (maxAge) need stamps this recent: a fixed date goes stale.
+ */
+export function stampHoursAgo(hours: number): string {
+  return format(new Date(Date.now() - hours * 3_600_000), 'yyyy-MM-dd-HHmmss');
 }
 
 /**

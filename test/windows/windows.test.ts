@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { currentExecutable, packageVersion } from '../../scripts/sea.js';
 import { CLI } from '../support/cli.js';
-import { makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
+import { makeBackupTree, readTree, stampHoursAgo, tmpDir, type TreeSpec } from '../support/fixtures.js';
 import { randomPassword } from '../support/ftp-srv.js';
 import { requirePureFtpd } from '../support/pure-ftpd.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
@@ -24,6 +24,9 @@ import { waitFor } from '../support/wait.js';
 import { requireWine, startWindowsHost, wineUnavailableReason, type WindowsHost } from '../support/wine.js';
 
 const pureFtpd = SERVER_KINDS.find((kind) => kind.name === 'pure-ftpd')!;
+/** Last night's backups: recent enough for the default maxAge, which these runs keep. */
+const LAST_NIGHT = stampHoursAgo(13);
+const LAST_NIGHT_LATER = stampHoursAgo(12.75);
 
 let host: WindowsHost | undefined;
 before(async () => {
@@ -94,8 +97,8 @@ describe('Windows (wine): the built CLI with Windows Node', () => {
     const smtp = await startSmtpServer({ user: smtpUser, password: smtpPassword });
     t.after(() => smtp.stop());
     const local: TreeSpec = {
-      'Bart Simpson/2026-11-27-020000': { 'disque 1 é.vmdk': 300_000, 'vm.ovf': '<vm/>' },
-      'Zoé Müller/2026-11-27-021500': { 'système.vhdx': 200_000 },
+      [`Bart Simpson/${LAST_NIGHT}`]: { 'disque 1 é.vmdk': 300_000, 'vm.ovf': '<vm/>' },
+      [`Zoé Müller/${LAST_NIGHT_LATER}`]: { 'système.vhdx': 200_000 },
     };
     const { home, config } = configOnDriveC(windows, s, { local, keep: 2, mail: { ...smtp, user: smtpUser } }, t);
     const system32 = path.join(windows.driveC, 'windows', 'system32');
@@ -170,16 +173,16 @@ setTimeout(() => fs.closeSync(fd), 60000);
     const windows = windowsHost(t);
     if (windows === undefined) return;
     const s = await setUpScenario(t, pureFtpd, {
-      local: { 'Homer/2026-11-27-020000': { 'disk.vmdk': 600_000 } },
+      local: { [`Homer/${LAST_NIGHT}`]: { 'disk.vmdk': 600_000 } },
       rules: { cutUpload: { match: 'disk.vmdk', afterBytes: 250_000 } },
       targetFields: { retries: 0 },
     });
     const config = windows.win(s.configPath);
     const cut = await windows.vmftp(['-c', config, '-x'], { env: s.env });
     assert.equal(cut.code, 1, output(cut));
-    assert.ok(existsSync(path.join(s.source, 'Homer', '2026-11-27-020000')), 'not purged after a failure');
-    assert.ok(!existsSync(path.join(s.remoteRoot, 'Homer', '2026-11-27-020000')), 'nothing incomplete under the final name');
-    const partial = readTree(path.join(s.remoteRoot, 'Homer', '2026-11-27-020000.partial'))['disk.vmdk'];
+    assert.ok(existsSync(path.join(s.source, 'Homer', LAST_NIGHT)), 'not purged after a failure');
+    assert.ok(!existsSync(path.join(s.remoteRoot, 'Homer', LAST_NIGHT)), 'nothing incomplete under the final name');
+    const partial = readTree(path.join(s.remoteRoot, 'Homer', `${LAST_NIGHT}.partial`))['disk.vmdk'];
     assert.ok(partial !== undefined && partial.length > 0 && partial.length < 600_000, `a part of disk.vmdk stays (${partial?.length})`);
 
     s.proxy.setRules({});
@@ -187,15 +190,15 @@ setTimeout(() => fs.closeSync(fd), 60000);
     const resumed = await windows.vmftp(['-c', config, '-x'], { env: s.env });
     assert.equal(resumed.code, 0, output(resumed));
     assert.ok(s.proxy.log.some((line) => line.startsWith('APPE ')), 'the second run appends to the part on the server');
-    assert.ok(readTree(s.remoteRoot)['Homer/2026-11-27-020000/disk.vmdk']?.equals(local['Homer/2026-11-27-020000/disk.vmdk']!));
-    assert.ok(!existsSync(path.join(s.source, 'Homer', '2026-11-27-020000')), '-x purged the uploaded backup');
+    assert.ok(readTree(s.remoteRoot)[`Homer/${LAST_NIGHT}/disk.vmdk`]?.equals(local[`Homer/${LAST_NIGHT}/disk.vmdk`]!));
+    assert.ok(!existsSync(path.join(s.source, 'Homer', LAST_NIGHT)), '-x purged the uploaded backup');
   });
 
   test('a run killed in the middle (End task) leaves its lock: the next run takes it over and reports it', { timeout: 300_000 }, async (t) => {
     const windows = windowsHost(t);
     if (windows === undefined) return;
     const s = await setUpScenario(t, pureFtpd, {
-      local: { 'Lisa/2026-11-27-020000': { 'disk.vmdk': 400_000 } },
+      local: { [`Lisa/${LAST_NIGHT}`]: { 'disk.vmdk': 400_000 } },
       rules: { stallUpload: { match: 'disk.vmdk', afterBytes: 100_000 } },
     });
     const config = windows.win(s.configPath);
@@ -211,7 +214,7 @@ setTimeout(() => fs.closeSync(fd), 60000);
     assert.equal(next.code, 0, output(next));
     assert.match(next.stderr, /which is gone: taking it over/);
     assert.match(`${next.stdout}\n${next.stderr}`, /the previous run \(pid \d+, started .*\) ended without a report/);
-    assert.ok(readTree(s.remoteRoot)['Lisa/2026-11-27-020000/disk.vmdk']?.equals(readTree(s.source)['Lisa/2026-11-27-020000/disk.vmdk']!));
+    assert.ok(readTree(s.remoteRoot)[`Lisa/${LAST_NIGHT}/disk.vmdk`]?.equals(readTree(s.source)[`Lisa/${LAST_NIGHT}/disk.vmdk`]!));
     assert.ok(!existsSync(s.lockFile));
   });
 });
@@ -232,11 +235,11 @@ describe('standalone executables', () => {
     assert.equal(init.code, 0, output(init));
     assert.match(readFileSync(starter, 'utf8'), /import \{ defineConfig \} from 'vmftp';[\s\S]*source: 'C:\\\\VirtualMachinesBackUps'/);
 
-    const { home, config } = configOnDriveC(windows, s, { local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 300_000 } }, keep: 1 }, t);
+    const { home, config } = configOnDriveC(windows, s, { local: { [`Bart/${LAST_NIGHT}`]: { 'disk.vmdk': 300_000 } }, keep: 1 }, t);
     const run = await windows.start(exe, ['-c', config], { env: { VMFTP_NAS_PASSWORD: s.server.password } }).done;
     assert.equal(run.code, 0, output(run));
-    assert.deepEqual(Object.keys(readTree(s.remoteRoot)), ['Bart/2026-11-27-020000/disk.vmdk']);
-    assert.ok(readTree(s.remoteRoot)['Bart/2026-11-27-020000/disk.vmdk']?.equals(readTree(path.join(home, 'Sauvegardes VM'))['Bart/2026-11-27-020000/disk.vmdk']!));
+    assert.deepEqual(Object.keys(readTree(s.remoteRoot)), [`Bart/${LAST_NIGHT}/disk.vmdk`]);
+    assert.ok(readTree(s.remoteRoot)[`Bart/${LAST_NIGHT}/disk.vmdk`]?.equals(readTree(path.join(home, 'Sauvegardes VM'))[`Bart/${LAST_NIGHT}/disk.vmdk`]!));
     assert.match(readFileSync(path.join(home, 'logs', 'vmftp.log'), 'utf8'), /success/);
   });
 
@@ -245,7 +248,7 @@ describe('standalone executables', () => {
     const exe = await currentExecutable('linux-x64');
     const s = await setUpScenario(t, pureFtpd, { remote: { 'Bart/2012-07-01-000000': { 'vm.ovf': '<old/>' } } });
     const home = tmpDir('linux-exe', t);
-    makeBackupTree(path.join(home, 'backups'), { 'Bart/2026-11-27-020000': { 'disk.vmdk': 300_000 } });
+    makeBackupTree(path.join(home, 'backups'), { [`Bart/${LAST_NIGHT}`]: { 'disk.vmdk': 300_000 } });
     writeFileSync(
       path.join(home, 'vmftp.config.ts'),
       `import { defineConfig } from 'vmftp';
@@ -266,6 +269,6 @@ export default defineConfig({
       timeout: 120_000,
     });
     assert.equal(run.exitCode, 0, output({ stdout: run.stdout, stderr: run.stderr }));
-    assert.deepEqual(Object.keys(readTree(s.remoteRoot)), ['Bart/2026-11-27-020000/disk.vmdk']);
+    assert.deepEqual(Object.keys(readTree(s.remoteRoot)), [`Bart/${LAST_NIGHT}/disk.vmdk`]);
   });
 });
