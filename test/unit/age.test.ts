@@ -1,25 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findTooOld, formatAge, maxAgeFor, type AgeSettings } from '../../src/core/age.js';
-import type { LocalBackup, Plan, RemoteBackup, TargetInventory } from '../../src/core/model.js';
-
-const FILES = [{ path: 'disk.vmdk', size: 1000 }];
-
-function remote(vm: string, stamp: string, partial = false, files = FILES): RemoteBackup {
-  return { vm, stamp, partial, files, bytes: files.reduce((sum, file) => sum + file.size, 0) };
-}
-
-function inventory(target: string, backups: RemoteBackup[]): TargetInventory {
-  return { target, remoteDir: '/vm', backups, strays: [] };
-}
+import type { LocalBackup, Plan, TargetInventory } from '../../src/core/model.js';
+import { DEFAULT_FILES, inventoryOf, localBackup, partialBackup, planOf, remoteBackup, targetPlan, vmPlan } from '../support/plan.js';
 
 /** A plan that covers `vms` on each target (the actions do not matter to the age check). */
-function planOf(targets: Record<string, string[]>): Plan {
-  return {
-    deleteFirst: false,
-    problems: [],
-    targets: Object.entries(targets).map(([target, vms]) => ({ target, remoteDir: '/vm', vms: vms.map((vm) => ({ vm, policy: 3, actions: [] })), order: [] })),
-  };
+function covering(targets: Record<string, string[]>): Plan {
+  return planOf(Object.entries(targets).map(([target, vms]) => targetPlan(target, { vms: vms.map((vm) => vmPlan(vm)) })));
 }
 
 function settings(overrides: Partial<AgeSettings> = {}): AgeSettings {
@@ -36,11 +23,11 @@ function names(plan: Plan, inventories: TargetInventory[], ageSettings = setting
 
 describe('findTooOld (maxAge)', () => {
   it('the newest complete backup decides: 35h old passes a 36h limit, 37h old fails it', () => {
-    const plan = planOf({ nas: ['Fresh', 'Stale'] });
-    const nas = inventory('nas', [
-      remote('Fresh', '2026-11-20-010000'),
-      remote('Fresh', '2026-11-28-190000'), // 35 h before NOW
-      remote('Stale', '2026-11-28-170000'), // 37 h before NOW
+    const plan = covering({ nas: ['Fresh', 'Stale'] });
+    const nas = inventoryOf('nas', [
+      remoteBackup('Fresh', '2026-11-20-010000'),
+      remoteBackup('Fresh', '2026-11-28-190000'), // 35 h before NOW
+      remoteBackup('Stale', '2026-11-28-170000'), // 37 h before NOW
     ]);
     const tooOld = findTooOld(plan, [nas], [], settings(), NOW);
     assert.deepEqual(tooOld, [
@@ -57,34 +44,34 @@ describe('findTooOld (maxAge)', () => {
   });
 
   it('a .partial or an incomplete copy is not a backup: the older complete one counts', () => {
-    const plan = planOf({ nas: ['Bart'] });
-    const local: LocalBackup[] = [{ vm: 'Bart', stamp: '2026-11-30-020000', dir: '/b/Bart/2026-11-30-020000', files: FILES, bytes: 1000 }];
-    const halfSent = inventory('nas', [remote('Bart', '2026-11-20-020000'), remote('Bart', '2026-11-30-020000', true)]);
+    const plan = covering({ nas: ['Bart'] });
+    const local = [localBackup('Bart', '2026-11-30-020000')];
+    const halfSent = inventoryOf('nas', [remoteBackup('Bart', '2026-11-20-020000'), partialBackup('Bart', '2026-11-30-020000', DEFAULT_FILES)]);
     assert.deepEqual(names(plan, [halfSent], settings(), local), ['Bart@nas']);
-    const wrongSize = inventory('nas', [remote('Bart', '2026-11-20-020000'), remote('Bart', '2026-11-30-020000', false, [{ path: 'disk.vmdk', size: 10 }])]);
+    const wrongSize = inventoryOf('nas', [remoteBackup('Bart', '2026-11-20-020000'), remoteBackup('Bart', '2026-11-30-020000', { ...DEFAULT_FILES, 'disk.vmdk': 10 })]);
     assert.deepEqual(names(plan, [wrongSize], settings(), local), ['Bart@nas']);
-    const complete = inventory('nas', [remote('Bart', '2026-11-20-020000'), remote('Bart', '2026-11-30-020000')]);
+    const complete = inventoryOf('nas', [remoteBackup('Bart', '2026-11-20-020000'), remoteBackup('Bart', '2026-11-30-020000')]);
     assert.deepEqual(names(plan, [complete], settings(), local), []);
   });
 
   it('a VM with no complete backup on a target at all is reported', () => {
-    const tooOld = findTooOld(planOf({ nas: ['Bart'] }), [inventory('nas', [])], [], settings(), NOW);
+    const tooOld = findTooOld(covering({ nas: ['Bart'] }), [inventoryOf('nas', [])], [], settings(), NOW);
     assert.equal(tooOld.length, 1);
     assert.equal(tooOld[0]?.newest, undefined);
     assert.match(tooOld[0]?.message ?? '', /^Bart has no complete backup on nas \(maxAge 36h\)/);
   });
 
   it("each target is judged on its own backups, and only for the VMs the plan covers there", () => {
-    const plan = planOf({ nas: ['Bart'], offsite: ['Bart'] });
-    const nas = inventory('nas', [remote('Bart', '2026-11-30-020000'), remote('Lisa', '2012-01-01-000000')]);
-    const offsite = inventory('offsite', [remote('Bart', '2026-11-01-020000')]);
+    const plan = covering({ nas: ['Bart'], offsite: ['Bart'] });
+    const nas = inventoryOf('nas', [remoteBackup('Bart', '2026-11-30-020000'), remoteBackup('Lisa', '2012-01-01-000000')]);
+    const offsite = inventoryOf('offsite', [remoteBackup('Bart', '2026-11-01-020000')]);
     assert.deepEqual(names(plan, [nas, offsite]), ['Bart@offsite']);
   });
 
   it("the VM's limit wins over the target's, which wins over the config's; false turns the check off", () => {
-    const plan = planOf({ nas: ['Bart', 'Homer', 'Old'], offsite: ['Bart', 'Homer', 'Old'] });
+    const plan = covering({ nas: ['Bart', 'Homer', 'Old'], offsite: ['Bart', 'Homer', 'Old'] });
     const tenDaysOld = '2026-11-20-060000';
-    const everything = (target: string) => inventory(target, ['Bart', 'Homer', 'Old'].map((vm) => remote(vm, tenDaysOld)));
+    const everything = (target: string) => inventoryOf(target, ['Bart', 'Homer', 'Old'].map((vm) => remoteBackup(vm, tenDaysOld)));
     const ageSettings = settings({
       maxAge: '8d',
       targetMaxAge: { offsite: '11d' },
@@ -99,19 +86,19 @@ describe('findTooOld (maxAge)', () => {
 
   it('calendar units: 1m before 2026-03-31 is 2026-03-03 (as keep.within reads it)', () => {
     const now = new Date(2026, 2, 31, 12, 0, 0);
-    const plan = planOf({ nas: ['Before', 'After'] });
-    const nas = inventory('nas', [remote('Before', '2026-03-03-115959'), remote('After', '2026-03-03-120000')]);
+    const plan = covering({ nas: ['Before', 'After'] });
+    const nas = inventoryOf('nas', [remoteBackup('Before', '2026-03-03-115959'), remoteBackup('After', '2026-03-03-120000')]);
     const tooOld = findTooOld(plan, [nas], [], settings({ maxAge: '1m' }), now);
     assert.deepEqual(tooOld.map((entry) => entry.vm), ['Before']);
   });
 
   it('a stamp in the future is not too old; a target missing from the listing is not judged', () => {
-    const plan = planOf({ nas: ['Bart'], offsite: ['Bart'] });
-    assert.deepEqual(names(plan, [inventory('nas', [remote('Bart', '2099-01-01-000000')])]), []);
+    const plan = covering({ nas: ['Bart'], offsite: ['Bart'] });
+    assert.deepEqual(names(plan, [inventoryOf('nas', [remoteBackup('Bart', '2099-01-01-000000')])]), []);
   });
 
   it('a target that could not be listed after the run fails the check for its VMs, saying why', () => {
-    const plan = planOf({ nas: ['Bart', 'Old'] });
+    const plan = covering({ nas: ['Bart', 'Old'] });
     const ageSettings = settings({ vms: { Old: { targets: ['nas'], maxAge: false }, '*': { targets: ['nas'] } } });
     const tooOld = findTooOld(plan, [{ target: 'nas', error: 'connection reset' }], [], ageSettings, NOW);
     assert.deepEqual(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { forecastPlan, forecastTarget, type ForecastInput, type LimitAt } from '../../src/core/forecast.js';
-import type { Plan } from '../../src/core/model.js';
+import { planOf, targetPlan } from '../support/plan.js';
 
 const MB = 1_000_000;
 const START = new Date('2026-11-28T22:59:00Z');
@@ -105,15 +105,11 @@ describe('forecastTarget: what a deadline would defer', () => {
 });
 
 describe('forecastPlan: every target of a plan', () => {
-  const plan: Plan = {
-    deleteFirst: false,
-    problems: [],
-    targets: [
-      { target: 'nas', remoteDir: '/vm', vms: [], order: uploads(60, 60) },
-      { target: 'offsite', remoteDir: '/vm', vms: [], order: uploads(30) },
-      { target: 'new', remoteDir: '/vm', vms: [], order: uploads(1) },
-    ],
-  };
+  const plan = planOf([
+    targetPlan('nas', { order: uploads(60, 60) }),
+    targetPlan('offsite', { order: uploads(30) }),
+    targetPlan('new', { order: uploads(1) }),
+  ]);
 
   it('each target at its own measured speed or limit; the deadline applies to all and is named', () => {
     const forecast = forecastPlan(plan, {

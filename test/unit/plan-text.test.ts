@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Forecast, Plan, TargetForecast } from '../../src/core/model.js';
 import { formatPlan } from '../../src/report/plan.js';
+import { planOf, targetPlan } from '../support/plan.js';
 
 const MIB = 1024 * 1024;
 /** Local times, so that the text's clock reads the same in every time zone. */
@@ -10,22 +11,13 @@ const FROM = new Date(2026, 10, 28, 23, 0, 0);
 const local = (hours: number, minutes: number, day = 28) => new Date(2026, 10, day, hours, minutes, 0).toISOString();
 
 function planWith(target: TargetForecast, deadline?: Forecast['deadline']): Plan {
-  return {
-    deleteFirst: false,
-    problems: [],
-    targets: [
-      {
-        target: 'nas',
-        remoteDir: '/vm',
-        vms: [],
-        order: [
-          { vm: 'Homer', stamp: '2026-11-28-020000', bytes: 10 * MIB },
-          { vm: 'Bart', stamp: '2026-11-28-020000', bytes: 30 * MIB },
-        ],
-      },
-    ],
+  const order = [
+    { vm: 'Homer', stamp: '2026-11-28-020000', bytes: 10 * MIB },
+    { vm: 'Bart', stamp: '2026-11-28-020000', bytes: 30 * MIB },
+  ];
+  return planOf([targetPlan('nas', { order })], {
     forecast: { from: FROM.toISOString(), ...(deadline === undefined ? {} : { deadline }), targets: [target] },
-  };
+  });
 }
 
 describe('formatPlan: order and forecast', () => {

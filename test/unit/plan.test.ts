@@ -16,32 +16,13 @@ import type {
 import { confirmDeletes, isCompleteOn, planRun } from '../../src/core/plan.js';
 import { decidePurge, inventoriesAfterPlan } from '../../src/core/purge.js';
 import { isStamp, isValidVmName } from '../../src/core/stamp.js';
-
-type Files = Record<string, number>;
-
-const DEFAULT_FILES: Files = { 'disk.vmdk': 1000, 'sample.txt': 20 };
-
-function fileList(files: Files): { path: string; size: number }[] {
-  return Object.entries(files).map(([path, size]) => ({ path, size }));
-}
-
-function local(vm: string, stamp: string, files: Files = DEFAULT_FILES): LocalBackup {
-  const list = fileList(files);
-  return { vm, stamp, dir: `/backups/${vm}/${stamp}`, files: list, bytes: list.reduce((sum, f) => sum + f.size, 0) };
-}
-
-function remote(vm: string, stamp: string, files: Files = DEFAULT_FILES, partial = false): RemoteBackup {
-  const list = fileList(files);
-  return { vm, stamp, partial, files: list, bytes: list.reduce((sum, f) => sum + f.size, 0) };
-}
-
-function partial(vm: string, stamp: string, files: Files): RemoteBackup {
-  return remote(vm, stamp, files, true);
-}
-
-function inventory(target: string, backups: RemoteBackup[]): TargetInventory {
-  return { target, remoteDir: `/${target}`, backups, strays: [] };
-}
+import {
+  DEFAULT_FILES,
+  inventoryOf as inventory,
+  localBackup as local,
+  partialBackup as partial,
+  remoteBackup as remote,
+} from '../support/plan.js';
 
 function settings(overrides: Partial<PlanSettings> = {}): PlanSettings {
   return { keep: 3, targetKeep: {}, vms: { '*': { targets: ['nas'] } }, deleteFirst: false, ...overrides };

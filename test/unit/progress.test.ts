@@ -8,30 +8,12 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { Plan } from '../../src/core/model.js';
 import { createProgress, noProgress } from '../../src/report/progress.js';
+import { planOf, targetPlan, uploadAction, vmPlan } from '../support/plan.js';
 import { waitFor } from '../support/wait.js';
 
 /** A plan with one upload of `bytes` bytes on target nas. */
-function planOf(bytes: number): Plan {
-  return {
-    deleteFirst: false,
-    problems: [],
-    targets: [
-      {
-        target: 'nas',
-        remoteDir: '/vm',
-        vms: [
-          {
-            vm: 'Bart',
-            policy: 3,
-            actions: [
-              { type: 'upload', stamp: '2026-11-23-020000', localDir: '/b', files: [], bytes, replacesIncomplete: false, reason: 'new backup' },
-            ],
-          },
-        ],
-        order: [{ vm: 'Bart', stamp: '2026-11-23-020000', bytes }],
-      },
-    ],
-  };
+function oneUpload(bytes: number): Plan {
+  return planOf([targetPlan('nas', { vms: [vmPlan('Bart', [uploadAction('Bart', '2026-11-23-020000', bytes)])] })]);
 }
 
 /** A stream that keeps what is written; `tty` makes it look like a terminal. */
@@ -56,7 +38,7 @@ describe('progress without a terminal', () => {
     let now = 0;
     const stream = sink(false);
     const progress = await createProgress({ stream, now: () => now });
-    progress.start(planOf(1000));
+    progress.start(oneUpload(1000));
     const file = progress.file('nas', 'Bart/2026-11-23-020000/disk1.vmdk', 1000);
     const at = (seconds: number, bytes: number) => {
       now = seconds * 1000;
@@ -82,7 +64,7 @@ describe('progress without a terminal', () => {
     let now = 0;
     const stream = sink(false);
     const progress = await createProgress({ stream, now: () => now });
-    progress.start(planOf(1000));
+    progress.start(oneUpload(1000));
     const disk = progress.file('nas', 'Bart/x/disk1.vmdk', 900);
     const ovf = progress.file('nas', 'Bart/x/vm.ovf', 100);
     now = 1000;
@@ -99,7 +81,7 @@ describe('progress without a terminal', () => {
     let now = 0;
     const stream = sink(false);
     const progress = await createProgress({ stream, now: () => now });
-    progress.start(planOf(1000));
+    progress.start(oneUpload(1000));
     const file = progress.file('nas', 'Bart/x/disk1.vmdk', 1000);
     for (let bytes = 100; bytes <= 1000; bytes += 100) {
       now += 500;
@@ -114,7 +96,7 @@ describe('progress without a terminal', () => {
   test('noProgress shows nothing and only forwards log lines', () => {
     const lines: string[] = [];
     const progress = noProgress((line) => lines.push(line));
-    progress.start(planOf(10));
+    progress.start(oneUpload(10));
     const file = progress.file('nas', 'a', 10);
     file.onBytes(10);
     file.end();
@@ -129,7 +111,7 @@ describe('progress on a terminal', () => {
     let now = 0;
     const stream = sink(true);
     const progress = await createProgress({ stream, now: () => now });
-    progress.start(planOf(4_000_000));
+    progress.start(oneUpload(4_000_000));
     const file = progress.file('nas', 'Bart/2026-11-23-020000/disk1.vmdk', 4_000_000);
     now = 1000;
     file.onBytes(2_000_000);
