@@ -11,12 +11,15 @@ import type { FtpSession } from '../ftp/session.js';
  */
 export type Listing = 'fast' | 'proven';
 
+/** What an inventory needs of a session: which target it is on, and listing a folder there. */
+export type InventorySession = Pick<FtpSession, 'target' | 'list'>;
+
 /**
  * Returns everything a target holds under its remoteDir: every backup of every
  * VM with its files and sizes, unfinished `.partial` uploads included. A
  * remoteDir that does not exist yet is an empty inventory.
  */
-export async function takeInventory(session: FtpSession, listing: Listing = 'proven'): Promise<TargetInventory> {
+export async function takeInventory(session: InventorySession, listing: Listing = 'proven'): Promise<TargetInventory> {
   const { name: target, remoteDir } = session.target;
   const entries = (await session.list(remoteDir, listing)) ?? [];
   const backups: RemoteBackup[] = [];
@@ -35,7 +38,7 @@ export async function takeInventory(session: FtpSession, listing: Listing = 'pro
 
 /** Returns the backups of one VM on the session's target (and what in its folder is not a backup). */
 export async function inventoryVm(
-  session: FtpSession,
+  session: InventorySession,
   vm: string,
   listing: Listing = 'proven',
 ): Promise<{ backups: RemoteBackup[]; strays: string[] }> {
@@ -55,7 +58,7 @@ export async function inventoryVm(
   return { backups, strays };
 }
 
-async function listFiles(session: FtpSession, dir: string, prefix: string, listing: Listing): Promise<BackupFile[]> {
+async function listFiles(session: InventorySession, dir: string, prefix: string, listing: Listing): Promise<BackupFile[]> {
   const files: BackupFile[] = [];
   for (const entry of (await session.list(dir, listing)) ?? []) {
     const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
