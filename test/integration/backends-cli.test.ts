@@ -15,8 +15,8 @@ import { startFaultProxy, type FaultProxyHandle, type FaultRules } from '../supp
 import { copyFixture, makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
 import { chownToFtpUser, requireOrSkip } from '../support/pure-ftpd.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
+import { BOUNDED } from '../support/wait.js';
 
-const BOUNDED = { timeout: 60_000 };
 const RUN_TIMEOUT_MS = 45_000;
 const STAMP = '2013-01-01-000000';
 const OLD_STAMPS = ['2012-05-01-000000', '2012-06-01-000000', '2012-07-01-000000'];

@@ -27,8 +27,8 @@ import { chownToFtpUser, requireOrSkip, requirePureFtpd, startPureFtpd } from '.
 import { SERVER_KINDS } from '../support/servers.js';
 import { freePort as closedPort } from '../support/ports.js';
 import { serverTarget } from '../support/target.js';
+import { BOUNDED, waitFor } from '../support/wait.js';
 
-const BOUNDED = { timeout: 45_000 };
 /** A folder name with a space and non-ASCII letters, as VM names on Windows hosts have them. */
 const VM_DIR = '/contract/Bart Ölkers/2012-08-18-154137.partial';
 
@@ -87,15 +87,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 function assertKind(error: unknown, kind: FtpErrorKind): asserts error is FtpError {
   assert.ok(error instanceof FtpError, `expected FtpError ${kind}, got ${String(error)}`);
   assert.equal(error.kind, kind, error.message);
-}
-
-
-/** Polls until `check` is true (max 5 s): servers finish writing a cut file a moment after the client saw the cut. */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 25))) {
-    if (check()) return;
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 /** Every process's command line, NUL-separated arguments joined with spaces (Linux /proc). */
@@ -227,7 +218,8 @@ for (const kind of SERVER_KINDS) {
         const job = await prepare(t, target, server, 'cut.vmdk', 300_000);
         const error = await rejection(upload(target, job));
         assertKind(error, 'transient');
-        await eventually(() => existsSync(job.onDisk) && statSync(job.onDisk).size === 100_000, 'the server to hold the 100000 bytes before the cut');
+        // Servers finish writing a cut file a moment after the client saw the cut.
+        await waitFor(() => existsSync(job.onDisk) && statSync(job.onDisk).size === 100_000, 'the server to hold the 100000 bytes before the cut', 5000);
 
         await upload(target, { ...job, offset: 100_000 });
         assert.ok(readFileSync(job.onDisk).equals(job.data));

@@ -14,8 +14,8 @@ import { pseudoRandomBytes, readTree } from '../support/fixtures.js';
 import { requireOrSkip } from '../support/pure-ftpd.js';
 import { setUpScenario, type Scenario, type ScenarioOptions } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
+import { BOUNDED } from '../support/wait.js';
 
-const BOUNDED = { timeout: 60_000 };
 const STAMP = '2013-01-01-000000';
 const METHODS = ['internal', 'curl', 'ncftpput'] as const;
 type Method = (typeof METHODS)[number];

@@ -12,8 +12,7 @@ import { runVmftp, writeConfig } from '../support/cli.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
-
-const BOUNDED = { timeout: 60_000 };
+import { BOUNDED } from '../support/wait.js';
 
 interface CheckJson {
   targets: { target: string; ok: boolean; passed: string[]; failure?: string; loginRefused?: true }[];

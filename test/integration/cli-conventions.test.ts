@@ -13,12 +13,12 @@ import { runVmftp } from '../support/cli.js';
 import { makeBackupTree, readTree, stampHoursAgo, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
 import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
+import { bounded } from '../support/wait.js';
 
-const BOUNDED = { timeout: 90_000 };
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 describe('CLI conventions', () => {
-  test('-V and --version print the package version', BOUNDED, async () => {
+  test('-V and --version print the package version', bounded(90), async () => {
     const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['-V', '--version']) {
       const run = await runVmftp([flag]);
@@ -27,7 +27,7 @@ describe('CLI conventions', () => {
     }
   });
 
-  test('vmftp help check and vmftp check --help list the options check takes', BOUNDED, async () => {
+  test('vmftp help check and vmftp check --help list the options check takes', bounded(90), async () => {
     const help = await runVmftp(['help', 'check']);
     assert.equal(help.code, 0, help.stderr);
     for (const option of ['-c, --config <path>', '-v, --verbosity <level>', '--json']) assert.ok(help.stdout.includes(option), help.stdout);
@@ -39,7 +39,7 @@ describe('CLI conventions', () => {
     assert.match(main.stdout, /^ {2}help \[command\]/m);
   });
 
-  test('no config found: exit 2, pointing at vmftp init', BOUNDED, async (t) => {
+  test('no config found: exit 2, pointing at vmftp init', bounded(90), async (t) => {
     const empty = tmpDir('no-config', t);
     const run = await runVmftp([], { cwd: empty });
     assert.equal(run.code, 2, run.stderr);
@@ -64,7 +64,7 @@ function edit(text: string, from: string | RegExp, to: string | ((match: string)
 }
 
 describe("README's first night, as written", () => {
-  test('init, edit, check, -S, -m: every step works with the config vmftp init writes', BOUNDED, async (t) => {
+  test('init, edit, check, -S, -m: every step works with the config vmftp init writes', bounded(90), async (t) => {
     const work = tmpDir('first-night', t);
     // Last night's backups, as on a real first night: the sample tree's are from 2012, far older than maxAge.
     const source = path.join(work, 'backups');

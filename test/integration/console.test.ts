@@ -4,15 +4,15 @@
  * carries only the result, so `--json` is one JSON document, also when the run fails.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { describe, test } from 'node:test';
 import { runVmftp } from '../support/cli.js';
 import { readTree } from '../support/fixtures.js';
-import { setUpScenario } from '../support/scenario.js';
+import { editConfig, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
+import { BOUNDED } from '../support/wait.js';
 
-const BOUNDED = { timeout: 60_000 };
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
 const LOCAL = { 'Bart/2013-01-01-000000': { 'disk1.vmdk': 200_000, 'vm.ovf': '<vm/>' }, 'Raoul/2013-01-02-000000': { 'r.vmdk': 50_000 } };
 
@@ -35,9 +35,9 @@ interface JsonError {
 describe('--json: a failure is a JSON error object on stdout', () => {
   test('a config error (a bad field, a password variable that is not set): exit 2, every problem by field', BOUNDED, async (t) => {
     const s = await setUpScenario(t, FTP_SRV, { local: LOCAL });
-    const config = JSON.parse(readFileSync(s.configPath, 'utf8')) as { targets: { nas: Record<string, unknown> } };
-    config.targets.nas.port = 'twenty-one';
-    writeFileSync(s.configPath, JSON.stringify(config));
+    editConfig<{ targets: { nas: Record<string, unknown> } }>(s, (config) => {
+      config.targets.nas.port = 'twenty-one';
+    });
     for (const args of [['--json'], ['--json', '-S'], ['check', '--json']]) {
       const run = await runVmftp(['-c', s.configPath, ...args], { env: {} });
       assert.equal(run.code, 2, run.stderr);

@@ -1,5 +1,5 @@
 /**
- * Issue 14, point 2: the deadline. The built CLI against ftp-srv through the fault proxy, whose
+ * The deadline (--max-duration). The built CLI against ftp-srv through the fault proxy, whose
  * stalled upload is the slowest link there is: with `--max-duration 6s` the run stops it at the
  * deadline, for each upload method, and exits 5; the `.partial` stays, the completed VM's rotation
  * still happens, nothing is purged by -x, and the log, the ping, the e-mail and --json say what was
@@ -18,9 +18,8 @@ import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js
 import { setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { startSmtpServer } from '../support/smtp.js';
-import { waitFor } from '../support/wait.js';
+import { bounded, waitFor } from '../support/wait.js';
 
-const BOUNDED = { timeout: 90_000 };
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
 const SMTP_USER = 'vmftp-mailer';
 const DISK = 'disk1.vmdk';
@@ -58,7 +57,7 @@ function output(run: CliResult): string {
 
 describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () => {
   for (const method of ['internal', 'curl', 'ncftpput'] as const) {
-    test(`-u ${method}: the window closes, exit 5, .partial kept, the completed VM rotated, nothing purged, told everywhere; the next run sends only the rest`, BOUNDED, async (t) => {
+    test(`-u ${method}: the window closes, exit 5, .partial kept, the completed VM rotated, nothing purged, told everywhere; the next run sends only the rest`, bounded(90), async (t) => {
       if (method !== 'internal' && !requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH`)) return;
       const monitor = await startPingServer();
       t.after(() => monitor.stop());

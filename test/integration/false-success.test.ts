@@ -10,20 +10,13 @@ import { describe, test } from 'node:test';
 import { startPingServer } from '../support/http.js';
 import { readTree, stampHoursAgo, type TreeSpec } from '../support/fixtures.js';
 import { remoteEntries } from '../support/safety.js';
-import { setUpScenario, type Scenario } from '../support/scenario.js';
+import { editConfig, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
+import { BOUNDED } from '../support/wait.js';
 
-const BOUNDED = { timeout: 60_000 };
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
 const STAMP = '2012-08-18-154137';
-
-/** Rewrites the scenario's config file through `edit`. */
-function editConfig(s: Scenario, edit: (config: Record<string, unknown>) => void): void {
-  const config = JSON.parse(readFileSync(s.configPath, 'utf8')) as Record<string, unknown>;
-  edit(config);
-  writeFileSync(s.configPath, JSON.stringify(config, null, 2));
-}
 
 describe('a source that holds no <VM>/<STAMP> backup fails (exit 2) and says so', () => {
   test('ftp-srv: an empty source folder: exit 2 naming the folder, asking about `source`, failure ping, nothing touched', BOUNDED, async (t) => {

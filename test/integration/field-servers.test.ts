@@ -1,5 +1,5 @@
 /**
- * vmftp against servers configured like those administrators really have (issue 12): a NAS
+ * vmftp against servers configured like those administrators really have: a NAS
  * behind NAT naming another address in PASV, servers without SIZE, EPSV, MLSD, FEAT, APPE or
  * REST, an IIS-style MS-DOS listing, a server that allows one connection. Each one is a real
  * server (test/support/pyftpdlib.ts) set up that way, and every scenario ends the same way:
@@ -16,8 +16,8 @@ import { requireProftpd, startProftpd } from '../support/proftpd.js';
 import { requireOrSkip } from '../support/pure-ftpd.js';
 import { requirePyftpdlib, startPyftpdlib, type StartPyftpdlibOptions } from '../support/pyftpdlib.js';
 import { assertNoIncompleteFinal, assertSafeFailure, finalFolders, snapshot, type Snapshot } from '../support/safety.js';
+import { bounded } from '../support/wait.js';
 
-const BOUNDED = { timeout: 90_000 };
 const METHODS = ['internal', 'curl', 'ncftpput'] as const;
 type Method = (typeof METHODS)[number];
 
@@ -92,7 +92,7 @@ async function assertConverged(
 
 describe('a NAS behind NAT: PASV names another address, no EPSV', () => {
   for (const method of METHODS) {
-    test(`-u ${method}: data connections go to the control connection's host; everything arrives`, BOUNDED, async (t) => {
+    test(`-u ${method}: data connections go to the control connection's host; everything arrives`, bounded(90), async (t) => {
       if (!usable(t, method)) return;
       const setup = await setUp(t, { masquerade: '10.255.255.1', remove: ['EPSV'] });
       const before = snapshot(setup.source, setup.remoteRoot);
@@ -104,7 +104,7 @@ describe('a NAS behind NAT: PASV names another address, no EPSV', () => {
 
   // 192.0.2.1 is no private address: ncftpput would connect there (libncftp only corrects private ones).
   for (const method of ['internal', 'curl'] as const) {
-    test(`-u ${method}: a PASV naming a public address of another host is not followed either`, BOUNDED, async (t) => {
+    test(`-u ${method}: a PASV naming a public address of another host is not followed either`, bounded(90), async (t) => {
       if (!usable(t, method)) return;
       const setup = await setUp(t, { masquerade: '192.0.2.1', remove: ['EPSV'] });
       const before = snapshot(setup.source, setup.remoteRoot);
@@ -112,7 +112,7 @@ describe('a NAS behind NAT: PASV names another address, no EPSV', () => {
     });
   }
 
-  test('-u ncftpput: refuses a server whose PASV names a public address of another host, says why and what to use', BOUNDED, async (t) => {
+  test('-u ncftpput: refuses a server whose PASV names a public address of another host, says why and what to use', bounded(90), async (t) => {
     if (!usable(t, 'ncftpput')) return;
     const setup = await setUp(t, { masquerade: '192.0.2.1', remove: ['EPSV'] }, { remote: { 'Bart/2012-01-01-000000': { 'old.vmdk': 1000 } } });
     const before = snapshot(setup.source, setup.remoteRoot);
@@ -135,7 +135,7 @@ function prefixOf(source: string, file: string, bytes: number): Buffer {
 
 describe('servers that lack a command', () => {
   for (const method of METHODS) {
-    test(`no SIZE, -u ${method}: sizes come from the listing, for the verify and for a resume`, BOUNDED, async (t) => {
+    test(`no SIZE, -u ${method}: sizes come from the listing, for the verify and for a resume`, bounded(90), async (t) => {
       if (!usable(t, method)) return;
       const setup = await setUp(t, { remove: ['SIZE'] });
       makeBackupTree(setup.remoteRoot, {
@@ -149,7 +149,7 @@ describe('servers that lack a command', () => {
   }
 
   for (const method of METHODS) {
-    test(`an old IIS-like server (MS-DOS LIST; no SIZE, EPSV, MLSD, MLST, FEAT; OPTS UTF8 and MKD of a folder that exists refused), -u ${method}: uploads, resumes and rotates`, BOUNDED, async (t) => {
+    test(`an old IIS-like server (MS-DOS LIST; no SIZE, EPSV, MLSD, MLST, FEAT; OPTS UTF8 and MKD of a folder that exists refused), -u ${method}: uploads, resumes and rotates`, bounded(90), async (t) => {
       if (!usable(t, method)) return;
       const setup = await setUp(t, { msdos: true, remove: ['SIZE', 'EPSV', 'MLSD', 'MLST', 'FEAT'] }, {
         remote: { 'Bart/2012-01-01-000000': { 'old.vmdk': 5000 }, 'Homer/2012-02-01-000000': { 'h.vmdk': 700 } },
@@ -167,7 +167,7 @@ describe('servers that lack a command', () => {
   }
 
   for (const method of METHODS) {
-    test(`no APPE and no REST, -u ${method}: interrupted files start again from byte 0, said once; nothing appended`, BOUNDED, async (t) => {
+    test(`no APPE and no REST, -u ${method}: interrupted files start again from byte 0, said once; nothing appended`, bounded(90), async (t) => {
       if (!usable(t, method)) return;
       const setup = await setUp(t, { remove: ['APPE', 'REST'] });
       makeBackupTree(setup.remoteRoot, {
@@ -185,7 +185,7 @@ describe('servers that lack a command', () => {
 
 describe('a server that allows one connection', () => {
   for (const method of METHODS) {
-    test(`-u ${method}: inventory, uploads, the fresh listing, deletes and the check before -x all go through that one`, BOUNDED, async (t) => {
+    test(`-u ${method}: inventory, uploads, the fresh listing, deletes and the check before -x all go through that one`, bounded(90), async (t) => {
       if (!usable(t, method)) return;
       const setup = await setUp(t, { maxConsPerIp: 1 }, { remote: { 'Bart/2012-01-01-000000': { 'old.vmdk': 5000 } } });
       const before = snapshot(setup.source, setup.remoteRoot);
@@ -209,7 +209,7 @@ interface CheckJson {
 }
 
 describe('vmftp check: what each server offers and what vmftp does about it', () => {
-  test('an odd NAS (NAT, MS-DOS LIST, no SIZE/EPSV/MLSD/APPE/REST, one connection) and proftpd with explicit FTPS', BOUNDED, async (t) => {
+  test('an odd NAS (NAT, MS-DOS LIST, no SIZE/EPSV/MLSD/APPE/REST, one connection) and proftpd with explicit FTPS', bounded(90), async (t) => {
     if (!requirePyftpdlib(t) || !requireProftpd(t)) return;
     const work = tmpDir('field-check', t);
     const odd = await startPyftpdlib({

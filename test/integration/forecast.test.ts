@@ -1,8 +1,8 @@
 /**
- * The forecast of `-S` (issue 14, point 4), through the built CLI against a real server: no
- * estimate before any run, an estimate at the speed a real run measured after one, and a broken
- * record of speeds said as such; with a deadline, the backups it would defer and how much of each
- * would be on the server by then.
+ * The forecast of `-S`, through the built CLI against a real server: no estimate before any run,
+ * an estimate at the speed a real run measured after one, and a broken record of speeds said as
+ * such; with a deadline, the backups it would defer and how much of each would be on the server
+ * by then.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,9 +12,9 @@ import type { Forecast } from '../../src/core/model.js';
 import { makeBackupTree } from '../support/fixtures.js';
 import { setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
+import { BOUNDED } from '../support/wait.js';
 
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
-const BOUNDED = { timeout: 60_000 };
 
 function forecastOf(stdout: string): Forecast {
   const { plan } = JSON.parse(stdout) as { plan: { forecast?: Forecast } };

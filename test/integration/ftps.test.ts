@@ -23,9 +23,9 @@ import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtur
 import { makeCertificate, requireProftpd, startProftpd, type Certificate, type ProftpdHandle } from '../support/proftpd.js';
 import { chownToFtpUser, requireOrSkip } from '../support/pure-ftpd.js';
 import { assertSafeFailure, snapshot } from '../support/safety.js';
+import { BOUNDED } from '../support/wait.js';
 
 const RUN_TIMEOUT_MS = 45_000;
-const BOUNDED = { timeout: 60_000 };
 const METHODS = ['internal', 'curl'] as const;
 type Method = (typeof METHODS)[number];
 const MODES = [

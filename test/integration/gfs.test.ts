@@ -3,7 +3,7 @@
  * the built CLI must leave on each server exactly what the pure policy keeps.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { addDays, format } from 'date-fns';
@@ -13,6 +13,7 @@ import { runVmftp, writeConfig } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { startFtpSrv } from '../support/ftp-srv.js';
 import { chownToFtpUser } from '../support/pure-ftpd.js';
+import { remoteEntries } from '../support/safety.js';
 import { SERVER_KINDS } from '../support/servers.js';
 
 const STAMP = 'yyyy-MM-dd-HHmmss';
@@ -20,11 +21,6 @@ const STAMP = 'yyyy-MM-dd-HHmmss';
 /** Returns `count` nightly stamps at 03:00 from `first` on. */
 function nightlyStamps(first: Date, count: number): string[] {
   return Array.from({ length: count }, (_, day) => format(addDays(first, day), STAMP));
-}
-
-function remoteStamps(remoteRoot: string, vm: string): string[] {
-  const dir = path.join(remoteRoot, vm);
-  return existsSync(dir) ? readdirSync(dir).sort() : [];
 }
 
 const policy: GfsPolicy = { last: 2, daily: 7, weekly: 4, monthly: 6 };
@@ -66,7 +62,7 @@ for (const kind of SERVER_KINDS.filter((candidate) => candidate.name === 'pure-f
       const expected = applyRetention(history, policy).keep.sort();
       const run = await vmftp();
       assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(remoteStamps(remoteRoot, 'Web'), expected);
+      assert.deepEqual(remoteEntries(remoteRoot, 'Web'), expected);
       // Tonight is Friday 2026-10-30: 7 dailies (Oct 24-30, the 2 last among them), 2 more weeklies
       // (Sundays Oct 18 and 11; Sunday Oct 25 is a daily), 5 more monthlies (last night of May-Sep).
       assert.deepEqual(
@@ -83,7 +79,7 @@ for (const kind of SERVER_KINDS.filter((candidate) => candidate.name === 'pure-f
         const night = await vmftp();
         assert.equal(night.code, 0, night.stderr);
         onServer = applyRetention([...onServer, stamp], policy).keep.sort();
-        assert.deepEqual(remoteStamps(remoteRoot, 'Web'), onServer, `after the night of ${stamp}`);
+        assert.deepEqual(remoteEntries(remoteRoot, 'Web'), onServer, `after the night of ${stamp}`);
       }
     });
   });
@@ -110,10 +106,10 @@ describe('one VM to several targets', () => {
 
     const run = await runVmftp(['-c', configPath, '--json', '-x'], { env });
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(remoteStamps(path.join(nas.root, 'backups'), 'Db'), stamps.slice(2));
+    assert.deepEqual(remoteEntries(path.join(nas.root, 'backups'), 'Db'), stamps.slice(2));
     // monthly 2: the newest of February and the newest of January.
-    assert.deepEqual(remoteStamps(path.join(offsite.root, 'backups'), 'Db'), ['2026-01-31-030000', '2026-02-03-030000']);
-    assert.deepEqual(remoteStamps(path.join(offsite.root, 'backups'), 'Mail'), [], 'Mail is routed to nas only');
+    assert.deepEqual(remoteEntries(path.join(offsite.root, 'backups'), 'Db'), ['2026-01-31-030000', '2026-02-03-030000']);
+    assert.deepEqual(remoteEntries(path.join(offsite.root, 'backups'), 'Mail'), [], 'Mail is routed to nas only');
 
     const { report } = JSON.parse(run.stdout) as { report: { targets: { target: string }[]; afterSuccess: { purged: string[] } } };
     assert.deepEqual(report.targets.map((target) => target.target).sort(), ['nas', 'offsite']);

@@ -21,8 +21,8 @@ import { assertNoIncompleteFinal, snapshot } from '../support/safety.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
 import { serverTarget } from '../support/target.js';
+import { BOUNDED } from '../support/wait.js';
 
-const BOUNDED = { timeout: 60_000 };
 const STAMP = '2013-01-01-000000';
 const DISK = 'disk1.vmdk';
 const DISK_BYTES = 300_000;

@@ -1,5 +1,5 @@
 /**
- * Issue 12, point 4: a multi-hour upload behind a router that forgets idle connections. The tests
+ * A multi-hour upload behind a router that forgets idle connections. The tests
  * with a router run in a network of their own (test/support/private-network.ts): the kernel's
  * connection tracking forgets a connection idle for 3 s and drops its later packets without a
  * reset, as a home router or a firewall does after 5-60 minutes; the link is 8 Mbit/s, so a 6 MB
@@ -32,8 +32,8 @@ import { remoteEntries } from '../support/safety.js';
 import { findProgram } from '../../src/backends/programs.js';
 import { FtpSession } from '../../src/ftp/session.js';
 import { serverTarget } from '../support/target.js';
+import { bounded } from '../support/wait.js';
 
-const BOUNDED = { timeout: 200_000 };
 const IDLE_SECONDS = 3;
 const LINK = '8mbit';
 const DISK_BYTES = 6_000_000;
@@ -125,7 +125,7 @@ function keepaliveTimerSeconds(port: number): number {
   return Number(timer[1] ?? 0) * 60 + Number(timer[2] ?? 0) + Number(timer[3] ?? 0) / 1000;
 }
 
-test('keepaliveSeconds reaches the kernel socket of the control connection, plain and after the TLS upgrade', BOUNDED, async (t) => {
+test('keepaliveSeconds reaches the kernel socket of the control connection, plain and after the TLS upgrade', bounded(200), async (t) => {
   if (!requireOrSkip(t, findProgram('ss') !== undefined, 'ss (iproute2)') || !requireProftpd(t)) return;
   for (const secure of [false, true]) {
     const server = await startProftpd({ root: tmpDir('keepalive-ss', t), ...(secure ? { tls: 'explicit' as const } : {}) });
@@ -143,17 +143,17 @@ test('keepaliveSeconds reaches the kernel socket of the control connection, plai
   }
 });
 
-test('internal client: keepalive probes keep the control connection through an upload longer than the router\'s idle timeout', BOUNDED, async (t) => {
+test('internal client: keepalive probes keep the control connection through an upload longer than the router\'s idle timeout', bounded(200), async (t) => {
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   assertUntouchedByRouter(await uploadThroughForgetfulRouter(t, 'internal', { keepaliveSeconds: 1, timeoutSeconds: 4, retries: 0 }));
 });
 
-test('internal client without keepalive in time: the lost final reply is recovered by the size on a new connection, nothing sent twice', BOUNDED, async (t) => {
+test('internal client without keepalive in time: the lost final reply is recovered by the size on a new connection, nothing sent twice', bounded(200), async (t) => {
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   assertRecoveredBySize(t, await uploadThroughForgetfulRouter(t, 'internal', { keepaliveSeconds: 3600, timeoutSeconds: 4, retries: 0 }));
 });
 
-test('internal client with verify \'hash\' on proftpd, without keepalive in time: the file found whole by its size is checked by its digest too', BOUNDED, async (t) => {
+test('internal client with verify \'hash\' on proftpd, without keepalive in time: the file found whole by its size is checked by its digest too', bounded(200), async (t) => {
   if (!requireProftpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   const fields = { keepaliveSeconds: 3600, timeoutSeconds: 4, retries: 0, verify: 'hash' };
   const recovered = await uploadThroughForgetfulRouter(t, 'internal', fields, startProftpd);
@@ -161,13 +161,13 @@ test('internal client with verify \'hash\' on proftpd, without keepalive in time
   assert.doesNotMatch(output(recovered.run), /offers no file digest|gave no .* digest|checked by size only/, 'the digest was compared');
 });
 
-test('-u curl: --keepalive-time keeps the control connection through an upload longer than the router\'s idle timeout', BOUNDED, async (t) => {
+test('-u curl: --keepalive-time keeps the control connection through an upload longer than the router\'s idle timeout', bounded(200), async (t) => {
   if (!requireOrSkip(t, findProgram('curl') !== undefined, 'curl')) return;
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   assertUntouchedByRouter(await uploadThroughForgetfulRouter(t, 'curl', { keepaliveSeconds: 1, timeoutSeconds: 4, retries: 0 }));
 });
 
-test('-u ncftpput with the system\'s keepalive time lowered keeps the control connection', BOUNDED, async (t) => {
+test('-u ncftpput with the system\'s keepalive time lowered keeps the control connection', bounded(200), async (t) => {
   if (!requireOrSkip(t, findProgram('ncftpput') !== undefined, 'ncftpput')) return;
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   // ncftpput sets SO_KEEPALIVE without an idle time of its own: the system's applies (2 hours by default).
@@ -176,13 +176,13 @@ test('-u ncftpput with the system\'s keepalive time lowered keeps the control co
   assertUntouchedByRouter(await uploadThroughForgetfulRouter(t, 'ncftpput', { keepaliveSeconds: 1, timeoutSeconds: 4, retries: 0 }));
 });
 
-test('-u ncftpput with the system\'s keepalive time: the lost final reply is recovered by the size, nothing sent twice', BOUNDED, async (t) => {
+test('-u ncftpput with the system\'s keepalive time: the lost final reply is recovered by the size, nothing sent twice', bounded(200), async (t) => {
   if (!requireOrSkip(t, findProgram('ncftpput') !== undefined, 'ncftpput')) return;
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   assertRecoveredBySize(t, await uploadThroughForgetfulRouter(t, 'ncftpput', { keepaliveSeconds: 3600, timeoutSeconds: 4, retries: 0 }));
 });
 
-test('-u curl without keepalive in time: the lost final reply is recovered by the size, nothing sent twice', BOUNDED, async (t) => {
+test('-u curl without keepalive in time: the lost final reply is recovered by the size, nothing sent twice', bounded(200), async (t) => {
   if (!requireOrSkip(t, findProgram('curl') !== undefined, 'curl')) return;
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   assertRecoveredBySize(t, await uploadThroughForgetfulRouter(t, 'curl', { keepaliveSeconds: 3600, timeoutSeconds: 4, retries: 0 }));

@@ -15,8 +15,8 @@ import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { serverWrites, setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { normalized, serverTarget } from '../support/target.js';
+import { BOUNDED } from '../support/wait.js';
 
-const BOUNDED = { timeout: 60_000 };
 const OLD = '2012-07-01-000000';
 const STAMP = '2012-08-18-154137';
 const PARTIAL = '2012-09-01-000000';

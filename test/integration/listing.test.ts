@@ -20,8 +20,8 @@ import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { COMPAT_SERVER_KINDS, SERVER_KINDS } from '../support/servers.js';
 import { normalized, serverTarget } from '../support/target.js';
+import { bounded } from '../support/wait.js';
 
-const BOUNDED = { timeout: 90_000 };
 const OLDER = '2024-04-01-013000';
 const STAMP = '2024-05-01-013000';
 const NEWER = '2024-06-01-013000';
@@ -98,7 +98,7 @@ function targetOf(s: Pick<Scenario, 'server'> & { proxy: { host: string; port: n
 
 describe('listing with STAT', () => {
   for (const kind of SERVER_KINDS) {
-    test(`${kind.name}: -d shows exactly the tree, the same with STAT as with MLSD/LIST only`, BOUNDED, async (t) => {
+    test(`${kind.name}: -d shows exactly the tree, the same with STAT as with MLSD/LIST only`, bounded(90), async (t) => {
       if (!kind.usable(t)) return;
       const s = await setUpScenario(t, kind, { local: localTree(STAMP), remote: remoteTree() });
       addSymlinks(s);
@@ -124,7 +124,7 @@ describe('listing with STAT', () => {
       assert.ok(target.strays.includes('Bart/notes'), target.strays.join(', '));
     });
 
-    test(`${kind.name}: an inventory taken with STAT is the one MLSD/LIST gives, and plans the same run`, BOUNDED, async (t) => {
+    test(`${kind.name}: an inventory taken with STAT is the one MLSD/LIST gives, and plans the same run`, bounded(90), async (t) => {
       if (!kind.usable(t)) return;
       const s = await setUpScenario(t, kind, { local: localTree(STAMP, NEWER), remote: remoteTree(), keep: 2 });
       addSymlinks(s);
@@ -159,7 +159,7 @@ describe('listing with STAT', () => {
       assert.ok(!s.proxy.log.slice(before).some((line) => line.startsWith('STAT')), s.proxy.log.slice(before).join(' | '));
     });
 
-    test(`${kind.name}: a folder of 1,000 files (a STAT reply over basic-ftp's 64 KiB) is listed whole`, BOUNDED, async (t) => {
+    test(`${kind.name}: a folder of 1,000 files (a STAT reply over basic-ftp's 64 KiB) is listed whole`, bounded(90), async (t) => {
       if (!kind.usable(t)) return;
       const many = Object.fromEntries(Array.from({ length: 1000 }, (_, index) => [`disk-with-a-long-file-name-${String(index).padStart(4, '0')}.vmdk`, 1 + (index % 50)]));
       const bytes = Object.values(many).reduce((sum, size) => sum + size, 0);
@@ -176,7 +176,7 @@ describe('listing with STAT', () => {
       assert.equal(shown.targets[0]!.vms.find((entry) => entry.vm === 'Small')?.backups[0]?.files, 1);
     });
 
-    test(`${kind.name}: once STAT is trusted, a missing folder is still undefined and an empty one []`, BOUNDED, async (t) => {
+    test(`${kind.name}: once STAT is trusted, a missing folder is still undefined and an empty one []`, bounded(90), async (t) => {
       if (!kind.usable(t)) return;
       const s = await setUpScenario(t, kind, { remote: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 1000, 'vm.ovf': '<vm/>' } } });
       mkdirSync(path.join(s.remoteRoot, 'empty'));
@@ -211,7 +211,7 @@ describe('listing with STAT', () => {
 
 describe('listing with STAT on more C servers (proftpd answers 212 with indented lines, vsftpd lists with LIST)', () => {
   for (const kind of COMPAT_SERVER_KINDS) {
-    test(`${kind.name}: the inventory taken with STAT is the one MLSD/LIST gives; missing stays missing, empty stays empty`, BOUNDED, async (t) => {
+    test(`${kind.name}: the inventory taken with STAT is the one MLSD/LIST gives; missing stays missing, empty stays empty`, bounded(90), async (t) => {
       if (!kind.usable(t)) return;
       const work = tmpDir(`listing-${kind.name}`, t);
       const server = await kind.start({ root: path.join(work, 'ftp') });

@@ -4,17 +4,16 @@
  * RotatingFileHandler: vmftp.log is the last run, vmftp.log.1 … .N the ones before.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { startFtpSrv } from '../support/ftp-srv.js';
-import { setUpScenario } from '../support/scenario.js';
+import { editConfig, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
-import { waitFor } from '../support/wait.js';
+import { bounded, waitFor } from '../support/wait.js';
 
-const BOUNDED = { timeout: 120_000 };
 const LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (ERROR|WARN |INFO |DEBUG) /;
 
 async function setUp(t: TestContext, log: Record<string, unknown>) {
@@ -37,7 +36,7 @@ function logFiles(dir: string): string[] {
 }
 
 describe('log.file', () => {
-  test('a run writes timestamped, levelled lines and the summary, relative to the config file, even under -v error', BOUNDED, async (t) => {
+  test('a run writes timestamped, levelled lines and the summary, relative to the config file, even under -v error', bounded(120), async (t) => {
     const { logDir, vmftp } = await setUp(t, { file: 'var/log/vmftp.log' });
     const run = await vmftp('-v', 'error');
     assert.equal(run.code, 0, run.stderr);
@@ -51,7 +50,7 @@ describe('log.file', () => {
     assert.match(text, /INFO  nas\s+Raoul\s+1\s+0\s+0\s+0\s+0\s+0\s/);
   });
 
-  test('12 backup runs leave vmftp.log and the 10 backup runs before it (log.keep default), newest first', BOUNDED, async (t) => {
+  test('12 backup runs leave vmftp.log and the 10 backup runs before it (log.keep default), newest first', bounded(120), async (t) => {
     const { logDir, vmftp } = await setUp(t, { file: 'var/log/vmftp.log' });
     for (let run = 0; run < 12; run++) {
       const result = await vmftp();
@@ -66,7 +65,7 @@ describe('log.file', () => {
     assert.deepEqual([...stamps].sort().reverse(), stamps, 'vmftp.log is the newest, vmftp.log.10 the oldest');
   });
 
-  test('log.keep: 2 keeps two older logs; 0 keeps none', BOUNDED, async (t) => {
+  test('log.keep: 2 keeps two older logs; 0 keeps none', bounded(120), async (t) => {
     const two = await setUp(t, { file: 'var/log/vmftp.log', keep: 2 });
     for (let run = 0; run < 4; run++) assert.equal((await two.vmftp()).code, 0);
     assert.deepEqual(logFiles(two.logDir), ['vmftp.log', 'vmftp.log.1', 'vmftp.log.2']);
@@ -79,7 +78,7 @@ describe('log.file', () => {
 });
 
 describe('log.file belongs to the backup runs', () => {
-  test('during a backup, eleven -d, a -S, a second run and check add to vmftp.log and rotate nothing; the next backup run rotates it', BOUNDED, async (t) => {
+  test('during a backup, eleven -d, a -S, a second run and check add to vmftp.log and rotate nothing; the next backup run rotates it', bounded(120), async (t) => {
     const stamp = '2012-08-18-154137';
     const s = await setUpScenario(t, SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!, {
       local: { [`Bart/${stamp}`]: { 'disk1.vmdk': 200_000 } },
@@ -87,8 +86,9 @@ describe('log.file belongs to the backup runs', () => {
       // The stalled upload must stay stalled while the other runs come and go.
       targetFields: { timeoutSeconds: 600 },
     });
-    const config = JSON.parse(readFileSync(s.configPath, 'utf8')) as Record<string, unknown>;
-    writeFileSync(s.configPath, JSON.stringify({ ...config, log: { file: 'logs/vmftp.log', keep: 2 } }));
+    editConfig(s, (config) => {
+      config.log = { file: 'logs/vmftp.log', keep: 2 };
+    });
     const logDir = path.join(s.work, 'logs');
     const log = () => readFileSync(path.join(logDir, 'vmftp.log'), 'utf8');
 

@@ -12,9 +12,10 @@ import { runVmftp, writeConfig } from '../support/cli.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
+import { editConfig } from '../support/scenario.js';
 import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
+import { BOUNDED } from '../support/wait.js';
 
-const BOUNDED = { timeout: 60_000 };
 const SMTP_USER = 'vmftp-mailer';
 
 /** Every text a reader could see in a message: raw MIME, decoded text and HTML, decoded attachments. */
@@ -42,7 +43,7 @@ async function setUp(t: TestContext, options: { ftpPassword?: string; mail?: Rec
   const written = await writeConfig(work, { source, targets, extra: { mail, log: { file: 'logs/vmftp.log' } } });
   const env = { ...written.env, VMFTP_TEST_SMTP_PASSWORD: options.smtpPassword ?? smtpPassword };
   const vmftp = (...args: string[]) => runVmftp(['-c', written.configPath, ...args], { env });
-  return { work, server, smtp, smtpPassword, ftpPassword, vmftp, lockFile: written.lockFile, logFile: path.join(work, 'logs', 'vmftp.log') };
+  return { work, server, smtp, smtpPassword, ftpPassword, vmftp, configPath: written.configPath, lockFile: written.lockFile, logFile: path.join(work, 'logs', 'vmftp.log') };
 }
 
 describe('-m e-mails the report', () => {
@@ -144,10 +145,9 @@ describe('-m e-mails the report', () => {
       replyToCommand: { command: 'PASS', code: 530, text: `Login incorrect for backup/${s.server.password}` },
     });
     t.after(() => proxy.stop());
-    const config = path.join(s.work, 'vmftp.config.json');
-    const raw = JSON.parse(readFileSync(config, 'utf8')) as { targets: { nas: { port: number } } };
-    raw.targets.nas.port = proxy.port;
-    writeFileSync(config, JSON.stringify(raw));
+    editConfig<{ targets: { nas: { port: number } } }>(s, (config) => {
+      config.targets.nas.port = proxy.port;
+    });
 
     const run = await s.vmftp('-m', '--json');
     assert.equal(run.code, 4, run.stderr);

@@ -10,8 +10,7 @@ import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
-
-const BOUNDED = { timeout: 60_000 };
+import { BOUNDED } from '../support/wait.js';
 
 async function setUp(t: TestContext, notify: (base: string) => Record<string, unknown>, ftpPassword?: string) {
   const work = tmpDir('notify', t);

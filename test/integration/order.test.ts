@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
+import { bounded } from '../support/wait.js';
 
 const PURE_FTPD = SERVER_KINDS.find((kind) => kind.name === 'pure-ftpd')!;
 
@@ -38,7 +39,7 @@ function backupsInTurn(lines: readonly string[]): string[] {
 }
 
 describe('the order uploads start in', () => {
-  test('newest of every VM first, priority ahead, small before huge, then older backups; deletes after: -S, --json and the server agree', { timeout: 90_000 }, async (t: TestContext) => {
+  test('newest of every VM first, priority ahead, small before huge, then older backups; deletes after: -S, --json and the server agree', bounded(90), async (t: TestContext) => {
     if (!PURE_FTPD.usable(t)) return;
     const s = await setUpScenario(t, PURE_FTPD, {
       local: BACKUPS,

@@ -4,20 +4,15 @@
  * the server's disk afterwards.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { findProgram } from '../../src/backends/programs.js';
 import { chownToFtpUser, requireOrSkip } from '../support/pure-ftpd.js';
+import { remoteEntries } from '../support/safety.js';
 import { SERVER_KINDS } from '../support/servers.js';
-
-/** Returns the stamps folder names of one VM on the server, sorted. */
-function remoteStamps(remoteRoot: string, vm: string): string[] {
-  const dir = path.join(remoteRoot, vm);
-  return existsSync(dir) ? readdirSync(dir).sort() : [];
-}
 
 for (const kind of SERVER_KINDS) {
   describe(`nightly run against ${kind.name}`, () => {
@@ -77,8 +72,8 @@ for (const kind of SERVER_KINDS) {
 
       const run = await vmftp('-n', '2');
       assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(remoteStamps(remoteRoot, 'Bart'), ['2012-08-18-154137', '2013-01-01-000000']);
-      assert.deepEqual(remoteStamps(remoteRoot, 'Raoul'), ['2012-07-13-154137']);
+      assert.deepEqual(remoteEntries(remoteRoot, 'Bart'), ['2012-08-18-154137', '2013-01-01-000000']);
+      assert.deepEqual(remoteEntries(remoteRoot, 'Raoul'), ['2012-07-13-154137']);
       assert.deepEqual(
         readTree(path.join(remoteRoot, 'Bart', '2013-01-01-000000')),
         readTree(path.join(source, 'Bart', '2013-01-01-000000')),
@@ -95,8 +90,8 @@ for (const kind of SERVER_KINDS) {
 
       const run = await vmftp();
       assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(remoteStamps(remoteRoot, 'Homer'), homerStamps.slice(1));
-      assert.deepEqual(remoteStamps(remoteRoot, 'Bart'), bartRemote, 'the two old local Bart backups are not uploaded');
+      assert.deepEqual(remoteEntries(remoteRoot, 'Homer'), homerStamps.slice(1));
+      assert.deepEqual(remoteEntries(remoteRoot, 'Bart'), bartRemote, 'the two old local Bart backups are not uploaded');
       assert.ok(existsSync(path.join(source, 'Bart', '2000-08-28-154138')), 'skipped local backups stay');
     });
 
@@ -143,7 +138,7 @@ for (const kind of SERVER_KINDS) {
 
       const run = await vmftp('-n', '1');
       assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(remoteStamps(remoteRoot, 'Bart'), ['2012-08-18', '2012-08-18-154137', 'notes']);
+      assert.deepEqual(remoteEntries(remoteRoot, 'Bart'), ['2012-08-18', '2012-08-18-154137', 'notes']);
       assert.ok(existsSync(path.join(remoteRoot, 'README.txt')));
       assert.match(run.stderr, /stray\.txt: not a VM folder/);
       assert.match(run.stderr, /in-progress: not a backup folder/);

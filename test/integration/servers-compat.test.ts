@@ -5,7 +5,6 @@
  * (one server per suite, one remoteDir per test, to stay fast).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { findProgram } from '../../src/backends/programs.js';
@@ -13,15 +12,9 @@ import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import type { FtpServerHandle } from '../support/ftp-srv.js';
 import { requireOrSkip } from '../support/pure-ftpd.js';
+import { remoteEntries } from '../support/safety.js';
 import { COMPAT_SERVER_KINDS } from '../support/servers.js';
-
-const BOUNDED = { timeout: 60_000 };
-
-/** Returns the entry names of one VM's folder on the server, sorted. */
-function remoteStamps(remoteRoot: string, vm: string): string[] {
-  const dir = path.join(remoteRoot, vm);
-  return existsSync(dir) ? readdirSync(dir).sort() : [];
-}
+import { BOUNDED } from '../support/wait.js';
 
 interface Listing {
   targets: { target: string; vms: { vm: string; backups: { stamp: string; files: number; bytes: number; state: string }[] }[] }[];
@@ -92,9 +85,9 @@ for (const kind of COMPAT_SERVER_KINDS) {
 
       const run = await vmftp('-n', '2');
       assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
-      assert.deepEqual(remoteStamps(remoteRoot, 'Bart'), ['2012-08-18-154137', '2013-01-01-000000', 'notes']);
-      assert.deepEqual(remoteStamps(remoteRoot, 'Raoul'), ['2012-07-13-154137']);
-      assert.deepEqual(remoteStamps(remoteRoot, 'Homer'), homerStamps.slice(1));
+      assert.deepEqual(remoteEntries(remoteRoot, 'Bart'), ['2012-08-18-154137', '2013-01-01-000000', 'notes']);
+      assert.deepEqual(remoteEntries(remoteRoot, 'Raoul'), ['2012-07-13-154137']);
+      assert.deepEqual(remoteEntries(remoteRoot, 'Homer'), homerStamps.slice(1));
       assert.deepEqual(readTree(path.join(remoteRoot, 'Bart', '2013-01-01-000000')), readTree(path.join(source, 'Bart', '2013-01-01-000000')));
       assert.deepEqual(readTree(path.join(remoteRoot, 'Bart', 'notes')), { 'n.txt': Buffer.from('not a backup') });
       assert.match(run.stdout + run.stderr, /Bart\/notes is not a <VM>\/<STAMP> backup/);

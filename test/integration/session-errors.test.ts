@@ -13,8 +13,8 @@ import { freePort as closedPort } from '../support/ports.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { serverTarget } from '../support/target.js';
+import { BOUNDED } from '../support/wait.js';
 
-const BOUNDED = { timeout: 60_000 };
 const STAMP = '2012-08-18-154137';
 const FILE = `/backups/Bart/${STAMP}/vm.ovf`;
 

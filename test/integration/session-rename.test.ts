@@ -14,8 +14,8 @@ import type { FaultRules } from '../support/fault-proxy.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
 import { serverTarget } from '../support/target.js';
+import { BOUNDED } from '../support/wait.js';
 
-const BOUNDED = { timeout: 60_000 };
 const STAMP = '2012-08-18-154137';
 const PARTIAL = `/backups/Bart/${STAMP}.partial`;
 const FINAL = `/backups/Bart/${STAMP}`;

@@ -14,9 +14,9 @@ import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
+import { editConfig as editScenarioConfig } from '../support/scenario.js';
 import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
-
-const BOUNDED = { timeout: 120_000 };
+import { bounded } from '../support/wait.js';
 
 /** The fields of the written config these tests change. */
 interface EditableConfig {
@@ -46,16 +46,16 @@ async function setUp(t: TestContext) {
   });
   const env = { ...written.env, VMFTP_TEST_SMTP_PASSWORD: smtpPassword };
   const original = readFileSync(written.configPath, 'utf8');
+  /** Rewrites the config through `edit`, from the file as written here: one broken field at a time. */
   const editConfig = (edit: (config: EditableConfig) => void) => {
-    const config = JSON.parse(original) as EditableConfig;
-    edit(config);
-    writeFileSync(written.configPath, JSON.stringify(config));
+    writeFileSync(written.configPath, original);
+    editScenarioConfig(written, edit);
   };
   return { work, source, server, smtp, monitor, env, editConfig, lockFile: written.lockFile, configPath: written.configPath, logFile: path.join(work, 'logs', 'vmftp.log') };
 }
 
 describe('a run that stops before it starts still reports', () => {
-  test('password variable not set, bad target field, missing source, lock held: log, fail ping, e-mail, own exit code', BOUNDED, async (t) => {
+  test('password variable not set, bad target field, missing source, lock held: log, fail ping, e-mail, own exit code', bounded(120), async (t) => {
     const s = await setUp(t);
     const cases = [
       {
@@ -127,7 +127,7 @@ describe('a run that stops before it starts still reports', () => {
     assert.deepEqual(logs.map((text) => text.match(/INFO  vmftp backup run started/g)?.length), [2, 2], 'each run left its lines');
   });
 
-  test('a broken mail block is said on stderr and in the log; the fail ping still goes out', BOUNDED, async (t) => {
+  test('a broken mail block is said on stderr and in the log; the fail ping still goes out', bounded(120), async (t) => {
     const s = await setUp(t);
     s.editConfig((config) => {
       config.mail.smtp.port = 'x';

@@ -13,8 +13,7 @@ import { startFaultProxy, type FaultProxyHandle, type FaultRules } from '../supp
 import { copyFixture, makeBackupTree, pseudoRandomBytes, readTree, tmpDir } from '../support/fixtures.js';
 import { startFtpSrv, type FtpServerHandle, type FtpServerKind } from '../support/ftp-srv.js';
 import { pureFtpdAvailable, requireOrSkip, requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
-
-const BOUNDED = { timeout: 20_000 };
+import { bounded } from '../support/wait.js';
 
 async function connect(target: { host: string; port: number }, server: FtpServerHandle, timeoutMs = 5000, password = server.password): Promise<Client> {
   const client = new Client(timeoutMs);
@@ -82,7 +81,7 @@ for (const kind of KINDS) {
       return proxy;
     };
 
-    test('upload, list, size and download a backup tree', BOUNDED, async (t) => {
+    test('upload, list, size and download a backup tree', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       assert.equal(srv.kind, kind);
@@ -105,7 +104,7 @@ for (const kind of KINDS) {
       assert.ok(local['Bart/2012-08-18-154137/disk1.vmdk']?.equals(data));
     });
 
-    test('wrong password is rejected with 530', BOUNDED, async (t) => {
+    test('wrong password is rejected with 530', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       // pure-ftpd delays every failed login by ~3.5-4 s (hard-coded anti brute force): allow for it.
@@ -114,7 +113,7 @@ for (const kind of KINDS) {
       assert.equal(err.code, 530);
     });
 
-    test('cutUpload: client errors, remote file is cut at afterBytes, the next try succeeds', BOUNDED, async (t) => {
+    test('cutUpload: client errors, remote file is cut at afterBytes, the next try succeeds', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await proxyFor(t, srv, { cutUpload: { match: 'cut.bin', afterBytes: 100_000 } });
@@ -138,7 +137,7 @@ for (const kind of KINDS) {
       assert.ok(proxy.log.includes('EPSV'), 'basic-ftp tries EPSV first');
     });
 
-    test('cutUpload through PASV (227 rewritten)', BOUNDED, async (t) => {
+    test('cutUpload through PASV (227 rewritten)', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await proxyFor(t, srv, { cutUpload: { match: /pasv\.bin$/, afterBytes: 1000 } });
@@ -151,7 +150,7 @@ for (const kind of KINDS) {
       assert.ok(proxy.log.includes('PASV') && !proxy.log.includes('EPSV'));
     });
 
-    test('replyToUpload 552 after N bytes: FTPError 552, partial file, client still usable', BOUNDED, async (t) => {
+    test('replyToUpload 552 after N bytes: FTPError 552, partial file, client still usable', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await proxyFor(t, srv, { replyToUpload: { match: 'full.bin', code: 552, text: 'Disk full', afterBytes: 50_000 } });
@@ -170,7 +169,7 @@ for (const kind of KINDS) {
       assert.deepEqual((await client.list()).map((f) => f.name), ['full.bin']);
     });
 
-    test('replyToUpload 452 before the first byte', BOUNDED, async (t) => {
+    test('replyToUpload 452 before the first byte', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await proxyFor(t, srv, { replyToUpload: { code: 452, text: 'Insufficient storage space' } });
@@ -183,7 +182,7 @@ for (const kind of KINDS) {
       assert.equal(await client.size('b.bin'), 2);
     });
 
-    test('replyToCommand 553 on RNTO', BOUNDED, async (t) => {
+    test('replyToCommand 553 on RNTO', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await proxyFor(t, srv, { replyToCommand: { command: 'RNTO', code: 553, text: 'Rename refused' } });
@@ -198,7 +197,7 @@ for (const kind of KINDS) {
       assert.deepEqual((await client.list()).map((f) => f.name), ['b.txt']);
     });
 
-    test('replyToCommand 550 on DELE of a matching file only', BOUNDED, async (t) => {
+    test('replyToCommand 550 on DELE of a matching file only', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await proxyFor(t, srv, {
@@ -215,7 +214,7 @@ for (const kind of KINDS) {
       assert.deepEqual((await client.list()).map((f) => f.name), ['keep.txt']);
     });
 
-    test('refuseConnectionNumber: the 2nd connection gets 421', BOUNDED, async (t) => {
+    test('refuseConnectionNumber: the 2nd connection gets 421', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await proxyFor(t, srv, { refuseConnectionNumber: 2 });
@@ -230,7 +229,7 @@ for (const kind of KINDS) {
       assert.equal(proxy.connections, 3);
     });
 
-    test('stallUpload: a client with a 1 s timeout fails', BOUNDED, async (t) => {
+    test('stallUpload: a client with a 1 s timeout fails', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await proxyFor(t, srv, { stallUpload: { match: 'slow.bin', afterBytes: 10_000 } });
@@ -246,7 +245,7 @@ for (const kind of KINDS) {
       await proxy.stop();
     });
 
-    test('roundTripMs: every command waits a round trip, and an upload arrives whole through the delayed data connection', BOUNDED, async (t) => {
+    test('roundTripMs: every command waits a round trip, and an upload arrives whole through the delayed data connection', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await proxyFor(t, srv, { roundTripMs: 200 });
@@ -262,7 +261,7 @@ for (const kind of KINDS) {
       assert.ok(readTree(srv.root)['delayed.bin']?.equals(data), 'the delayed upload differs from what was sent');
     });
 
-    test('proxy log masks the password; stop() closes everything', BOUNDED, async (t) => {
+    test('proxy log masks the password; stop() closes everything', bounded(20), async (t) => {
       const srv = need(t);
       if (!srv) return;
       const proxy = await startFaultProxy(srv, {});

@@ -125,9 +125,12 @@ export function serverWrites(proxy: FaultProxyHandle): string[] {
   return proxy.log.filter((line) => /^(STOR|APPE|STOU|MKD|RMD|DELE|RNFR|RNTO|SITE)\b/i.test(line));
 }
 
-/** Rewrites the scenario's config file through `edit` (a field the options do not cover, or a broken config). */
-export function editConfig(s: Pick<Scenario, 'configPath'>, edit: (config: Record<string, unknown>) => void): void {
-  const config = JSON.parse(readFileSync(s.configPath, 'utf8')) as Record<string, unknown>;
+/**
+ * Rewrites the scenario's config file through `edit` (a field the options do not cover, or a broken
+ * config); `C` names the fields the test changes, as it expects them in the file.
+ */
+export function editConfig<C extends object = Record<string, unknown>>(s: Pick<Scenario, 'configPath'>, edit: (config: C) => void): void {
+  const config = JSON.parse(readFileSync(s.configPath, 'utf8')) as C;
   edit(config);
   writeFileSync(s.configPath, JSON.stringify(config, null, 2));
 }

@@ -2,7 +2,7 @@
  * Bounded time for integration tests: every test and every wait ends, with a message saying what
  * never happened.
  *
- *   test('...', BOUNDED, async (t) => { ... });           // 60 s; bounded(120) for a slower file
+ *   test('...', BOUNDED, async (t) => { ... });           // 60 s; bounded(120) for a slower test
  *   await waitFor(() => proxy.log.some((line) => line.startsWith('STOR')), 'the upload to start');
  */
 
