@@ -119,7 +119,7 @@ function counter(name: string, field: 'packets' | 'bytes'): number {
 
 /**
  * Makes the private network behave like a home router or firewall that forgets a TCP connection
- * idle for `seconds` (FTP-SERVERS.md, last section): its tracking entry expires, and every later
+ * idle for `seconds` (docs/ftp-servers.md, "Behaviours the code works around"): its tracking entry expires, and every later
  * packet of it is dropped without a reset, both ways.
  */
 export function forgetIdleConnections(seconds: number): ForgetfulRouter {
