@@ -7,8 +7,8 @@
  * library entry, `import { defineConfig } from 'vmftp'`).
  *
  * The other dependencies stay in node_modules, loaded when a run needs them: jiti (a .ts config,
- * ~15 MB), yaml, nodemailer (-m), execa (-u curl/ncftpput, -x), cli-progress, rotating-file-stream
- * (log.file), and cosmiconfig, whose loaders import files themselves. A dependency added later
+ * ~15 MB), yaml (a YAML config, or a JSON one JSON.parse refuses), nodemailer (-m), execa (-u
+ * curl/ncftpput, -x), cli-progress, rotating-file-stream (log.file). A dependency added later
  * stays outside too unless it is named here.
  */
 import { readFile } from 'node:fs/promises';

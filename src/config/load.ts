@@ -1,12 +1,11 @@
 /**
- * Finds and reads the config file, checks it, resolves passwords and paths,
+ * Checks the config file (found and read by file.ts), resolves passwords and paths,
  * and lays the flags the user typed over it: defaults < file < flags.
  * Reads only; nothing on disk changes, whatever the outcome.
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { cosmiconfig, type Loader } from 'cosmiconfig';
 import type { z } from 'zod';
 import { parseBwLimit, type BwTimetable } from '../core/bwlimit.js';
 import { parseClockTime, parseRunDuration, type DeadlineSettings } from '../core/deadline.js';
@@ -16,7 +15,8 @@ import type { Secret } from './secret.js';
 import { secretsOf } from '../delivery/redact.js';
 import { DEFAULT_LOG_KEEP, logSchema, notifySchema, type vmRouteSchema } from './schema.js';
 import { UPLOAD_METHODS, type NotifyConfig, type Reporting, type ResolvedConfig, type TargetConfig, type UploadMethod } from './types.js';
-import { errorCode, FieldReader, fileErrorText, isReadIssue, runSchemas, type ReadConfig } from './resolve.js';
+import { readConfigFile } from './file.js';
+import { FieldReader, isReadIssue, runSchemas, type ReadConfig } from './resolve.js';
 import { fieldPath, validateConfigReading, type ValidatedConfig } from './validate.js';
 
 /** The flags the user actually typed; an absent flag leaves the config file's value in place. */
@@ -51,72 +51,6 @@ export interface LoadedConfig {
   readonly config: ResolvedConfig;
   readonly warnings: string[];
 }
-
-const MODULE_NAME = 'vmftp';
-
-const SEARCH_PLACES = [
-  'package.json',
-  `.${MODULE_NAME}rc`,
-  `.${MODULE_NAME}rc.json`,
-  `.${MODULE_NAME}rc.yaml`,
-  `.${MODULE_NAME}rc.yml`,
-  `${MODULE_NAME}.config.ts`,
-  `${MODULE_NAME}.config.js`,
-  `${MODULE_NAME}.config.mjs`,
-  `${MODULE_NAME}.config.json`,
-  `${MODULE_NAME}.config.yaml`,
-  `${MODULE_NAME}.config.yml`,
-];
-
-/** A file that was found but cannot be used; the message is safe to show (no file content in it). */
-class UnusableFile extends Error {}
-
-/** Runs a JS/TS config in memory through jiti: no ts-node, no compiled copy next to the user's file. */
-const loadModule: Loader = async (filepath) => {
-  // Loaded here, not at start: only JS/TS configs need it, and it weighs ~15 MB.
-  const { createJiti } = await import('jiti');
-  const jiti = createJiti(import.meta.url, {
-    // A user's `import { defineConfig } from 'vmftp'` gets this very module, wherever the config
-    // file lives (C:\backup, /etc), with no node_modules near it, and inside the standalone
-    // executable, which has no package files on disk to resolve to.
-    virtualModules: { [MODULE_NAME]: await import('../index.js') },
-    // Reading the config must leave the disk as it was, and a re-read must see the file's current text.
-    fsCache: false,
-    moduleCache: false,
-  });
-  const loaded = await jiti.import<unknown>(filepath, { default: true });
-  if (Object.prototype.toString.call(loaded) === '[object Module]') {
-    throw new UnusableFile('has no default export; write `export default defineConfig({ ... })`');
-  }
-  return loaded;
-};
-
-/** Reads YAML, and JSON as the YAML subset it is, so both report errors by line and column. */
-const loadYaml: Loader = async (_filepath, content) => {
-  // Loaded here: the yaml parser (~70 modules) would cost the start of runs with a .ts config too.
-  const { parse: parseYaml } = await import('yaml');
-  try {
-    // uniqueKeys: a key written twice is a typo or a merge gone wrong, never intended.
-    return parseYaml(content, { uniqueKeys: true, logLevel: 'error' }) as unknown;
-  } catch (error) {
-    // The first line holds message and position; the lines after quote the file, which may hold a password.
-    const firstLine = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-    throw new UnusableFile(`syntax error: ${firstLine.replace(/:$/, '')}`);
-  }
-};
-
-const LOADERS: Record<string, Loader> = {
-  '.ts': loadModule,
-  '.mts': loadModule,
-  '.cts': loadModule,
-  '.js': loadModule,
-  '.mjs': loadModule,
-  '.cjs': loadModule,
-  '.json': loadYaml,
-  '.yaml': loadYaml,
-  '.yml': loadYaml,
-  noExt: loadYaml,
-};
 
 /**
  * Returns the config for a run: the file found in `cwd` (or given with `-c`),
@@ -211,87 +145,6 @@ async function reportingOfFile(raw: unknown, configPath: string, reader: FieldRe
     secrets: reader.secrets,
     broken,
   };
-}
-
-/** Returns the raw content of the config file and its absolute path; throws a ConfigError when there is none. */
-async function readConfigFile(cwd: string, configPath: string | undefined): Promise<{ filepath: string; config: unknown }> {
-  const explorer = cosmiconfig(MODULE_NAME, {
-    searchPlaces: SEARCH_PLACES,
-    loaders: LOADERS,
-    // Only the working directory: a scheduled task must not pick up a config from some parent folder.
-    searchStrategy: 'none',
-    cache: false,
-    // An empty vmftp.config.ts is reported, rather than searching on as if it were not there.
-    ignoreEmptySearchPlaces: false,
-  });
-
-  if (configPath === undefined) {
-    let found;
-    try {
-      found = await explorer.search(cwd);
-    } catch (error) {
-      throw unreadable(errorFilepath(error) ?? cwd, error);
-    }
-    if (found === null) {
-      const looked = SEARCH_PLACES.map((place) => (place === 'package.json' ? 'package.json ("vmftp" key)' : place));
-      throw new ConfigError(
-        `No vmftp config found in ${cwd}`,
-        [`config: looked in ${cwd} for ${looked.join(', ')}; none exists`],
-        // A scheduled task (Task Scheduler starts SYSTEM tasks in C:\Windows\System32) or cron
-        // starts somewhere else than the config's folder: -c is the way to name it.
-        `Pass -c <file> with the config file's full path, or write a starter ${path.join(cwd, 'vmftp.config.ts')} with "vmftp init"; ` +
-          'a run needs a source folder and at least one target.',
-      );
-    }
-    return contentOf(found.filepath, found.config, found.isEmpty === true);
-  }
-
-  const filepath = path.resolve(cwd, configPath);
-  const extension = path.extname(filepath);
-  if (extension !== '' && !(extension in LOADERS)) {
-    const known = Object.keys(LOADERS).filter((key) => key !== 'noExt');
-    throw new ConfigError(`Cannot read config ${filepath}`, [
-      `${filepath}: unsupported file type "${extension}"; use one of ${known.join(', ')}, or no extension for YAML`,
-    ]);
-  }
-  let loaded;
-  try {
-    loaded = await explorer.load(filepath);
-  } catch (error) {
-    throw unreadable(filepath, error);
-  }
-  if (loaded === null) {
-    const why = path.basename(filepath) === 'package.json' ? `has no "${MODULE_NAME}" key` : 'holds no config';
-    throw new ConfigError(`Cannot read config ${filepath}`, [`${filepath}: ${why}`]);
-  }
-  return contentOf(filepath, loaded.config, loaded.isEmpty === true);
-}
-
-function contentOf(filepath: string, config: unknown, isEmpty: boolean): { filepath: string; config: unknown } {
-  if (isEmpty || config === undefined) {
-    throw new ConfigError(`Cannot read config ${filepath}`, [`${filepath}: the file is empty`]);
-  }
-  return { filepath, config };
-}
-
-function errorFilepath(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'filepath' in error && typeof error.filepath === 'string') {
-    return error.filepath;
-  }
-  return undefined;
-}
-
-/** Returns the ConfigError for a config file that exists (or was named) but could not be loaded. */
-function unreadable(filepath: string, error: unknown): ConfigError {
-  let detail: string;
-  if (error instanceof UnusableFile) detail = error.message;
-  else if (errorCode(error) !== undefined) detail = fileErrorText(error);
-  else {
-    // jiti and babel append a code frame after the first line; it quotes the file, which may hold a password.
-    const message = error instanceof Error ? error.message : String(error);
-    detail = `could not be loaded: ${message.split('\n')[0] ?? ''}`;
-  }
-  return new ConfigError(`Cannot read config ${filepath}`, [`${filepath}: ${detail}`]);
 }
 
 /** Problems with the flags' values; their types are the CLI's business, their ranges are checked here. */

@@ -427,6 +427,23 @@ describe('loadConfig: file formats and search', () => {
     assert.match(line ?? '', /syntax error: Map keys must be unique at line 2, column 1$/);
   });
 
+  test('a JSON config: a syntax error and a key written twice name line and column, escaped quotes are no keys', async () => {
+    const dir = await folderWith({
+      'broken.json': `{\n  "source": "x",\n  "targets": { "nas": { "password": "${PASSWORD}" }\n`,
+      'twice.json': '{\n  "source": "a",\n  "targets": { "nas": { "host": "h" } },\n  "source": "b"\n}\n',
+      'nested-twice.json': '{ "source": "a", "targets": { "nas": { "host": "h", "host": "i" } } }',
+      'quotes.json': JSON.stringify({ ...baseConfig(), source: 'say "a": b \\' }, null, 2),
+    });
+    const [broken, ...rest] = await problemsOf(load(dir, { configPath: 'broken.json' }));
+    assert.deepEqual(rest, []);
+    assert.match(broken ?? '', /broken\.json: syntax error: .* at line \d+, column \d+$/);
+    assert.ok(!broken?.includes(PASSWORD));
+    assert.deepEqual(await problemsOf(load(dir, { configPath: 'twice.json' })),
+      [`${path.join(dir, 'twice.json')}: syntax error: Map keys must be unique at line 4, column 3`]);
+    assert.match((await problemsOf(load(dir, { configPath: 'nested-twice.json' })))[0] ?? '', /syntax error: Map keys must be unique at line 1, column \d+$/);
+    assert.equal((await load(dir, { configPath: 'quotes.json' })).config.source, path.join(dir, 'say "a": b \\'));
+  });
+
   test('a JS config that throws, and one without a default export', async () => {
     const dir = await folderWith({ 'boom.ts': `const p: string = '${PASSWORD}';\nthrow new Error('boom ' + p.length);\n`,
       'named.mjs': 'export const config = {};\n', 'vmftp.config.ts': '' });
