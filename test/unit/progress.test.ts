@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { Plan } from '../../src/core/model.js';
-import { createProgress, noProgress } from '../../src/report/progress.js';
+import { createProgress, noProgress, type Progress } from '../../src/report/progress.js';
 import { planOf, targetPlan, uploadAction, vmPlan } from '../support/plan.js';
 import { waitFor } from '../support/wait.js';
 
@@ -33,15 +33,21 @@ function sink(tty: boolean): Writable & { text: () => string; isTTY?: boolean; c
   return stream;
 }
 
+/** A display on a fake clock (`clock.ms`), writing to a sink, started on a plan of one upload of `bytes` bytes. */
+async function startedDisplay(tty: boolean, bytes: number): Promise<{ clock: { ms: number }; stream: ReturnType<typeof sink>; progress: Progress }> {
+  const clock = { ms: 0 };
+  const stream = sink(tty);
+  const progress = await createProgress({ stream, now: () => clock.ms });
+  progress.start(oneUpload(bytes));
+  return { clock, stream, progress };
+}
+
 describe('progress without a terminal', () => {
   test('a line per further 10 % at most every 10 s, and a heartbeat after 60 s without one', async () => {
-    let now = 0;
-    const stream = sink(false);
-    const progress = await createProgress({ stream, now: () => now });
-    progress.start(oneUpload(1000));
+    const { clock, stream, progress } = await startedDisplay(false, 1000);
     const file = progress.file('nas', 'Bart/2026-11-23-020000/disk1.vmdk', 1000);
     const at = (seconds: number, bytes: number) => {
-      now = seconds * 1000;
+      clock.ms = seconds * 1000;
       file.onBytes(bytes);
     };
     at(1, 100); // within the first 10 s: nothing
@@ -61,16 +67,13 @@ describe('progress without a terminal', () => {
   });
 
   test('with files side by side, the line names the file whose bytes moved, not the one started last', async () => {
-    let now = 0;
-    const stream = sink(false);
-    const progress = await createProgress({ stream, now: () => now });
-    progress.start(oneUpload(1000));
+    const { clock, stream, progress } = await startedDisplay(false, 1000);
     const disk = progress.file('nas', 'Bart/x/disk1.vmdk', 900);
     const ovf = progress.file('nas', 'Bart/x/vm.ovf', 100);
-    now = 1000;
+    clock.ms = 1000;
     ovf.onBytes(100);
     ovf.end();
-    now = 11_000;
+    clock.ms = 11_000;
     disk.onBytes(300);
     disk.end();
     progress.stop();
@@ -78,13 +81,10 @@ describe('progress without a terminal', () => {
   });
 
   test('a run that ends within 10 s prints no progress line; log lines pass through', async () => {
-    let now = 0;
-    const stream = sink(false);
-    const progress = await createProgress({ stream, now: () => now });
-    progress.start(oneUpload(1000));
+    const { clock, stream, progress } = await startedDisplay(false, 1000);
     const file = progress.file('nas', 'Bart/x/disk1.vmdk', 1000);
     for (let bytes = 100; bytes <= 1000; bytes += 100) {
-      now += 500;
+      clock.ms += 500;
       file.onBytes(bytes);
     }
     file.end();
@@ -108,17 +108,14 @@ describe('progress without a terminal', () => {
 
 describe('progress on a terminal', () => {
   test('draws a bar for the file and one for the run with bytes, speed and ETA; log lines go above them', { timeout: 20_000 }, async () => {
-    let now = 0;
-    const stream = sink(true);
-    const progress = await createProgress({ stream, now: () => now });
-    progress.start(oneUpload(4_000_000));
+    const { clock, stream, progress } = await startedDisplay(true, 4_000_000);
     const file = progress.file('nas', 'Bart/2026-11-23-020000/disk1.vmdk', 4_000_000);
-    now = 1000;
+    clock.ms = 1000;
     file.onBytes(2_000_000);
     // cli-progress redraws on its own timer: wait (bounded) until it has drawn the half-way state.
     await waitFor(() => stream.text().includes('disk1.vmdk'), 'the file bar to be drawn');
     progress.log('nas: something worth saying\n');
-    now = 2000;
+    clock.ms = 2000;
     file.onBytes(4_000_000);
     file.end();
     progress.log('nas: Bart/2026-11-23-020000 uploaded and verified\n');
