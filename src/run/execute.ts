@@ -202,7 +202,7 @@ class TargetExecution {
    * more than the file; a permanent one or a changed local file rejects at once, and so does an
    * aborted `backup` (with its reason: another file's failure, or the run's stop). Either way
    * `count` gets the bytes this run added to the server's copy: the rest of the file, or after a
-   * failure or a stop, what had gone out (as far as the backend tells while it sends). The first
+   * failure or a stop, what the server holds of it then (see #heldAfterFailure). The first
    * transfer waits for `turn`, and passes it on once it holds its connection (or will not start).
    */
   async #sendFile(
@@ -220,13 +220,13 @@ class TargetExecution {
     let offset = file.offset;
     /** The lowest byte this run sent a part of the file from: a server that cannot append gets it whole again. */
     let from = offset;
-    /** Bytes the current attempt has sent from `offset` on. */
-    let moved = 0;
+    /** Whether the current attempt handed bytes to the backend: then the server may hold more than `offset`. */
+    let sending = false;
     let done = false;
     const send = (digest: LocalDigest | undefined): Promise<boolean> => {
       from = Math.min(from, offset);
-      moved = 0;
-      return this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) }, (bytes) => (moved = bytes), turn?.started);
+      sending = true;
+      return this.#transfer(name, { ...job, offset, ...(digest === undefined ? {} : { digest }) }, turn?.started);
     };
     try {
       await turn?.ready;
@@ -236,7 +236,7 @@ class TargetExecution {
           backup.throwIfAborted();
           if (attempt > 0) {
             offset = await this.#resumeOffset(remotePath, file.size);
-            moved = 0;
+            sending = false;
           }
           const hashMethod = await this.#remoteHashMethod();
           const newDigest = () => (hashMethod === undefined ? undefined : createLocalDigest(hashMethod.algorithm));
@@ -273,22 +273,31 @@ class TargetExecution {
       done = true;
     } finally {
       turn?.started();
-      count(done ? file.size - from : Math.max(0, offset + moved - from));
+      count(done ? file.size - from : Math.max(0, (await this.#heldAfterFailure(remotePath, file.size, offset, sending)) - from));
     }
   }
 
   /**
-   * Sends `job`; returns true when the server never confirmed it yet holds all of it (see
-   * #arrivedUnconfirmed). `moved` gets the bytes of this transfer so far, as the backend tells them.
+   * Returns the bytes of a file the server holds after its last attempt failed or was stopped:
+   * its size there when that attempt was `sending`, else `offset` (where the attempt began, which
+   * the server confirmed). What a backend wrote into its connection is not on the server yet: the
+   * kernel, a proxy or the network may hold it when the connection drops (and curl or ncftpput do
+   * not tell it), so the report and the speed record of `-S` count what the server holds. When it
+   * cannot be asked (a signal closed the connections, it went away) only `offset` is sure.
    */
-  async #transfer(name: string, job: UploadJob, moved: (bytes: number) => void, onStart?: () => void): Promise<boolean> {
+  async #heldAfterFailure(remotePath: string, size: number, offset: number, sending: boolean): Promise<number> {
+    if (!sending) return offset;
+    return this.#resumeOffset(remotePath, size).catch(() => offset);
+  }
+
+  /**
+   * Sends `job`; returns true when the server never confirmed it yet holds all of it (see
+   * #arrivedUnconfirmed). The backend's running count of bytes only feeds the progress display.
+   */
+  async #transfer(name: string, job: UploadJob, onStart?: () => void): Promise<boolean> {
     this.log.debug(`${this.plan.target}: ${name} from byte ${job.offset}`);
     const watch = this.observer?.file(this.plan.target, name, job.size - job.offset);
-    const onBytes = (bytes: number): void => {
-      moved(bytes);
-      watch?.onBytes(bytes);
-    };
-    return this.#arrivedUnconfirmed(this.runtime.upload(job, onBytes, onStart).finally(() => watch?.end()), job, name);
+    return this.#arrivedUnconfirmed(this.runtime.upload(job, watch?.onBytes, onStart).finally(() => watch?.end()), job, name);
   }
 
   /**

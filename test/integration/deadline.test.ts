@@ -10,6 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { findProgram } from '../../src/backends/programs.js';
+import { readSpeedRecord, speedRecordFile } from '../../src/run/speed-record.js';
 import { childProcesses, isRunning, type CliResult } from '../support/cli.js';
 import { randomPassword } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
@@ -25,6 +26,7 @@ const SMTP_USER = 'vmftp-mailer';
 const DISK = 'disk1.vmdk';
 const DISK_BYTES = 400_000;
 const OVF = '<vm name="Bart"/>';
+const HOMER_OVF = '<vm name="Homer"/>';
 /** Where the proxy holds Bart's disk: what the server has when the window closes. */
 const STALL_AT = 100_000;
 const BART_NEW = '2026-11-28-220000';
@@ -67,7 +69,7 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
       const s = await setUpScenario(t, FTP_SRV, {
         local: {
           [`Bart/${BART_NEW}`]: { [DISK]: DISK_BYTES, 'vm.ovf': OVF },
-          [`Homer/${HOMER_NEW}`]: { 'vm.ovf': '<vm name="Homer"/>' },
+          [`Homer/${HOMER_NEW}`]: { 'vm.ovf': HOMER_OVF },
         },
         remote: Object.fromEntries([...BART_OLD.map((stamp) => `Bart/${stamp}`), ...HOMER_OLD.map((stamp) => `Homer/${stamp}`)].map((dir) => [dir, { 'vm.ovf': `<old ${dir}/>` }])),
         keep: 2,
@@ -120,6 +122,12 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
       const actions = json.report.targets[0]!.actions;
       assert.equal(actions.find((action) => action.stamp === BART_NEW)?.status, 'deferred');
       assert.equal(actions.find((action) => action.stamp === HOMER_NEW)?.status, 'done');
+      // Sent is what reached the server: the bytes the proxy took past the stall never did, and the
+      // speed record, from which -S forecasts the next night, must not count them either.
+      assert.equal(actions.find((action) => action.stamp === BART_NEW)?.bytes, STALL_AT + OVF.length, 'Bart: sent = what the server holds');
+      const record = await readSpeedRecord(speedRecordFile(s.lockFile));
+      assert.ok('speeds' in record, JSON.stringify(record));
+      assert.equal(record.speeds.nas?.bytes, STALL_AT + OVF.length + HOMER_OVF.length, 'the speed record counts what the server holds');
 
       // What the administrator reads: the log, the failure ping, the e-mail.
       const deferredLine = new RegExp(`deferred: nas Bart/${BART_NEW}: [\\d.]+ KiB of [\\d.]+ KiB already on the server`);

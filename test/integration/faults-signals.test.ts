@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { findProgram } from '../../src/backends/programs.js';
 import { childProcesses, isRunning, output } from '../support/cli.js';
-import { assertFollowUp, DISK, DISK_BYTES, expectedAfterRotation, FAST_RETRIES, NEW_BART, setUpNight, stalledAt, STAMP } from '../support/faults.js';
+import { assertFollowUp, DISK, expectedAfterRotation, FAST_RETRIES, NEW_BART, setUpNight, stalledAt, STAMP } from '../support/faults.js';
 import { randomPassword } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
 import { requireOrSkip } from '../support/pure-ftpd.js';
@@ -26,7 +26,7 @@ import { BOUNDED } from '../support/wait.js';
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
 
 describe('signals: the figures of a stopped run', () => {
-  test('ftp-srv: SIGTERM mid-upload: the report counts the bytes that went out, and the totals\' time is the run\'s', BOUNDED, async (t) => {
+  test('ftp-srv: SIGTERM mid-upload: the report counts no byte the server does not hold, and the totals\' time is the run\'s', BOUNDED, async (t) => {
     const s = await setUpScenario(t, FTP_SRV, {
       local: NEW_BART,
       rules: { stallUpload: { match: DISK, afterBytes: 100_000 } },
@@ -41,9 +41,10 @@ describe('signals: the figures of a stopped run', () => {
     const { report, totals } = parseRunJson(run.stdout);
     const stopped = report.targets[0]!.actions.find((action) => action.stamp === STAMP)!;
     assert.equal(stopped.status, 'failed');
-    // What went out: vm.ovf whole and disk1.vmdk up to the stall (the server holds 100000; the socket may hold a little more).
+    // At most what the server holds (vm.ovf if it got through, 100000 of disk1.vmdk): the proxy took the
+    // rest of the disk into its buffers and never delivered it. After a signal the server is not asked again.
     const ovf = '<vm name="Bart"/>'.length;
-    assert.ok(stopped.bytes >= 100_000 + ovf && stopped.bytes < DISK_BYTES + ovf, `bytes of the stopped upload: ${stopped.bytes}`);
+    assert.ok(stopped.bytes <= 100_000 + ovf, `bytes of the stopped upload: ${stopped.bytes}`);
     assert.equal(totals.bytes, stopped.bytes);
     assert.ok(stopped.startedAt !== undefined && !Number.isNaN(Date.parse(stopped.startedAt)), 'the action says when it began: the wall times come from it');
     assert.equal(totals.durationMs, report.durationMs, 'report.durationMs and totals.durationMs agree');
