@@ -4,11 +4,7 @@
  * plain data out, no program run.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, test } from 'node:test';
-import { assertRunnable } from '../../src/config/preflight.js';
 import { CURL_EXIT, curlArgs, curlConfig, curlError, curlFailure, curlUrl, quoteCurlConfig } from '../../src/backends/curl.js';
 import { errorOfFailure, kindOfFailure } from '../../src/backends/exit-status.js';
 import {
@@ -20,8 +16,8 @@ import {
   ncftpputLoginProblems,
   ncftpputPassiveProblem,
 } from '../../src/backends/ncftpput.js';
-import type { ResolvedConfig, TargetConfig } from '../../src/config/types.js';
-import { ConfigError, ExitCode, FtpError, LocalFileError, exitCodeOf } from '../../src/errors.js';
+import type { TargetConfig } from '../../src/config/types.js';
+import { ExitCode, FtpError, LocalFileError, exitCodeOf } from '../../src/errors.js';
 import { Secret } from '../../src/config/secret.js';
 import { targetConfig } from '../support/target.js';
 
@@ -256,36 +252,6 @@ describe('command lines', () => {
     ]);
     assert.match(ncftpputLoginProblems(target({ password: new Secret('é'.repeat(61)) }))[0] ?? '', /targets\.nas\.password: longer than the 121 bytes/);
     assert.deepEqual(ncftpputLoginProblems(target({ password: new Secret('a'.repeat(121)) })), []);
-  });
-});
-
-describe('before anything changes', () => {
-  const config = (uploadMethod: ResolvedConfig['uploadMethod'], targets: TargetConfig[] = [target()]): ResolvedConfig => ({
-    source: '/backups',
-    keep: 3,
-    maxAge: false,
-    targets: Object.fromEntries(targets.map((one) => [one.name, one])),
-    vms: { '*': { targets: targets.map((one) => one.name) } },
-    lockFile: '/tmp/vmftp.lock',
-    logKeep: 10,
-    uploadMethod,
-    deleteFirst: false,
-  });
-
-  test('a missing program is a ConfigError (exit 2) that says what to do', () => {
-    const empty = mkdtempSync(path.join(os.tmpdir(), 'vmftp-nopath-'));
-    try {
-      for (const method of ['curl', 'ncftpput'] as const) {
-        assert.throws(
-          () => assertRunnable(config(method), { mail: false, env: { PATH: empty } }),
-          (error: unknown) =>
-            error instanceof ConfigError && error.message === `${method} not found on PATH — install it or use -u internal` && exitCodeOf(error) === ExitCode.Usage,
-        );
-      }
-      assert.doesNotThrow(() => assertRunnable(config('internal'), { mail: false, env: { PATH: empty } }));
-    } finally {
-      rmSync(empty, { recursive: true, force: true });
-    }
   });
 });
 

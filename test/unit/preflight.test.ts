@@ -3,20 +3,16 @@
  * touched, that names every reason at once; one reason alone is the very error it always was.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { ResolvedConfig, TargetConfig } from '../../src/config/types.js';
 import { assertRunnable, preflightProblems } from '../../src/config/preflight.js';
 import { Secret } from '../../src/config/secret.js';
 import { ConfigError, ExitCode, exitCodeOf } from '../../src/errors.js';
+import { tmpDir } from '../support/fixtures.js';
 import { targetConfig } from '../support/target.js';
 
-const EMPTY_PATH = mkdtempSync(path.join(os.tmpdir(), 'vmftp-preflight-'));
-after(() => rmSync(EMPTY_PATH, { recursive: true, force: true }));
 /** The programs are on this machine's PATH, or are not anywhere. */
-const NO_PROGRAMS = { PATH: EMPTY_PATH };
+const NO_PROGRAMS = { PATH: tmpDir('preflight') };
 
 function config(uploadMethod: ResolvedConfig['uploadMethod'], targets: TargetConfig[] = [targetConfig()], mail = false): ResolvedConfig {
   return {
@@ -70,6 +66,17 @@ describe('preflight', () => {
     const problems = preflightProblems(config('curl', [targetConfig({ user: 'dom:user' })]), { mail: false, env: NO_PROGRAMS });
     assert.deepEqual(messages(problems), ['curl not found on PATH — install it or use -u internal', '-u curl cannot log in to every target']);
     assert.deepEqual(problems[1]?.problems, ['targets.nas.user: contains ":", which curl takes as the end of the user name']);
+  });
+
+  test('a missing program is a ConfigError (exit 2) that says what to do', () => {
+    for (const method of ['curl', 'ncftpput'] as const) {
+      assert.throws(
+        () => assertRunnable(config(method), { mail: false, env: NO_PROGRAMS }),
+        (error: unknown) =>
+          error instanceof ConfigError && error.message === `${method} not found on PATH — install it or use -u internal` && exitCodeOf(error) === ExitCode.Usage,
+      );
+    }
+    assert.doesNotThrow(() => assertRunnable(config('internal'), { mail: false, env: NO_PROGRAMS }));
   });
 
   test('assertRunnable: one reason is thrown as it is; several become one error listing each with its hint (exit 2)', () => {

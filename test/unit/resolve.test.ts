@@ -4,27 +4,18 @@
  * read is known for masking even when the config as a whole is invalid.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { FieldReader, isReadIssue, runSchemas } from '../../src/config/resolve.js';
 import { Secret } from '../../src/config/secret.js';
-
-const dirs: string[] = [];
-after(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
-
-async function folder(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'vmftp-resolve-'));
-  dirs.push(dir);
-  return dir;
-}
+import { tmpDir } from '../support/fixtures.js';
 
 const target = (fields: Record<string, unknown>) => ({ host: 'nas.lan', user: 'backup', remoteDir: '/vm', ...fields });
 
 describe('FieldReader', () => {
-  test('a target: the password becomes a Secret, ca the PEM text, the port its default', async () => {
-    const dir = await folder();
+  test('a target: the password becomes a Secret, ca the PEM text, the port its default', async (t) => {
+    const dir = tmpDir('resolve', t);
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     await writeFile(path.join(dir, 'ca.pem'), pem);
     const reader = new FieldReader(dir, { NAS_PW: 'from-env' });
@@ -39,8 +30,8 @@ describe('FieldReader', () => {
     assert.equal(reader.noteOn(nas.password), undefined);
   });
 
-  test("a field's problem is an issue at its path, apart from the file's own, and the other passwords are still read", async () => {
-    const reader = new FieldReader(await folder(), { OTHER: 'other-pw' });
+  test("a field's problem is an issue at its path, apart from the file's own, and the other passwords are still read", async (t) => {
+    const reader = new FieldReader(tmpDir('resolve', t), { OTHER: 'other-pw' });
     const parsed = await runSchemas(reader).config.safeParseAsync({
       targets: { nas: target({ port: 'twenty-one', password: { env: 'MISSING' } }), offsite: target({ password: { env: 'OTHER' } }) },
     });
@@ -51,8 +42,8 @@ describe('FieldReader', () => {
     assert.deepEqual(reader.secrets.map((secret) => secret.reveal()), ['other-pw']);
   });
 
-  test('a password written in the file works, with a note that follows its path and holds no value', async () => {
-    const reader = new FieldReader(await folder(), {});
+  test('a password written in the file works, with a note that follows its path and holds no value', async (t) => {
+    const reader = new FieldReader(tmpDir('resolve', t), {});
     const parsed = await runSchemas(reader).mail.safeParseAsync({ from: 'a@b', to: 'c@d', smtp: { host: 'm', user: 'u', password: 'in-clear' } });
     assert.ok(parsed.success);
     const secret = parsed.data.smtp.password;
