@@ -1,8 +1,9 @@
 /**
  * The Backend contract, run against every backend (internal, curl, ncftpput)
- * and every real server (ftp-srv in-process, pure-ftpd from Debian): the same
- * file on the server's disk, the same error kinds, whichever program moved the
- * bytes. Judged by the server's disk and the fault proxy's command log.
+ * and every real server (ftp-srv in-process; pure-ftpd, proftpd and vsftpd from
+ * Debian): the same file on the server's disk, the same error kinds, whichever
+ * program moved the bytes. Judged by the server's disk and the fault proxy's
+ * command log.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -23,14 +24,17 @@ import { Secret } from '../../src/config/secret.js';
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from '../support/fault-proxy.js';
 import { pseudoRandomBytes, tmpDir } from '../support/fixtures.js';
 import type { FtpServerHandle } from '../support/ftp-srv.js';
-import { chownToFtpUser, requireOrSkip, requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
-import { SERVER_KINDS } from '../support/servers.js';
+import { requireOrSkip, requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
+import { ALL_SERVER_KINDS } from '../support/servers.js';
 import { freePort as closedPort } from '../support/ports.js';
 import { serverTarget } from '../support/target.js';
 import { BOUNDED, waitFor } from '../support/wait.js';
 
-/** A folder name with a space and non-ASCII letters, as VM names on Windows hosts have them. */
+/** A folder name with a space and non-ASCII letters, as VM names on Windows hosts have them; under the server's remoteBase. */
 const VM_DIR = '/contract/Bart Ölkers/2012-08-18-154137.partial';
+
+/** A running server, whichever of the four. */
+type Server = Omit<FtpServerHandle, 'kind'>;
 
 interface BackendKind {
   readonly method: UploadMethod;
@@ -70,7 +74,7 @@ const BACKENDS: readonly BackendKind[] = [
   programKind('ncftpput', (target) => createNcftpputBackend(target)),
 ];
 
-function targetFor(endpoint: { host: string; port: number }, server: FtpServerHandle, overrides: Partial<TargetConfig> = {}): TargetConfig {
+function targetFor(endpoint: { host: string; port: number }, server: Server, overrides: Partial<TargetConfig> = {}): TargetConfig {
   return serverTarget(endpoint, server, { remoteDir: '/contract', ...overrides });
 }
 
@@ -102,40 +106,42 @@ function commandLines(): { pid: string; cmdline: string }[] {
   return lines;
 }
 
-for (const kind of SERVER_KINDS) {
+for (const kind of ALL_SERVER_KINDS) {
   for (const backend of BACKENDS) {
     describe(`${backend.method} backend against ${kind.name}`, () => {
       const work = tmpDir(`backends-${backend.method}-${kind.name}`);
-      let started: Promise<FtpServerHandle> | undefined;
+      const vmDir = `${kind.remoteBase}${VM_DIR}`;
+      let started: Promise<Server> | undefined;
       after(async () => (await started)?.stop());
 
       /** The server (one per suite, started on first use), or undefined when this test is skipped. */
-      async function serverFor(t: TestContext): Promise<FtpServerHandle | undefined> {
+      async function serverFor(t: TestContext): Promise<Server | undefined> {
         if (!kind.usable(t) || !backend.usable(t)) return undefined;
-        // A password curl's config and ncftpput's login file must carry through intact (ftp-srv strips `"`).
+        // A password curl's config and ncftpput's login file must carry through intact (ftp-srv strips `"`;
+        // vsftpd's instance logs in anonymously with a password of its own).
         const password = kind.name === 'ftp-srv' ? `pw \\ ${Date.now()}` : `pw "\\ ${Date.now()}`;
         started ??= kind.start({ root: path.join(work, 'ftp'), password });
         return started;
       }
 
-      async function proxyFor(t: TestContext, server: FtpServerHandle, rules: FaultRules = {}): Promise<FaultProxyHandle> {
+      async function proxyFor(t: TestContext, server: Server, rules: FaultRules = {}): Promise<FaultProxyHandle> {
         const proxy = await startFaultProxy(server, rules);
         t.after(() => proxy.stop());
         return proxy;
       }
 
       /** Writes a local file and makes its remote folder (as the executor does); returns the job for it. */
-      async function prepare(t: TestContext, target: TargetConfig, server: FtpServerHandle, name: string, size: number): Promise<UploadJob & { data: Buffer; onDisk: string }> {
+      async function prepare(t: TestContext, target: TargetConfig, server: Server, name: string, size: number): Promise<UploadJob & { data: Buffer; onDisk: string }> {
         const data = pseudoRandomBytes(size, `${backend.method}-${name}`);
         const localPath = path.join(tmpDir('local', t), name);
         writeFileSync(localPath, data);
         const session = await FtpSession.open(targetFor(server, server));
         try {
-          await session.ensureDir(VM_DIR);
+          await session.ensureDir(vmDir);
         } finally {
           session.close();
         }
-        const remotePath = `${VM_DIR}/${name}`;
+        const remotePath = `${vmDir}/${name}`;
         return { localPath, remotePath, offset: 0, size, data, onDisk: path.join(server.root, ...remotePath.split('/')) };
       }
 
@@ -172,17 +178,23 @@ for (const kind of SERVER_KINDS) {
         const job = await prepare(t, target, server, 'resume.vmdk', 300_000);
         const offset = 123_457;
         writeFileSync(job.onDisk, job.data.subarray(0, offset));
-        chownToFtpUser(path.dirname(job.onDisk));
+        kind.chown(path.dirname(job.onDisk));
 
         await upload(target, { ...job, offset });
         assert.ok(readFileSync(job.onDisk).equals(job.data), 'prefix kept, rest appended');
         assert.deepEqual(proxy.log.filter((line) => /^(STOR|APPE|REST)/.test(line)), [`APPE ${job.remotePath}`]);
       });
 
-      test('a wrong password is an auth error', BOUNDED, async (t) => {
+      // vsftpd's test instance logs in anonymously and takes any password (docs/ftp-servers.md): there
+      // the login it refuses is a wrong user.
+      const wrongLogin =
+        kind.name === 'vsftpd'
+          ? { what: 'user', fields: { user: 'not-a-user' } }
+          : { what: 'password', fields: { password: new Secret('not-the-password') } };
+      test(`a wrong ${wrongLogin.what} is an auth error`, BOUNDED, async (t) => {
         const server = await serverFor(t);
         if (!server) return;
-        const target = targetFor(server, server, { password: new Secret('not-the-password') });
+        const target = targetFor(server, server, wrongLogin.fields);
         const job = await prepare(t, target, server, 'auth.vmdk', 1000);
         const error = await rejection(upload(target, job));
         assertKind(error, 'auth');

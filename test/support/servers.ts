@@ -19,13 +19,12 @@ export const SERVER_KINDS: readonly ServerKind[] = [
 ];
 
 /**
- * More C servers, for the compatibility suite (test/integration/servers-compat.test.ts) only:
- * not in SERVER_KINDS, which every suite iterates. Both are unpacked by scripts/ensure-test-deps.sh.
- * vsftpd logs in anonymously and may write only under `/pub`: `remoteBase` is where a suite puts
- * its remoteDir, `chown` hands a folder the test filled behind the server's back to the FTP user.
+ * A server with what a suite needs to write on it behind the FTP login's back. vsftpd logs in
+ * anonymously and may write only under `/pub`: `remoteBase` is where a suite puts its remoteDir,
+ * `chown` hands a folder the test filled behind the server's back to the FTP user.
  */
-export interface CompatServerKind {
-  readonly name: 'proftpd' | 'vsftpd';
+export interface WritableServerKind {
+  readonly name: ServerKind['name'] | 'proftpd' | 'vsftpd';
   readonly usable: (t: Pick<TestContext, 'skip'>) => boolean;
   readonly start: (options: StartServerOptions) => Promise<Omit<FtpServerHandle, 'kind'>>;
   /** Folder (as the FTP user sees it) under which the user may create folders: '' for `/`. */
@@ -33,8 +32,18 @@ export interface CompatServerKind {
   readonly chown: (dir: string) => void;
 }
 
-/** proftpd 1.3.8 (MLSD, HASH) and vsftpd 3.0.3 (LIST only), from Debian. */
-export const COMPAT_SERVER_KINDS: readonly CompatServerKind[] = [
+/**
+ * More C servers, for the compatibility suite (test/integration/servers-compat.test.ts) and the
+ * backend contract suite only: not in SERVER_KINDS, which every suite iterates. proftpd 1.3.8
+ * (MLSD, HASH) and vsftpd 3.0.3 (LIST only), from Debian, unpacked by scripts/ensure-test-deps.sh.
+ */
+export const COMPAT_SERVER_KINDS: readonly WritableServerKind[] = [
   { name: 'proftpd', usable: requireProftpd, start: startProftpd, remoteBase: '', chown: chownToFtpUser },
   { name: 'vsftpd', usable: requireVsftpd, start: startVsftpd, remoteBase: '/pub', chown: chownToVsftpdUser },
+];
+
+/** All four servers, for the backend contract suite (test/integration/backends.test.ts): a backend's contract holds on each. */
+export const ALL_SERVER_KINDS: readonly WritableServerKind[] = [
+  ...SERVER_KINDS.map((kind) => ({ ...kind, remoteBase: '' as const, chown: chownToFtpUser })),
+  ...COMPAT_SERVER_KINDS,
 ];
