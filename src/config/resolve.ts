@@ -5,10 +5,10 @@
  * so it is named by its path and reported with every other problem of the file, a bad port
  * beside it included; the run gets a Secret and the certificate's PEM text.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { configSchema, localPath, mailSchema, passwordSchema, smtpFields, targetFields, targetsOf, withSmtpRules, withTargetRules } from './schema.js';
+import { configFields, localPath, mailSchema, passwordSchema, smtpFields, targetFields, targetsOf, withConfigRules, withSmtpRules, withTargetRules } from './schema.js';
 import { Secret } from './secret.js';
 
 /** Marks the issues of reading what a field points to, so they can be told from the file's own. */
@@ -33,7 +33,7 @@ export class FieldReader {
   ) {}
 
   /** A password field, read into a Secret. Problems and notes name the variable or file, never the value. */
-  readonly password = passwordSchema.transform(async (source, ctx): Promise<Secret> => {
+  readonly password = passwordSchema.transform((source, ctx): Secret => {
     if (typeof source === 'string') return this.#keep(new Secret(source), ' is written in the config file; prefer { env: ... } or { file: ... }');
     if ('env' in source) {
       const value = this.env[source.env];
@@ -41,18 +41,18 @@ export class FieldReader {
       return this.#keep(new Secret(value));
     }
     const file = path.resolve(this.configDir, source.file);
-    const text = await readText(file, ctx);
+    const text = readText(file, ctx);
     if (text === undefined) return z.NEVER;
     // Editors add a final newline (CRLF on Windows) and Notepad may add a BOM; neither is part of the password.
     const password = text.replace(/^\uFEFF/, '').replace(/[\r\n]+$/, '');
     if (password === '') return problem(ctx, `file "${file}" is empty`);
-    return this.#keep(new Secret(password), await permissionNote(file));
+    return this.#keep(new Secret(password), permissionNote(file));
   });
 
   /** A `ca` field, read into the PEM text of the certificate. */
-  readonly certificate = localPath.transform(async (ca, ctx): Promise<string> => {
+  readonly certificate = localPath.transform((ca, ctx): string => {
     const file = path.resolve(this.configDir, ca);
-    const text = await readText(file, ctx);
+    const text = readText(file, ctx);
     if (text === undefined) return z.NEVER;
     if (!text.includes('-----BEGIN CERTIFICATE-----')) return problem(ctx, `file "${file}" is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`);
     return text;
@@ -74,7 +74,7 @@ export class FieldReader {
 export function runSchemas(reader: FieldReader) {
   const target = withTargetRules(targetFields.extend({ password: reader.password, ca: reader.certificate.optional() }));
   const mail = mailSchema.extend({ smtp: withSmtpRules(smtpFields.extend({ password: reader.password.optional() })) });
-  return { mail, config: configSchema.extend({ targets: targetsOf(target), mail: mail.optional() }) };
+  return { mail, config: withConfigRules(configFields.extend({ targets: targetsOf(target), mail: mail.optional() })) };
 }
 
 /** The config a run is made from: validated, defaults filled in, passwords and certificates read, paths as written. */
@@ -85,10 +85,15 @@ function problem(ctx: z.core.$RefinementCtx, message: string): never {
   return z.NEVER;
 }
 
-/** Returns a file's text, or undefined after raising the issue that says why it cannot be read. */
-async function readText(file: string, ctx: z.core.$RefinementCtx): Promise<string | undefined> {
+/**
+ * Returns a file's text, or undefined after raising the issue that says why it cannot be read.
+ * Read synchronously: zod puts the entries of a record whose values parse asynchronously in the
+ * order their reads finish, so targets (and their problems) would come out of the file in another
+ * order than written whenever one password is a file. A few small files at start-up cost nothing.
+ */
+function readText(file: string, ctx: z.core.$RefinementCtx): string | undefined {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (error) {
     problem(ctx, `file "${file}" ${fileErrorText(error)}`);
     return undefined;
@@ -96,9 +101,9 @@ async function readText(file: string, ctx: z.core.$RefinementCtx): Promise<strin
 }
 
 /** A note when a password file can be read by other users of the machine (POSIX only: Windows uses ACLs). */
-async function permissionNote(file: string): Promise<string | undefined> {
+function permissionNote(file: string): string | undefined {
   if (process.platform === 'win32') return undefined;
-  const { mode } = await stat(file);
+  const { mode } = statSync(file);
   return (mode & 0o077) === 0 ? undefined : `: file "${file}" can be read by other users; chmod 600 it`;
 }
 

@@ -500,6 +500,26 @@ describe('loadConfig: passwords', () => {
     }
   });
 
+  test('targets, and the problems of what their fields point to, keep the order they are written in', async () => {
+    const target = (password: unknown) => ({ host: 'h', user: 'u', password, remoteDir: '/' });
+    const dir = await folderWith({
+      'vmftp.config.json': JSON.stringify({ source: 'b', targets: { first: target({ file: 'pw.txt' }), second: target({ env: 'NAS_PW' }), third: target({ env: 'NAS_PW' }) } }),
+      'pw.txt': PASSWORD,
+    });
+    await chmod(path.join(dir, 'pw.txt'), 0o600);
+    assert.deepEqual(Object.keys((await load(dir)).config.targets), ['first', 'second', 'third']);
+    assert.deepEqual(await problemsOf(load(dir, { env: {} })), [
+      `targets.second.password: environment variable NAS_PW is not set`,
+      `targets.third.password: environment variable NAS_PW is not set`,
+    ]);
+    await rm(path.join(dir, 'pw.txt'));
+    assert.deepEqual(await problemsOf(load(dir, { env: {} })), [
+      `targets.first.password: file "${path.join(dir, 'pw.txt')}" does not exist`,
+      `targets.second.password: environment variable NAS_PW is not set`,
+      `targets.third.password: environment variable NAS_PW is not set`,
+    ]);
+  });
+
   test('{ file } missing, empty, readable by others', async () => {
     const dir = await folderWith({
       'vmftp.config.json': JSON.stringify({
