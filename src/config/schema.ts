@@ -10,6 +10,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseBwLimit } from '../core/bwlimit.js';
 import { parseClockTime } from '../core/deadline.js';
+import { vmNameProblem } from '../core/stamp.js';
 
 /**
  * Returns true when the object's own fields parsed, so a whole-object rule
@@ -273,8 +274,8 @@ const clockTime = z.string().refine((value) => parseClockTime(value) !== undefin
 /** The night's window: at `end` no new transfer starts and the running ones stop (README, "A deadline"). */
 export const windowSchema = z.strictObject({ end: clockTime });
 
-/** The whole config file. */
-export const configSchema = z.strictObject({
+/** The whole config file's fields; `withConfigRules` adds what depends on more than one of them. */
+export const configFields = z.strictObject({
   source: localPath.optional(),
   keep: keepSchema.default(3),
   // Eight days: never a false alarm for a nightly, a weekdays-only or a weekly backup job (README).
@@ -289,6 +290,83 @@ export const configSchema = z.strictObject({
   notify: notifySchema.optional(),
   window: windowSchema.optional(),
 });
+
+/**
+ * Returns the config schema made of `fields`, with the rules that tie fields together: target names,
+ * VM names and the targets each route names (configRuleProblems), checked on the parsed config.
+ */
+export function withConfigRules<Fields extends z.ZodType>(fields: Fields) {
+  return fields.superRefine(
+    (config, ctx) => {
+      for (const { path, message } of configRuleProblems(config)) ctx.addIssue({ code: 'custom', path, message });
+    },
+    // Also when fields failed: a route naming no target that exists is reported in the same run as a
+    // bad port. A field that failed holds what was written there, so the rules look before they read.
+    { when: () => true },
+  );
+}
+
+/** The whole config file. */
+export const configSchema = withConfigRules(configFields);
+
+/** One problem of the config's cross-field rules: where, and what. */
+interface RuleProblem {
+  readonly path: PropertyKey[];
+  readonly message: string;
+}
+
+/**
+ * Returns the problems that need more than one field: target names that are empty or hold control
+ * characters, VM keys that are not folder names (core/stamp.ts's rule, the one the scan and deletes
+ * use), routes naming a target that does not exist or naming one twice. Takes the config as the
+ * schema parsed it; what a field's own check reports (a route that is not a list) is skipped here.
+ */
+function configRuleProblems(config: unknown): RuleProblem[] {
+  if (!isRecord(config)) return [];
+  const problems: RuleProblem[] = [];
+  const targetNames = isRecord(config.targets) ? Object.keys(config.targets) : [];
+  for (const name of targetNames) {
+    if (name.trim() === '') problems.push({ path: ['targets', name], message: 'a target name must not be empty' });
+    else if (/[\x00-\x1f\x7f]/.test(name)) {
+      problems.push({ path: ['targets', name], message: 'a target name must not contain control characters' });
+    }
+  }
+  if (!isRecord(config.vms)) return problems;
+  if (Object.keys(config.vms).length === 0) {
+    problems.push({ path: ['vms'], message: "maps no VM; map VM names (or '*') to targets, or leave vms out to send every VM to every target" });
+  }
+  for (const [vm, route] of Object.entries(config.vms)) {
+    const problem = vm === '*' ? undefined : vmNameProblem(vm);
+    if (problem !== undefined) problems.push({ path: ['vms', vm], message: problem });
+    if (targetNames.length === 0) continue; // `targets` itself is reported; every reference would be noise.
+    const seen = new Set<string>();
+    for (const { path, name } of targetReferences(['vms', vm], route)) {
+      if (!targetNames.includes(name)) {
+        problems.push({ path, message: `unknown target ${JSON.stringify(name)} (targets: ${targetNames.join(', ')})` });
+      } else if (seen.has(name)) {
+        problems.push({ path, message: `target ${JSON.stringify(name)} is listed twice` });
+      }
+      seen.add(name);
+    }
+  }
+  return problems;
+}
+
+/** Every non-empty target name a route mentions, with its field path, whatever form the route has. */
+function targetReferences(path: readonly PropertyKey[], route: unknown): { path: PropertyKey[]; name: string }[] {
+  if (typeof route === 'string') return route === '' ? [] : [{ path: [...path], name: route }];
+  if (Array.isArray(route)) {
+    return route.flatMap((name: unknown, index) =>
+      typeof name === 'string' && name !== '' ? [{ path: [...path, index], name }] : [],
+    );
+  }
+  if (isRecord(route) && Array.isArray(route.targets)) return targetReferences([...path, 'targets'], route.targets);
+  return [];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 /** What a user writes in `vmftp.config.ts` (defaults optional); the type `defineConfig` checks. */
 export type VmftpConfig = z.input<typeof configSchema>;

@@ -4,7 +4,6 @@
  * the administrator everything to fix.
  */
 import { z } from 'zod';
-import { vmNameProblem } from '../core/stamp.js';
 import { configSchema, type ValidatedConfig } from './schema.js';
 
 export type { ValidatedConfig };
@@ -19,11 +18,11 @@ type PathKey = PropertyKey;
 
 /**
  * Returns the parsed config with defaults filled in, or every problem found,
- * each as `field: message` (`targets.nas.port: expected a number, got "twenty-one"`).
- * Checks the shape, then what the shape alone cannot: target references and VM names.
+ * each as `field: message` (`targets.nas.port: expected a number, got "twenty-one"`):
+ * the fields' own, then those of the rules that tie fields together (target references, VM names).
  */
 export function validateConfig(raw: unknown): ValidationResult {
-  const checked = checkedWith(configSchema.safeParse(raw, { reportInput: true }), raw, () => false);
+  const checked = checkedWith(configSchema.safeParse(raw, { reportInput: true }), () => false);
   return checked.ok ? checked : { ok: false, problems: checked.problems };
 }
 
@@ -42,16 +41,15 @@ export async function validateConfigReading<Value>(
   schema: z.ZodType<Value>,
   isRead: (issue: Issue) => boolean,
 ): Promise<ReadingValidationResult<Value>> {
-  return checkedWith(await schema.safeParseAsync(raw, { reportInput: true }), raw, isRead);
+  return checkedWith(await schema.safeParseAsync(raw, { reportInput: true }), isRead);
 }
 
-function checkedWith<Value>(parsed: z.ZodSafeParseResult<Value>, raw: unknown, isRead: (issue: Issue) => boolean): ReadingValidationResult<Value> {
-  const issues = parsed.success ? [] : parsed.error.issues;
+function checkedWith<Value>(parsed: z.ZodSafeParseResult<Value>, isRead: (issue: Issue) => boolean): ReadingValidationResult<Value> {
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const { issues } = parsed.error;
   const problems = issues.filter((issue) => !isRead(issue)).flatMap((issue) => issueLines(issue, []));
-  problems.push(...crossFieldProblems(raw));
   const readProblems = issues.filter(isRead).flatMap((issue) => issueLines(issue, []));
-  if (!parsed.success || problems.length > 0) return { ok: false, problems: [...new Set(problems)], readProblems: [...new Set(readProblems)] };
-  return { ok: true, value: parsed.data };
+  return { ok: false, problems: [...new Set(problems)], readProblems: [...new Set(readProblems)] };
 }
 
 /**
@@ -200,57 +198,4 @@ function editDistance(a: string, b: string): number {
     }
   }
   return at(a.length, b.length);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Problems that need more than one field: VM keys that are not folder names,
- * routes naming a target that does not exist or naming one twice. Works on
- * the raw input, skipping what the schema already reports, so these come out
- * in the same run as the shape problems.
- */
-function crossFieldProblems(raw: unknown): string[] {
-  if (!isRecord(raw)) return [];
-  const problems: string[] = [];
-  const targetNames = isRecord(raw.targets) ? Object.keys(raw.targets) : [];
-  for (const name of targetNames) {
-    if (name.trim() === '') problems.push(`${fieldPath(['targets', name])}: a target name must not be empty`);
-    else if (/[\x00-\x1f\x7f]/.test(name)) {
-      problems.push(`${fieldPath(['targets', name])}: a target name must not contain control characters`);
-    }
-  }
-  if (!isRecord(raw.vms)) return problems;
-  if (Object.keys(raw.vms).length === 0) {
-    problems.push(`vms: maps no VM; map VM names (or '*') to targets, or leave vms out to send every VM to every target`);
-  }
-  for (const [vm, route] of Object.entries(raw.vms)) {
-    const problem = vm === '*' ? undefined : vmNameProblem(vm);
-    if (problem !== undefined) problems.push(`${fieldPath(['vms', vm])}: ${problem}`);
-    if (targetNames.length === 0) continue; // `targets` itself is reported; every reference would be noise.
-    const seen = new Set<string>();
-    for (const { path, name } of targetReferences(['vms', vm], route)) {
-      if (!targetNames.includes(name)) {
-        problems.push(`${fieldPath(path)}: unknown target ${JSON.stringify(name)} (targets: ${targetNames.join(', ')})`);
-      } else if (seen.has(name)) {
-        problems.push(`${fieldPath(path)}: target ${JSON.stringify(name)} is listed twice`);
-      }
-      seen.add(name);
-    }
-  }
-  return problems;
-}
-
-/** Every non-empty target name a route mentions, with its field path, whatever form the route has. */
-function targetReferences(path: readonly PathKey[], route: unknown): { path: PathKey[]; name: string }[] {
-  if (typeof route === 'string') return route === '' ? [] : [{ path: [...path], name: route }];
-  if (Array.isArray(route)) {
-    return route.flatMap((name: unknown, index) =>
-      typeof name === 'string' && name !== '' ? [{ path: [...path, index], name }] : [],
-    );
-  }
-  if (isRecord(route) && Array.isArray(route.targets)) return targetReferences([...path, 'targets'], route.targets);
-  return [];
 }
