@@ -7,14 +7,19 @@
  * library entry, `import { defineConfig } from 'vmftp'`).
  *
  * The other dependencies stay in node_modules, loaded when a run needs them: jiti (a .ts config,
- * ~15 MB), yaml (a YAML config, or a JSON one JSON.parse refuses), nodemailer (-m), execa (-u
- * curl/ncftpput, -x), cli-progress, rotating-file-stream (log.file). A dependency added later
- * stays outside too unless it is named here.
+ * ~15 MB; dist/jiti-babel.v8cache, written last, spares it compiling its babel), yaml (a YAML
+ * config, or a JSON one JSON.parse refuses), nodemailer (-m), execa (-u curl/ncftpput, -x),
+ * cli-progress, rotating-file-stream (log.file). A dependency added later stays outside too unless
+ * it is named here.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { createJiti } from 'jiti';
+import { BABEL_CACHE_FILE, babelFile, compileBabel } from '../src/config/babel-cache.js';
+import * as vmftp from '../src/index.js';
+import { setV8Flags } from '../src/v8-flags.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -40,3 +45,13 @@ await build({
   // The CommonJS inside (commander, basic-ftp) calls require() for Node's own modules.
   banner: { js: "import { createRequire as __vmftpCreateRequire } from 'node:module';\nconst require = __vmftpCreateRequire(import.meta.url);" },
 });
+
+// The code cache of the babel jiti runs a JS/TS config through (src/config/babel-cache.ts): made
+// under vmftp's V8 flags, after babel has compiled what loading config.example.ts needs.
+const babel = babelFile();
+if (babel === undefined) throw new Error("jiti's babel (node_modules/jiti/dist/babel.cjs) is missing: run npm install");
+setV8Flags();
+const { transform, script } = compileBabel(babel);
+const jiti = createJiti(import.meta.url, { transform, virtualModules: { vmftp }, fsCache: false, moduleCache: false });
+await jiti.import(path.join(repoRoot, 'config.example.ts'), { default: true });
+await writeFile(path.join(repoRoot, 'dist', BABEL_CACHE_FILE), script.createCachedData());

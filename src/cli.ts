@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import v8 from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { colorsFor } from './report/color.js';
 import { backupCommand } from './commands/backup.js';
@@ -9,13 +8,10 @@ import { ExitCode, exitCodeHelp, InterruptedError } from './errors.js';
 import { failureJson, reportFailure } from './report/failure.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './delivery/log.js';
 import { leaveLocksForNextRun } from './run/lock.js';
+import { setV8Flags } from './v8-flags.js';
 import { vmftpVersion } from './version.js';
 
-// Every 1 MiB chunk read for an upload is a new buffer outside the JS heap. With incremental marking V8
-// answers that churn with full collections: 43-62 per 2 GiB upload (--trace-gc), which took 1.5-1.7 s
-// instead of 1.0-1.15 s without them. Young-generation collections still free the buffers.
-// A CLI has no pauses to hide, so V8's atomic full collections serve it better.
-v8.setFlagsFromString('--no-incremental-marking');
+setV8Flags();
 
 interface CliOptions {
   folder?: string;

@@ -10,6 +10,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { cachedBabelTransform } from './babel-cache.js';
 import { errorCode, fileErrorText } from './resolve.js';
 
 /** The raw content of a config file and its absolute path. */
@@ -47,7 +48,9 @@ class UnusableFile extends Error {}
 const loadModule: Loader = async (filepath) => {
   // Loaded here, not at start: only JS/TS configs need it, and it weighs ~15 MB.
   const { createJiti } = await import('jiti');
+  const transform = cachedBabelTransform();
   const jiti = createJiti(import.meta.url, {
+    ...(transform === undefined ? {} : { transform }),
     // A user's `import { defineConfig } from 'vmftp'` gets this very module, wherever the config
     // file lives (C:\backup, /etc), with no node_modules near it, and inside the standalone
     // executable, which has no package files on disk to resolve to.
