@@ -2,15 +2,20 @@
  * `npm run bench`: vmftp against curl, lftp and the wire, on 127.0.0.1, against pure-ftpd from
  * Debian started and stopped here (issue 7). Not part of `npm test`.
  *
- *   npm run bench                     build, then every section (~7 min); writes bench/RESULTS.md
+ *   npm run bench                     build, then every section (~25 min under load, of which ~7 for
+ *                                     sections 1-5); writes bench/RESULTS.md
  *   npm run bench -- --big            also the peak RSS of a 6 GiB upload (+12 GB of disk, ~2 min)
  *   npm run bench -- --reps 5         repetitions per measurement (default 3; medians are reported)
  *   npm run bench -- --only upload,plan   some sections only (upload, rss, inventory, plan, nightly,
- *                                     links, small); prints the tables but leaves bench/RESULTS.md alone
- *   npm run bench -- --only links,small --reps 1
- *                                     the short version of issue 14's shaped links (~5 min on a quiet
- *                                     machine): the nightly set at 100 Mbit/s and 1 Gbit/s, 1000 small
- *                                     files over a 20 ms round trip (bench/shaped.ts, in `unshare -n`)
+ *                                     links, small, bwlimit, deadline); prints the tables but leaves
+ *                                     bench/RESULTS.md alone
+ *   npm run bench -- --only links,small,bwlimit,deadline --reps 1 --quick
+ *                                     the short version of issue 14's shaped sections (~8 min): the
+ *                                     nightly set at 100 Mbit/s (30 MB vmdks with --quick) and 1 Gbit/s,
+ *                                     1000 small files over a 20 ms round trip, --bwlimit's accuracy
+ *                                     and a timetable change, the deadline and the next run
+ *                                     (bench/shaped.ts and bench/window.ts, in `unshare -n`);
+ *                                     --quick leaves bench/RESULTS.md alone
  *   npm run bench -- --only upload --methods curl,internal,ceiling
  *                                     some clients of the upload section only (ceiling, curl, lftp,
  *                                     internal, vmftp-curl, vmftp-ncftpput); leaves RESULTS.md alone
@@ -34,6 +39,7 @@ import { planRun } from '../src/core/plan.js';
 import { CLI, writeConfig } from '../test/support/cli.js';
 import type { FtpServerHandle } from '../test/support/ftp-srv.js';
 import { chownToFtpUser, pureFtpdUnavailableReason, startPureFtpd } from '../test/support/pure-ftpd.js';
+import { beforeAndAfter } from './before.js';
 import { PARENT_NETNS_ENV, SHAPED_SECTIONS, type ShapedResult, type ShapedSection } from './shaped.js';
 import {
   GiB,
@@ -110,6 +116,8 @@ const SHAPED_TIMEOUT_MS = 30 * 60_000;
 
 interface Options {
   readonly big: boolean;
+  /** `--quick`: the nightly set at 100 Mbit/s with 30 MB vmdks (bench/shaped.ts). */
+  readonly quick: boolean;
   readonly reps: number;
   readonly sections: ReadonlySet<Section>;
   /** `--methods`: the upload section's clients to run (default all). */
@@ -121,6 +129,7 @@ function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
       big: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
       reps: { type: 'string', default: '3' },
       only: { type: 'string' },
       methods: { type: 'string' },
@@ -129,7 +138,7 @@ function parseOptions(): Options {
   });
   if (values.help === true) {
     process.stdout.write(
-      `usage: npm run bench [-- --big] [--reps N] [--only ${SECTIONS.join(',')}] [--methods ${UPLOAD_METHODS.join(',')}]\n`,
+      `usage: npm run bench [-- --big] [--quick] [--reps N] [--only ${SECTIONS.join(',')}] [--methods ${UPLOAD_METHODS.join(',')}]\n`,
     );
     process.exit(0);
   }
@@ -146,11 +155,12 @@ function parseOptions(): Options {
   if (methods !== undefined && methods.length === 0) throw new UsageError('--methods: name at least one client');
   return {
     big: values.big === true,
+    quick: values.quick === true,
     reps,
     sections: new Set((only ?? SECTIONS) as Section[]),
     methods: new Set(methods ?? UPLOAD_METHODS),
-    // A partial run must not overwrite the full one's record.
-    writeResults: only === undefined && methods === undefined,
+    // A partial or quick run must not overwrite the full one's record.
+    writeResults: only === undefined && methods === undefined && values.quick !== true,
   };
 }
 
@@ -670,11 +680,25 @@ async function measureOverLinks(work: string, source: string, files: readonly st
 // 6, 7. Shaped links
 
 /** Runs bench/shaped.ts in a private network namespace of its own and returns what it measured. */
-async function measureShaped(work: string, sections: readonly ShapedSection[], reps: number): Promise<ShapedResult> {
+async function measureShaped(work: string, sections: readonly ShapedSection[], reps: number, quick: boolean): Promise<ShapedResult> {
   const out = path.join(work, 'shaped.json');
   const run = await runChild({
     cmd: 'unshare',
-    args: ['-n', '--', process.execPath, '--import', 'tsx', path.join(PROJECT, 'bench', 'shaped.ts'), '--out', out, '--only', sections.join(','), '--reps', String(reps)],
+    args: [
+      '-n',
+      '--',
+      process.execPath,
+      '--import',
+      'tsx',
+      path.join(PROJECT, 'bench', 'shaped.ts'),
+      '--out',
+      out,
+      '--only',
+      sections.join(','),
+      '--reps',
+      String(reps),
+      ...(quick ? ['--quick'] : []),
+    ],
     env: { ...process.env, [PARENT_NETNS_ENV]: readlinkSync('/proc/self/ns/net') },
     cwd: PROJECT,
     timeoutMs: SHAPED_TIMEOUT_MS,
@@ -683,7 +707,7 @@ async function measureShaped(work: string, sections: readonly ShapedSection[], r
   const result = existsSync(out) ? parseJson<ShapedResult>(readFileSync(out, 'utf8')) : undefined;
   if (run.code !== 0 || result === undefined) {
     const failure = `the shaped sections (${sections.join(', ')}) did not finish: ${describeEnd(run)}`;
-    return { markdown: `## 6, 7. Shaped links\n\nFAILED: ${failure}\n`, verdicts: [{ target: `shaped sections: ${sections.join(', ')}`, measured: failure, result: 'FAIL' }] };
+    return { markdown: `## 6-9. Shaped links\n\nFAILED: ${failure}\n`, verdicts: [{ target: `shaped sections: ${sections.join(', ')}`, measured: failure, result: 'FAIL' }], figures: [] };
   }
   return result;
 }
@@ -707,6 +731,7 @@ function machineTable(server: string): string {
     ['machine', ''],
     [
       ['date', new Date().toISOString().replace(/\.\d+Z$/, 'Z')],
+      ['vmftp commit', commitOf()],
       ['CPU', cpu],
       ['cores', String(os.cpus().length)],
       ['kernel', os.release()],
@@ -716,6 +741,17 @@ function machineTable(server: string): string {
       ['packages', packages],
     ],
   );
+}
+
+/** Returns the checked-out commit (short hash, `+changes` when the tree differs from it): what this run measured. */
+function commitOf(): string {
+  try {
+    const commit = runSync('git', ['-C', PROJECT, 'rev-parse', '--short', 'HEAD']).trim();
+    const changed = runSync('git', ['-C', PROJECT, 'status', '--porcelain', '--untracked-files=no']).trim() !== '';
+    return changed ? `${commit}+changes` : commit;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function mbOf(kib: number | undefined): number {
@@ -880,7 +916,7 @@ function render(results: Results, options: Options, verdicts: Verdict[]): string
     );
   }
 
-  if (results.shaped !== undefined) out.push(results.shaped.markdown);
+  if (results.shaped !== undefined) out.push(results.shaped.markdown, beforeAndAfter(results.shaped.figures, commitOf()));
 
   out.push('## Targets', '', table(['target', 'measured', 'result'], verdicts.map((v) => [v.target, v.measured, v.result])), '');
   return out.join('\n');
@@ -976,6 +1012,8 @@ async function main(): Promise<number> {
     (options.sections.has('upload') ? 2 * UPLOAD_BYTES : 0) +
     (options.sections.has('rss') ? 2 * SMALL_BYTES + (options.big ? 2 * BIG_BYTES : 0) : 0) +
     (options.sections.has('nightly') ? 3 * NIGHTLY.vms * NIGHTLY.files * NIGHTLY.bytes : 0) +
+    // The shaped sections' largest set (600.8 MB), locally and on the server.
+    (SHAPED_SECTIONS.some((section) => options.sections.has(section)) ? 2 * 601 * MB : 0) +
     200 * MiB;
   const disk = statfsSync(work);
   const free = disk.bavail * disk.bsize;
@@ -1020,7 +1058,7 @@ async function main(): Promise<number> {
   await server?.stop();
   if (options.sections.has('nightly')) results.nightly = await measureNightly(work, options.reps);
   const shaped = SHAPED_SECTIONS.filter((section) => options.sections.has(section));
-  if (shaped.length > 0) results.shaped = await measureShaped(work, shaped, options.reps);
+  if (shaped.length > 0) results.shaped = await measureShaped(work, shaped, options.reps, options.quick);
 
   const verdicts = judge(results);
   const markdown = render(results, options, verdicts);
@@ -1029,7 +1067,7 @@ async function main(): Promise<number> {
   if (options.writeResults) {
     writeFileSync(RESULTS, markdown);
     log(`wrote ${path.relative(PROJECT, RESULTS)}`);
-  } else log('--only/--methods: bench/RESULTS.md left unchanged');
+  } else log('--only/--methods/--quick: bench/RESULTS.md left unchanged');
   return verdicts.some((v) => v.result === 'FAIL') ? 1 : 0;
 }
 
