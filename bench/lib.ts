@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 export { freePort } from '../test/support/ports.js';
@@ -341,6 +342,11 @@ export const MiB = 1 << 20;
 /** Throughput in MB/s (10^6 bytes per second). */
 export function mbPerSecond(bytes: number, ms: number): number {
   return bytes / MB / (ms / 1000);
+}
+
+/** Returns the load average of the last 1, 5 and 15 minutes, as `19.4 / 18.8 / 19.1`. */
+export function loadText(): string {
+  return os.loadavg().map((load) => fixed(load, 1)).join(' / ');
 }
 
 export function fixed(value: number, digits = 0): string {

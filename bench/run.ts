@@ -50,6 +50,7 @@ import {
   fileSize,
   fixed,
   freePort,
+  loadText,
   lftpScript,
   mbPerSecond,
   median,
@@ -719,7 +720,7 @@ function verdict(target: string, measured: string, pass: boolean | undefined): V
   return { target, measured, result: pass === undefined ? 'SKIP' : pass ? 'PASS' : 'FAIL' };
 }
 
-function machineTable(server: string): string {
+function machineTable(server: string, started: Results['started']): string {
   const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
   let packages = '';
   try {
@@ -730,7 +731,9 @@ function machineTable(server: string): string {
   return table(
     ['machine', ''],
     [
-      ['date', new Date().toISOString().replace(/\.\d+Z$/, 'Z')],
+      ['date', started.at.toISOString().replace(/\.\d+Z$/, 'Z')],
+      ['the whole bench took', `${fixed((Date.now() - started.at.getTime()) / 60_000, 1)} min`],
+      ['load average (1 / 5 / 15 min)', `${started.load} at the start, ${loadText()} at the end`],
       ['vmftp commit', commitOf()],
       ['CPU', cpu],
       ['cores', String(os.cpus().length)],
@@ -767,6 +770,8 @@ function runsText(samples: readonly Sample[]): string {
 }
 
 interface Results {
+  /** When the bench began, and the machine's load then. */
+  readonly started: { readonly at: Date; readonly load: string };
   uploads?: MethodResult[];
   rss?: { bytes: number; label: string; peaksKiB: number[]; fail?: string }[];
   inventory?: InventoryResult;
@@ -784,7 +789,7 @@ function render(results: Results, options: Options, verdicts: Verdict[]): string
     '(node start, config, login, inventory, transfer, verify, rename). The machine is shared and noisy:',
     'compare figures within one run only.',
     '',
-    machineTable('pure-ftpd on 127.0.0.1, root in the temp folder (same disk as the source files)'),
+    machineTable('pure-ftpd on 127.0.0.1, root in the temp folder (same disk as the source files)', results.started),
     '',
   );
 
@@ -1020,7 +1025,7 @@ async function main(): Promise<number> {
   log(`work folder ${work}: ${fixed(free / GiB, 1)} GiB free, this run needs up to ${fixed(need / GiB, 1)} GiB`);
   if (free < need * 1.1) throw new Error(`not enough free disk in ${work}: ${fixed(free / GiB, 1)} GiB free, ${fixed((need * 1.1) / GiB, 1)} GiB needed`);
 
-  const results: Results = {};
+  const results: Results = { started: { at: new Date(), load: loadText() } };
   if (options.sections.has('plan')) results.plan = measurePlan(options.reps);
 
   let server: Server | undefined;

@@ -30,6 +30,7 @@ import {
   describeEnd,
   fixed,
   lftpScript,
+  loadText,
   median,
   onCleanup,
   ratio,
@@ -132,9 +133,6 @@ function spawnQuiet(cmd: string, args: readonly string[]): void {
   }
 }
 
-function loadText(): string {
-  return os.loadavg().map((load) => fixed(load, 1)).join(' / ');
-}
 
 // ---------------------------------------------------------------------------------------------
 // The clients
