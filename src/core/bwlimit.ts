@@ -158,15 +158,7 @@ export function formatRate(bytesPerSecond: number | undefined): string {
   return `${Number.isInteger(scaled) ? String(scaled) : scaled.toFixed(3)} ${units[unit]}`;
 }
 
-/**
- * Returns the bytes per second that several limits together allow at a time (the lowest of those
- * in force then, undefined when none is), or undefined when there is no timetable at all.
- */
-export function combinedLimitAt(timetables: readonly (BwTimetable | undefined)[]): ((at: Date) => number | undefined) | undefined {
-  const present = timetables.filter((timetable): timetable is BwTimetable => timetable !== undefined);
-  if (present.length === 0) return undefined;
-  return (at) => {
-    const limits = present.map((timetable) => limitAt(timetable, at)).filter((limit): limit is number => limit !== undefined);
-    return limits.length === 0 ? undefined : Math.min(...limits);
-  };
+/** Returns the bytes per second a timetable allows at a time (undefined: no limit then), or undefined when there is no timetable. */
+export function limitOver(timetable: BwTimetable | undefined): ((at: Date) => number | undefined) | undefined {
+  return timetable === undefined ? undefined : (at) => limitAt(timetable, at);
 }

@@ -1,25 +1,39 @@
 /**
- * How long each target's uploads take, forecast for `--simulate`: at the bandwidth limit in force
- * at each moment, else at the speed the last run measured on that target; and, with a deadline,
- * which backups would not be complete by then. Pure: the clock, the limits and the measured
- * speeds are parameters.
+ * How long each target's uploads take, forecast for `--simulate`, all targets together as the run
+ * sends them: the run's bandwidth limit shared among the transfers under way, each target within
+ * its own limit and the speed the last run measured there; and, with a deadline, which backups
+ * would not be complete by then. Pure: the clock, the limits and the measured speeds are parameters.
  */
 import { format } from 'date-fns/format';
-import type { Forecast, ForecastDeferred, MeasuredSpeed, Plan, RateBasis, ScheduledUpload, TargetForecast } from './model.js';
+import type { Forecast, ForecastDeferred, MeasuredSpeed, Plan, RateBasis, ScheduledUpload, TargetForecast, TargetPlan } from './model.js';
 
 /** Returns the bytes per second a limit allows at `time`, or undefined when no limit is in force then. */
 export type LimitAt = (time: Date) => number | undefined;
 
-export interface ForecastInput {
+/** One upload as the forecast sends it: the bytes each of its files still sends (they add up to `bytes`). */
+export interface LoadUpload extends ScheduledUpload {
+  readonly files: readonly number[];
+}
+
+/** One target's part of the forecast. */
+export interface TargetLoad {
   readonly target: string;
-  /** The target's uploads in the order they start (TargetPlan.order). */
-  readonly uploads: readonly ScheduledUpload[];
-  /** When the uploads start: now. */
-  readonly start: Date;
-  /** The bandwidth limit of this target's uploads; absent: no `bwlimit` at all. */
+  /** Its uploads in the order they start (TargetPlan.order). */
+  readonly uploads: readonly LoadUpload[];
+  /** How many files it sends at once at most (its maxConnections): its transfers' part of the run's limit. */
+  readonly connections: number;
+  /** Its own bandwidth limit (`targets.<name>.bwlimit`); absent: it has none. */
   readonly limitAt?: LimitAt;
   /** The last run's speed on this target; absent: none measured yet, or the record is unreadable. */
   readonly measured?: MeasuredSpeed;
+}
+
+export interface ForecastInput {
+  /** When the uploads start: now. */
+  readonly start: Date;
+  readonly targets: readonly TargetLoad[];
+  /** The run's bandwidth limit (`bwlimit`, `--bwlimit`), shared by every transfer of every target; absent: none. */
+  readonly runLimitAt?: LimitAt;
   /** Why there is no measured speed when it is not that no run measured one yet (an unreadable record). */
   readonly measuredUnreadable?: string;
   /** No transfer starts after this, and the running ones stop. */
@@ -32,108 +46,251 @@ export interface ForecastContext {
   /** The last measured speed per target name. */
   readonly measured: Readonly<Record<string, MeasuredSpeed>>;
   readonly measuredUnreadable?: string;
-  /** Returns the bandwidth limit of a target's uploads (its own with the run's), undefined for none. */
+  /** The run's bandwidth limit; absent: none. */
+  readonly runLimitAt?: LimitAt;
+  /** Returns a target's own bandwidth limit, undefined for none. */
   readonly limitFor?: (target: string) => LimitAt | undefined;
+  /** Returns how many files a target sends at once at most (its maxConnections). */
+  readonly connectionsOf: (target: string) => number;
   readonly deadline?: { readonly at: Date; readonly by: string };
 }
 
-/** Limits change at whole minutes (a timetable says HH:MM): within one, the rate is constant. */
+/** Limits change at whole minutes (a timetable says HH:MM): within one, they are constant. */
 const STEP_MS = 60_000;
 /** Uploads that would take longer than this get no estimate: some limit in force is as good as zero. */
 const HORIZON_MS = 366 * 24 * 3_600_000;
 
-/** Returns the forecast of every target of `plan` (see forecastTarget). */
+/** Returns the forecast of every target of `plan` (see forecastTargets). */
 export function forecastPlan(plan: Plan, context: ForecastContext): Forecast {
   const { start, deadline } = context;
+  const targets = plan.targets.map((targetPlan): TargetLoad => {
+    const limitAt = context.limitFor?.(targetPlan.target);
+    const measured = Object.hasOwn(context.measured, targetPlan.target) ? context.measured[targetPlan.target] : undefined;
+    return {
+      target: targetPlan.target,
+      uploads: loadOf(targetPlan),
+      connections: context.connectionsOf(targetPlan.target),
+      ...(limitAt === undefined ? {} : { limitAt }),
+      ...(measured === undefined ? {} : { measured }),
+    };
+  });
   return {
     from: start.toISOString(),
     ...(deadline === undefined ? {} : { deadline: { at: deadline.at.toISOString(), by: deadline.by } }),
-    targets: plan.targets.map(({ target, order }) => {
-      const limitAt = context.limitFor?.(target);
-      const measured = Object.hasOwn(context.measured, target) ? context.measured[target] : undefined;
-      return forecastTarget({
-        target,
-        uploads: order,
-        start,
-        ...(limitAt === undefined ? {} : { limitAt }),
-        ...(measured === undefined ? {} : { measured }),
-        ...(context.measuredUnreadable === undefined ? {} : { measuredUnreadable: context.measuredUnreadable }),
-        ...(deadline === undefined ? {} : { deadline: deadline.at }),
-      });
+    targets: forecastTargets({
+      start,
+      targets,
+      ...(context.runLimitAt === undefined ? {} : { runLimitAt: context.runLimitAt }),
+      ...(context.measuredUnreadable === undefined ? {} : { measuredUnreadable: context.measuredUnreadable }),
+      ...(deadline === undefined ? {} : { deadline: deadline.at }),
     }),
   };
 }
 
 /**
- * Returns the forecast of one target: its bytes, how long its uploads take and when they end,
- * each moment at the bandwidth limit in force then, else at the last run's measured speed (the
- * uploads share the rate, one after the other in start order); and with a deadline, the uploads
- * that would not end by it. No estimate when some moment has neither a limit nor a measured speed.
+ * Returns a target's uploads in start order, each with the bytes its files still send (a file only
+ * verified sends none); an upload whose files are not listed is one transfer of its bytes.
  */
-export function forecastTarget(input: ForecastInput): TargetForecast {
-  const { target, uploads, start } = input;
-  const bytes = uploads.reduce((sum, upload) => sum + upload.bytes, 0);
-  const { measured } = input;
-  const measuredRate = measured !== undefined && measured.bytes > 0 && measured.seconds > 0 ? measured.bytes / measured.seconds : undefined;
-  const basis = new Set<RateBasis>();
-  const rateAt = (time: Date): number | undefined => {
-    const limit = input.limitAt?.(time);
-    if (limit !== undefined) {
-      basis.add('bwlimit');
-      return limit;
+function loadOf(targetPlan: TargetPlan): LoadUpload[] {
+  return targetPlan.order.map((upload) => {
+    const action = targetPlan.vms
+      .find((vmPlan) => vmPlan.vm === upload.vm)
+      ?.actions.find((candidate) => candidate.stamp === upload.stamp && (candidate.type === 'upload' || candidate.type === 'resume'));
+    const listed = action?.type === 'upload' || action?.type === 'resume' ? action.files.map((file) => file.size - file.offset) : [];
+    const files = listed.reduce((sum, bytes) => sum + bytes, 0) === upload.bytes ? listed : [upload.bytes];
+    return { ...upload, files: files.filter((bytes) => bytes > 0) };
+  });
+}
+
+/** One target while the forecast runs. */
+interface Flow {
+  readonly load: TargetLoad;
+  readonly bytes: number;
+  readonly measuredRate: number | undefined;
+  /** Where each file ends, counted in the target's bytes in start order. */
+  readonly fileEnds: readonly number[];
+  /** Where each upload ends, likewise. */
+  readonly uploadEnds: readonly number[];
+  /** When each upload ends (ms), as far as the forecast got. */
+  readonly ends: number[];
+  readonly basis: Set<RateBasis>;
+  /** The other targets that took a share of the run's limit while it held this one. */
+  readonly sharedWith: Set<string>;
+  sent: number;
+  nextFile: number;
+  startRate?: number;
+  sentByDeadline?: number;
+  noEstimate?: string;
+}
+
+/** What holds a target back for a while: its rate, and the limit or speed that sets it. */
+interface Share {
+  readonly rate: number;
+  readonly basis: RateBasis;
+  /** True when its part of the run's limit is what holds it. */
+  readonly byRunLimit: boolean;
+}
+
+/**
+ * Returns the forecast of every target, all sending at once: its bytes, how long its uploads
+ * take and when they end; with a deadline, the uploads that would not end by it. At each moment
+ * a target sends at most its own limit in force and the speed the last run measured there (the
+ * link's: see run/speed-record.ts), and the run's limit in force is shared among the transfers
+ * under way, in turn, as the limiter serves them (backends/bandwidth.ts): a target with two files
+ * under way gets two parts, a target held below its part by its own limit or speed leaves the
+ * rest to the others, and one that is done frees its part. A target's uploads go one after the
+ * other in start order at the target's rate, as many of its files under way as its connections
+ * allow. No estimate for a target when some moment has neither a limit nor a measured speed for
+ * it: it is left out from then on.
+ */
+export function forecastTargets(input: ForecastInput): TargetForecast[] {
+  const { start } = input;
+  const deadline = input.deadline?.getTime();
+  const flows = input.targets.map(flowOf);
+  let now = start.getTime();
+  let sending = flows.filter((flow) => flow.bytes > 0);
+  for (const flow of flows.filter((candidate) => candidate.bytes === 0)) {
+    const rate = ratesAt(input, [flow], start)[0];
+    if (rate === undefined) flow.noEstimate = noRateReason(input, flow.load);
+    else flow.startRate = rate.rate;
+    flow.ends.push(...flow.uploadEnds.map(() => start.getTime()));
+  }
+  if (deadline !== undefined && deadline <= now) for (const flow of sending) flow.sentByDeadline = 0;
+
+  while (sending.length > 0) {
+    if (now - start.getTime() > HORIZON_MS) {
+      for (const flow of sending) flow.noEstimate = 'the uploads would take more than a year at the bandwidth limits in force';
+      break;
     }
-    if (measuredRate !== undefined) basis.add('measured');
-    return measuredRate;
+    const time = new Date(now);
+    const shares = ratesAt(input, sending, time);
+    sending.forEach((flow, index) => {
+      const share = shares[index];
+      if (share === undefined) {
+        flow.noEstimate = noRateReason(input, flow.load, now === start.getTime() ? undefined : time);
+        return;
+      }
+      flow.startRate ??= share.rate;
+      flow.basis.add(share.basis);
+      if (share.byRunLimit) for (const other of sending) if (other !== flow) flow.sharedWith.add(other.load.target);
+    });
+    // Until the next minute, the deadline or the end of a file, whichever comes first: the rates hold until then.
+    let until = (Math.floor(now / STEP_MS) + 1) * STEP_MS;
+    if (deadline !== undefined && deadline > now) until = Math.min(until, deadline);
+    const fileEndsAt = sending.map((flow, index) => fileEndAt(flow, shares[index]?.rate ?? 0, now));
+    for (const end of fileEndsAt) until = Math.min(until, end);
+    sending.forEach((flow, index) => advance(flow, shares[index]?.rate ?? 0, now, until, (fileEndsAt[index] ?? Infinity) <= until));
+    now = until;
+    if (deadline === now) for (const flow of flows) flow.sentByDeadline ??= flow.sent;
+    sending = sending.filter((flow) => flow.noEstimate === undefined && flow.nextFile < flow.fileEnds.length);
+  }
+  return flows.map((flow) => forecastOf(flow, start, deadline));
+}
+
+function flowOf(load: TargetLoad): Flow {
+  const { measured } = load;
+  const fileEnds: number[] = [];
+  const uploadEnds: number[] = [];
+  let bytes = 0;
+  for (const upload of load.uploads) {
+    for (const file of upload.files) fileEnds.push((bytes += file));
+    uploadEnds.push(bytes);
+  }
+  return {
+    load,
+    bytes,
+    measuredRate: measured !== undefined && measured.bytes > 0 && measured.seconds > 0 ? measured.bytes / measured.seconds : undefined,
+    fileEnds,
+    uploadEnds,
+    ends: [],
+    basis: new Set(),
+    sharedWith: new Set(),
+    sent: 0,
+    nextFile: 0,
   };
-  const noEstimate = (why: string): TargetForecast => ({ target, bytes, noEstimate: why });
-  const withEstimate = (durationMs: number, startRate: number, deferred?: ForecastDeferred[]): TargetForecast => ({
+}
+
+/** Returns when (ms) `flow`'s file under way ends at `rate` from `now` on; Infinity at no rate. */
+function fileEndAt(flow: Flow, rate: number, now: number): number {
+  const end = flow.fileEnds[flow.nextFile];
+  return rate > 0 && end !== undefined ? now + ((end - flow.sent) * 1000) / rate : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Sends `flow`'s bytes at `rate` from `from` to `until` (ms), noting the end of every upload on
+ * the way; `fileEnds`: its file under way ends at `until`, exactly (no rounding may leave a
+ * fraction of a byte, and the forecast without progress).
+ */
+function advance(flow: Flow, rate: number, from: number, until: number, fileEnds: boolean): void {
+  const before = flow.sent;
+  const reached = fileEnds ? (flow.fileEnds[flow.nextFile] ?? flow.bytes) : before + (rate * (until - from)) / 1000;
+  flow.sent = Math.min(flow.bytes, reached);
+  while ((flow.fileEnds[flow.nextFile] ?? Infinity) <= flow.sent) flow.nextFile++;
+  while ((flow.uploadEnds[flow.ends.length] ?? Infinity) <= flow.sent) {
+    const end = flow.uploadEnds[flow.ends.length] ?? 0;
+    flow.ends.push(rate > 0 ? Math.min(until, from + ((end - before) * 1000) / rate) : from);
+  }
+}
+
+/**
+ * Returns the rate of each of `flows` at `time`, undefined for one with no limit and no measured
+ * speed while the run's limit is not in force either: each is held to its own limit and measured
+ * speed, then the run's limit is shared among the transfers under way (each target's count
+ * at most its connections, and not more than its files left), the least one first, so that
+ * what one cannot use goes to the others.
+ */
+function ratesAt(input: ForecastInput, flows: readonly Flow[], time: Date): (Share | undefined)[] {
+  const caps = flows.map((flow) => {
+    const own = flow.load.limitAt?.(time);
+    if (own === undefined) return flow.measuredRate === undefined ? undefined : { rate: flow.measuredRate, basis: 'measured' as const };
+    return flow.measuredRate !== undefined && flow.measuredRate < own ? { rate: flow.measuredRate, basis: 'measured' as const } : { rate: own, basis: 'bwlimit' as const };
+  });
+  const runLimit = input.runLimitAt?.(time);
+  if (runLimit === undefined) return caps.map((cap) => (cap === undefined ? undefined : { ...cap, byRunLimit: false }));
+  const transfers = flows.map((flow) => Math.max(1, Math.min(flow.load.connections, flow.fileEnds.length - flow.nextFile)));
+  const shares: (Share | undefined)[] = flows.map(() => undefined);
+  // Water-filling: the target whose cap per transfer is lowest takes its cap if its part allows it, and leaves the rest.
+  const byCapPerTransfer = flows.map((_, index) => index).sort((a, b) => (caps[a]?.rate ?? Infinity) / (transfers[a] ?? 1) - (caps[b]?.rate ?? Infinity) / (transfers[b] ?? 1));
+  let left = runLimit;
+  let transfersLeft = transfers.reduce((sum, count) => sum + count, 0);
+  for (const index of byCapPerTransfer) {
+    const cap = caps[index];
+    const count = transfers[index] ?? 1;
+    const part = (left * count) / transfersLeft;
+    shares[index] = cap !== undefined && cap.rate <= part ? { ...cap, byRunLimit: false } : { rate: part, basis: 'bwlimit', byRunLimit: true };
+    left -= shares[index]?.rate ?? 0;
+    transfersLeft -= count;
+  }
+  return shares;
+}
+
+function forecastOf(flow: Flow, start: Date, deadline: number | undefined): TargetForecast {
+  const { target, measured } = flow.load;
+  const { bytes } = flow;
+  if (flow.noEstimate !== undefined || flow.startRate === undefined) return { target, bytes, noEstimate: flow.noEstimate ?? 'no estimate' };
+  const durationMs = (flow.ends.at(-1) ?? start.getTime()) - start.getTime();
+  return {
     target,
     bytes,
-    estimate: { durationMs: Math.round(durationMs), endsAt: new Date(start.getTime() + durationMs).toISOString(), basis: [...basis], startRate },
-    ...(basis.has('measured') && measured !== undefined ? { measured } : {}),
-    ...(deferred === undefined ? {} : { deferred }),
-  });
-
-  const startRate = rateAt(start);
-  if (startRate === undefined) return noEstimate(noRateReason(input));
-  const deadline = input.deadline?.getTime();
-  if (bytes === 0) return withEstimate(0, startRate, deadline === undefined ? undefined : []);
-
-  // Walk the minutes: an upload ends once the bytes before it and its own have gone, at the rates of the way.
-  const ends: number[] = [];
-  let sentByDeadline: number | undefined;
-  let now = start.getTime();
-  let sent = 0;
-  let next = 0;
-  let boundary = uploads[0]?.bytes ?? 0;
-  while (next < uploads.length) {
-    if (now - start.getTime() > HORIZON_MS) return noEstimate('the uploads would take more than a year at the bandwidth limits in force');
-    const rate = rateAt(new Date(now));
-    if (rate === undefined) return noEstimate(noRateReason(input, new Date(now)));
-    const stepEnd = (Math.floor(now / STEP_MS) + 1) * STEP_MS;
-    const stepSent = sent + (rate * (stepEnd - now)) / 1000;
-    if (deadline !== undefined && sentByDeadline === undefined && deadline <= stepEnd) {
-      sentByDeadline = Math.min(bytes, sent + (rate * Math.max(0, deadline - now)) / 1000);
-    }
-    while (next < uploads.length && boundary <= stepSent) {
-      ends.push(rate > 0 ? now + ((boundary - sent) * 1000) / rate : now);
-      next++;
-      boundary += uploads[next]?.bytes ?? 0;
-    }
-    sent = Math.min(stepSent, bytes);
-    now = stepEnd;
-  }
-  const durationMs = (ends[ends.length - 1] ?? start.getTime()) - start.getTime();
-  if (deadline === undefined) return withEstimate(durationMs, startRate);
-  return withEstimate(durationMs, startRate, deferredBy(uploads, ends, deadline, sentByDeadline ?? bytes));
+    estimate: {
+      durationMs: Math.round(durationMs),
+      endsAt: new Date(start.getTime() + durationMs).toISOString(),
+      basis: [...flow.basis],
+      startRate: flow.startRate,
+      ...(flow.sharedWith.size === 0 ? {} : { sharedWith: [...flow.sharedWith] }),
+    },
+    ...(flow.basis.has('measured') && measured !== undefined ? { measured } : {}),
+    ...(deadline === undefined ? {} : { deferred: deferredBy(flow, deadline) }),
+  };
 }
 
 /** Returns the uploads that end after the deadline, with the bytes of each sent by then. */
-function deferredBy(uploads: readonly ScheduledUpload[], ends: readonly number[], deadline: number, sentByDeadline: number): ForecastDeferred[] {
+function deferredBy(flow: Flow, deadline: number): ForecastDeferred[] {
+  const sentByDeadline = flow.sentByDeadline ?? flow.bytes;
   const deferred: ForecastDeferred[] = [];
   let before = 0;
-  uploads.forEach((upload, index) => {
-    if ((ends[index] ?? Number.POSITIVE_INFINITY) > deadline) {
+  flow.load.uploads.forEach((upload, index) => {
+    if ((flow.ends[index] ?? Number.POSITIVE_INFINITY) > deadline) {
       const sent = Math.round(Math.min(upload.bytes, Math.max(0, sentByDeadline - before)));
       deferred.push({ vm: upload.vm, stamp: upload.stamp, bytes: upload.bytes, sentByDeadline: sent });
     }
@@ -143,9 +300,9 @@ function deferredBy(uploads: readonly ScheduledUpload[], ends: readonly number[]
 }
 
 /** Returns why a target has no estimate: no limit in force (at `from`, or at all) and no measured speed. */
-function noRateReason(input: ForecastInput, from?: Date): string {
-  const limit =
-    input.limitAt === undefined ? 'no bwlimit' : from === undefined ? 'no bwlimit in force now' : `no bwlimit in force from ${format(from, 'EEE HH:mm')}`;
-  const speed = input.measuredUnreadable ?? `no run has measured the speed to ${input.target} yet`;
+function noRateReason(input: ForecastInput, load: TargetLoad, from?: Date): string {
+  const anyLimit = input.runLimitAt !== undefined || load.limitAt !== undefined;
+  const limit = !anyLimit ? 'no bwlimit' : from === undefined ? 'no bwlimit in force now' : `no bwlimit in force from ${format(from, 'EEE HH:mm')}`;
+  const speed = input.measuredUnreadable ?? `no run has measured the speed to ${load.target} yet`;
   return `no estimate yet: ${limit}, and ${speed}`;
 }

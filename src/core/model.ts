@@ -192,6 +192,8 @@ export interface Estimate {
   readonly basis: readonly RateBasis[];
   /** Bytes per second when the uploads start. */
   readonly startRate: number;
+  /** The other targets that take a part of the run's `bwlimit` while it holds this one back; absent: none. */
+  readonly sharedWith?: readonly string[];
 }
 
 /** A backup that would not be complete by the deadline: it stays `.partial` (or is not started) and resumes next run. */

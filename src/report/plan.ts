@@ -22,11 +22,13 @@ function forecastLines(target: TargetForecast, forecast: Forecast): string[] {
   const measured = target.measured;
   const lastRun =
     measured === undefined ? '' : `${formatSpeed(measured.bytes, measured.seconds * 1000)}, measured by the run of ${clock(measured.measuredAt, forecast.from)}`;
+  // The run's bwlimit is one for all targets: say with which it is shared, or the time looks like this target's alone.
+  const bwlimit = estimate.sharedWith === undefined ? 'the bwlimit' : `the bwlimit shared with ${estimate.sharedWith.join(', ')}`;
   const rate =
     estimate.basis.length === 2
-      ? `at the bwlimit where one holds, else at ${lastRun}`
+      ? `at ${bwlimit} where it holds, else at ${lastRun}`
       : estimate.basis[0] === 'bwlimit'
-        ? `at the bwlimit, ${formatSpeed(estimate.startRate, 1000)} at the start`
+        ? `at ${bwlimit}, ${formatSpeed(estimate.startRate, 1000)} at the start`
         : `at ${lastRun}`;
   const lines = [`  forecast: ${formatBytes(target.bytes)} in about ${formatDuration(estimate.durationMs)}, done around ${clock(estimate.endsAt, forecast.from)} (${rate})`];
   const { deadline } = forecast;

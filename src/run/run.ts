@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { UploadJob } from '../backends/backend.js';
 import { Bandwidth, type TransferLimit } from '../backends/bandwidth.js';
-import { combinedLimitAt } from '../core/bwlimit.js';
+import { limitOver } from '../core/bwlimit.js';
 import { createCurlBackend } from '../backends/curl.js';
 import { createInternalBackend } from '../backends/internal.js';
 import { createNcftpputBackend } from '../backends/ncftpput.js';
@@ -330,15 +330,17 @@ function logPassiveRewrite(target: TargetConfig, how: DataConnection | undefined
   );
 }
 
-/** Returns the forecast `-S` shows: at each target's last measured speed (the record next to the lock). */
+/** Returns the forecast `-S` shows: at the bwlimits in force and each target's last measured speed (the record next to the lock). */
 async function forecastOf(plan: Plan, config: ResolvedConfig, startedAt: Date, deadline: Deadline | undefined, log: Logger): Promise<Forecast> {
   const record = await readSpeedRecord(speedRecordFile(config.lockFile));
   if ('unreadable' in record) log.warn(`no upload time estimate from the last run: ${record.unreadable}`);
+  const runLimitAt = limitOver(config.bwlimit);
   return forecastPlan(plan, {
     start: startedAt,
     ...(deadline === undefined ? {} : { deadline }),
-    // A target's uploads pass its own bwlimit and the run's: the lower one in force holds.
-    limitFor: (target) => combinedLimitAt([config.targets[target]?.bwlimit, config.bwlimit]),
+    ...(runLimitAt === undefined ? {} : { runLimitAt }),
+    limitFor: (target) => limitOver(config.targets[target]?.bwlimit),
+    connectionsOf: (target) => config.targets[target]?.maxConnections ?? 1,
     measured: 'speeds' in record ? record.speeds : {},
     ...('unreadable' in record ? { measuredUnreadable: `the record of measured speeds ${record.unreadable}` } : {}),
   });

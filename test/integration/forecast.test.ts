@@ -1,8 +1,8 @@
 /**
  * The forecast of `-S`, through the built CLI against a real server: no estimate before any run,
  * an estimate at the speed a real run measured after one, and a broken record of speeds said as
- * such; with a deadline, the backups it would defer and how much of each would be on the server
- * by then.
+ * such; the run's bwlimit shared by two targets; with a deadline, the backups it would defer and
+ * how much of each would be on the server by then.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -72,6 +72,23 @@ describe('-S forecasts how long the uploads take', () => {
     const run = await s.vmftp();
     assert.equal(run.code, 0, run.stderr);
     assert.ok('nas' in (JSON.parse(readFileSync(record, 'utf8')) as { targets: object }).targets, 'the next run writes it anew');
+  });
+
+  test("two targets share the run's --bwlimit: each at half of it, and the text says with which", BOUNDED, async (t: TestContext) => {
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 2_000_000 } },
+      targets: { nas: '/nas', offsite: '/offsite' },
+    });
+    const simulated = await s.vmftp('-S', '--json', '--bwlimit', '1M');
+    assert.equal(simulated.code, 0, simulated.stderr);
+    const [nas, offsite] = forecastOf(simulated.stdout).targets;
+    assert.equal(nas?.estimate?.startRate, 512 * 1024);
+    assert.equal(offsite?.estimate?.startRate, 512 * 1024);
+    assert.deepEqual([nas?.estimate?.sharedWith, offsite?.estimate?.sharedWith], [['offsite'], ['nas']]);
+    assert.equal(nas?.estimate?.durationMs, Math.round((2_000_000 / (512 * 1024)) * 1000));
+
+    const text = await s.vmftp('-S', '--bwlimit', '1M');
+    assert.match(text.stdout, /^ {2}forecast: .+ \(at the bwlimit shared with offsite, 0\.5 MB\/s at the start\)$/m, text.stdout);
   });
 
   test('with --max-duration, -S lists the backups the deadline would defer and what each has sent by then', BOUNDED, async (t: TestContext) => {

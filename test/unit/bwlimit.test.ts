@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { combinedLimitAt, formatRate, limitAt, neverLimits, parseBwLimit, parseRate, type BwTimetable } from '../../src/core/bwlimit.js';
+import { formatRate, limitOver, limitAt, neverLimits, parseBwLimit, parseRate, type BwTimetable } from '../../src/core/bwlimit.js';
 
 function timetable(spec: string): BwTimetable {
   const parsed = parseBwLimit(spec);
@@ -154,13 +154,12 @@ describe('neverLimits and formatRate', () => {
   });
 });
 
-describe('combinedLimitAt: a target\'s own limit with the run\'s', () => {
-  it('the lower one in force holds; none in force is no limit; no timetable is no function', () => {
-    const both = combinedLimitAt([timetable('1M'), timetable('08:00,512k 23:00,off')]);
-    assert.ok(both);
-    assert.equal(both(at('Mon', '09:00')), 512 * KiB);
-    assert.equal(both(at('Mon', '23:30')), MiB);
-    assert.equal(combinedLimitAt([timetable('off'), undefined])?.(at('Mon', '09:00')), undefined);
-    assert.equal(combinedLimitAt([undefined, undefined]), undefined);
+describe('limitOver: a timetable as the forecast reads it', () => {
+  it('the limit in force at each time; no timetable is no function', () => {
+    const evening = limitOver(timetable('08:00,512k 23:00,off'));
+    assert.ok(evening);
+    assert.equal(evening(at('Mon', '09:00')), 512 * KiB);
+    assert.equal(evening(at('Mon', '23:30')), undefined);
+    assert.equal(limitOver(undefined), undefined);
   });
 });

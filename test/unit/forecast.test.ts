@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { forecastPlan, forecastTarget, type ForecastInput, type LimitAt } from '../../src/core/forecast.js';
-import { planOf, targetPlan } from '../support/plan.js';
+import { forecastPlan, forecastTargets, type ForecastInput, type LimitAt, type TargetLoad } from '../../src/core/forecast.js';
+import type { TargetForecast } from '../../src/core/model.js';
+import { planOf, targetPlan, vmPlan } from '../support/plan.js';
 
 const MB = 1_000_000;
 const START = new Date('2026-11-28T22:59:00Z');
 const at = (seconds: number): Date => new Date(START.getTime() + seconds * 1000);
 
-function uploads(...megabytes: number[]): ForecastInput['uploads'] {
-  return megabytes.map((mb, index) => ({ vm: `VM${index + 1}`, stamp: '2026-11-28-220000', bytes: mb * MB }));
+/** Uploads VM1, VM2... of one file each, of these megabytes. */
+function uploads(...megabytes: number[]): TargetLoad['uploads'] {
+  return megabytes.map((mb, index) => ({ vm: `VM${index + 1}`, stamp: '2026-11-28-220000', bytes: mb * MB, files: [mb * MB] }));
 }
 
 /** A limit of `before` bytes/s until `change`, `after` from then on (undefined: no limit). */
@@ -18,65 +20,158 @@ function timetable(change: Date, before: number | undefined, after: number | und
 
 const measured = (bytes: number, seconds: number) => ({ bytes, seconds, measuredAt: '2026-11-27T03:00:00Z' });
 
-describe('forecastTarget: how long the uploads take', () => {
+/** `target` sending `megabytes` over 2 connections, with what else it says. */
+function load(target: string, megabytes: readonly number[], rest: Partial<Omit<TargetLoad, 'target' | 'uploads'>> = {}): TargetLoad {
+  return { target, uploads: uploads(...megabytes), connections: 2, ...rest };
+}
+
+/** Returns the forecast of `nas` alone, sending `megabytes`, with its own limit `limitAt` (the run has none). */
+function alone(megabytes: readonly number[], rest: Partial<Omit<TargetLoad, 'target' | 'uploads'>> & Pick<ForecastInput, 'deadline'> = {}): TargetForecast {
+  const { deadline, ...target } = rest;
+  const [forecast] = forecastTargets({ start: START, targets: [load('nas', megabytes, target)], ...(deadline === undefined ? {} : { deadline }) });
+  assert.ok(forecast);
+  return forecast;
+}
+
+/** Returns the forecasts of `targets` sending together under the run's limit `runLimitAt`, by target name. */
+function together(runLimitAt: LimitAt, targets: readonly TargetLoad[], deadline?: Date): Record<string, TargetForecast> {
+  const forecasts = forecastTargets({ start: START, targets, runLimitAt, ...(deadline === undefined ? {} : { deadline }) });
+  return Object.fromEntries(forecasts.map((forecast) => [forecast.target, forecast]));
+}
+
+describe('forecastTargets, one target: how long the uploads take', () => {
   it('at the speed the last run measured when there is no bwlimit', () => {
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(60, 40), start: START, measured: measured(50 * MB, 50) });
+    const forecast = alone([60, 40], { measured: measured(50 * MB, 50) });
     assert.equal(forecast.bytes, 100 * MB);
     assert.deepEqual(forecast.estimate, { durationMs: 100_000, endsAt: at(100).toISOString(), basis: ['measured'], startRate: MB });
     assert.equal(forecast.deferred, undefined);
   });
 
-  it('at the bwlimit in force, not the measured speed, while a limit holds', () => {
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(100), start: START, limitAt: () => 2 * MB, measured: measured(MB, 1) });
+  it('at the bwlimit in force when the link measured faster', () => {
+    const forecast = alone([100], { limitAt: () => 2 * MB, measured: measured(4 * MB, 1) });
     assert.equal(forecast.estimate?.durationMs, 50_000);
     assert.deepEqual(forecast.estimate?.basis, ['bwlimit']);
+    assert.equal(forecast.measured, undefined, 'the measured speed did not count');
+  });
+
+  it('at the measured speed when the link measured slower than the bwlimit: a limit does not make a link faster', () => {
+    const forecast = alone([100], { limitAt: () => 2 * MB, measured: measured(MB, 1) });
+    assert.equal(forecast.estimate?.durationMs, 100_000);
+    assert.deepEqual(forecast.estimate?.basis, ['measured']);
   });
 
   it('follows a timetable: a change at 23:00 applies from 23:00 on', () => {
     // 60 MB in the minute at 1 MB/s, then 540 MB at 10 MB/s.
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(600), start: START, limitAt: timetable(at(60), MB, 10 * MB) });
+    const forecast = alone([600], { limitAt: timetable(at(60), MB, 10 * MB) });
     assert.equal(forecast.estimate?.durationMs, 114_000);
     assert.equal(forecast.estimate?.startRate, MB);
   });
 
   it('uses the measured speed where the timetable says off', () => {
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(600), start: START, limitAt: timetable(at(60), MB, undefined), measured: measured(20 * MB, 1) });
+    const forecast = alone([600], { limitAt: timetable(at(60), MB, undefined), measured: measured(20 * MB, 1) });
     assert.equal(forecast.estimate?.durationMs, 60_000 + 27_000);
     assert.deepEqual(forecast.estimate?.basis, ['bwlimit', 'measured']);
   });
 
   it('says there is no estimate yet when no limit holds and no run measured the target', () => {
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(10), start: START });
+    const forecast = alone([10]);
     assert.equal(forecast.estimate, undefined);
     assert.match(forecast.noEstimate ?? '', /^no estimate yet: no bwlimit, and no run has measured the speed to nas yet$/);
   });
 
   it('has no estimate when the timetable turns the limit off before the end and nothing was measured', () => {
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(600), start: START, limitAt: timetable(at(60), MB, undefined) });
+    const forecast = alone([600], { limitAt: timetable(at(60), MB, undefined) });
     assert.equal(forecast.estimate, undefined);
     assert.match(forecast.noEstimate ?? '', /^no estimate yet: no bwlimit in force from \w{3} \d\d:\d\d, and no run has measured the speed to nas yet$/);
   });
 
   it('a measurement of nothing is no measurement', () => {
-    assert.equal(forecastTarget({ target: 'nas', uploads: uploads(1), start: START, measured: measured(0, 0) }).estimate, undefined);
+    assert.equal(alone([1], { measured: measured(0, 0) }).estimate, undefined);
   });
 
   it('nothing to upload takes no time', () => {
-    const forecast = forecastTarget({ target: 'nas', uploads: [], start: START, measured: measured(MB, 1), deadline: at(1) });
+    const forecast = alone([], { measured: measured(MB, 1), deadline: at(1) });
     assert.equal(forecast.estimate?.durationMs, 0);
     assert.deepEqual(forecast.deferred, []);
   });
 
   it('a limit that never lets enough through gives no estimate rather than a wait without end', () => {
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(1), start: START, limitAt: () => 0 });
-    assert.match(forecast.noEstimate ?? '', /more than a year/);
+    assert.match(alone([1], { limitAt: () => 0 }).noEstimate ?? '', /more than a year/);
   });
 });
 
-describe('forecastTarget: what a deadline would defer', () => {
+describe('forecastTargets, several targets: the run\'s bwlimit is shared', () => {
+  const runLimit = () => MB;
+
+  it('two targets under one run-wide limit take twice as long as one alone', () => {
+    const one = together(runLimit, [load('nas', [60])]);
+    const two = together(runLimit, [load('nas', [60]), load('offsite', [60])]);
+    assert.equal(one.nas?.estimate?.durationMs, 60_000);
+    assert.equal(two.nas?.estimate?.durationMs, 120_000);
+    assert.equal(two.offsite?.estimate?.durationMs, 120_000);
+    assert.equal(two.nas?.estimate?.startRate, MB / 2);
+    assert.deepEqual(two.nas?.estimate?.sharedWith, ['offsite']);
+    assert.equal(one.nas?.estimate?.sharedWith, undefined);
+  });
+
+  it('the first to finish frees its share', () => {
+    // Half each until nas's 30 MB are up at 60 s; then offsite's last 60 MB at the whole 1 MB/s.
+    const forecasts = together(runLimit, [load('nas', [30]), load('offsite', [90])], at(90));
+    assert.equal(forecasts.nas?.estimate?.durationMs, 60_000);
+    assert.equal(forecasts.offsite?.estimate?.durationMs, 120_000);
+    assert.deepEqual(forecasts.nas?.deferred, []);
+    assert.deepEqual(forecasts.offsite?.deferred?.map((upload) => upload.sentByDeadline), [60 * MB]);
+  });
+
+  it("a target's own lower limit leaves the rest to the other", () => {
+    const forecasts = together(runLimit, [load('nas', [12], { limitAt: () => MB / 5 }), load('offsite', [48])]);
+    assert.equal(forecasts.nas?.estimate?.startRate, MB / 5);
+    assert.equal(forecasts.offsite?.estimate?.startRate, (MB * 4) / 5);
+    assert.equal(forecasts.nas?.estimate?.durationMs, 60_000);
+    assert.equal(forecasts.offsite?.estimate?.durationMs, 60_000);
+    assert.equal(forecasts.nas?.estimate?.sharedWith, undefined, 'its own limit held it, not the run\'s');
+  });
+
+  it('so does a link that measured slower than its part', () => {
+    const forecasts = together(runLimit, [load('nas', [6], { measured: measured(MB / 10, 1) }), load('offsite', [54])]);
+    assert.deepEqual(forecasts.nas?.estimate?.basis, ['measured']);
+    assert.equal(forecasts.offsite?.estimate?.durationMs, 60_000);
+  });
+
+  it('the limit is shared per transfer, as the limiter serves them: two files under way take two parts', () => {
+    // 3 MB/s: nas's two files go at once (2 MB/s) until the first ends at 20 s, then one file each at 1.5 MB/s;
+    // offsite's 40 MB are up at 20 + 20/1.5 s, nas's last 20 MB after it at the whole 3 MB/s.
+    const forecasts = together(() => 3 * MB, [load('nas', [40, 40]), load('offsite', [40])]);
+    assert.equal(forecasts.nas?.estimate?.startRate, 2 * MB);
+    assert.equal(forecasts.offsite?.estimate?.durationMs, Math.round(20_000 + 20_000 / 1.5));
+    assert.equal(forecasts.nas?.estimate?.durationMs, 40_000);
+  });
+
+  it('one connection, one part, whatever the files', () => {
+    const forecasts = together(() => 2 * MB, [load('nas', [40, 40], { connections: 1 }), load('offsite', [40])]);
+    assert.equal(forecasts.nas?.estimate?.startRate, MB);
+  });
+
+  it('a timetable change of the run\'s limit at a whole minute changes every part from then on', () => {
+    // 0.5 MB/s each for the first minute (30 MB), then 1 MB/s each for the other 30 MB.
+    const forecasts = together(timetable(at(60), MB, 2 * MB), [load('nas', [60]), load('offsite', [60])]);
+    assert.equal(forecasts.nas?.estimate?.durationMs, 90_000);
+    assert.equal(forecasts.offsite?.estimate?.durationMs, 90_000);
+  });
+
+  it('where the run\'s limit is off, each target goes at its own rate; one without any has no estimate and the others go on', () => {
+    const forecasts = together(timetable(at(60), MB, undefined), [load('nas', [90], { measured: measured(MB, 1) }), load('offsite', [90])]);
+    // nas: 30 MB in the first minute at its half, then 60 MB at its measured 1 MB/s.
+    assert.equal(forecasts.nas?.estimate?.durationMs, 120_000);
+    assert.deepEqual(forecasts.nas?.estimate?.basis, ['bwlimit', 'measured']);
+    assert.match(forecasts.offsite?.noEstimate ?? '', /^no estimate yet: no bwlimit in force from \w{3} \d\d:\d\d, and no run has measured the speed to offsite yet$/);
+  });
+});
+
+describe('forecastTargets: what a deadline would defer', () => {
   it('lists the backups that would not end by the deadline, with what of each would be on the server', () => {
     // 1 MB/s: VM1 ends at 60 s, VM2 at 120 s, VM3 at 180 s; the deadline at 90 s.
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(60, 60, 60), start: START, measured: measured(MB, 1), deadline: at(90) });
+    const forecast = alone([60, 60, 60], { measured: measured(MB, 1), deadline: at(90) });
     assert.deepEqual(forecast.deferred, [
       { vm: 'VM2', stamp: '2026-11-28-220000', bytes: 60 * MB, sentByDeadline: 30 * MB },
       { vm: 'VM3', stamp: '2026-11-28-220000', bytes: 60 * MB, sentByDeadline: 0 },
@@ -84,23 +179,22 @@ describe('forecastTarget: what a deadline would defer', () => {
   });
 
   it('defers nothing when everything ends before the deadline', () => {
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(60, 60), start: START, measured: measured(MB, 1), deadline: at(3600) });
-    assert.deepEqual(forecast.deferred, []);
+    assert.deepEqual(alone([60, 60], { measured: measured(MB, 1), deadline: at(3600) }).deferred, []);
   });
 
   it('a deadline already past defers everything, nothing sent', () => {
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(1, 2), start: START, measured: measured(MB, 1), deadline: at(-10) });
+    const forecast = alone([1, 2], { measured: measured(MB, 1), deadline: at(-10) });
     assert.deepEqual(forecast.deferred?.map((upload) => upload.sentByDeadline), [0, 0]);
   });
 
   it('the deadline is judged at the rates of the timetable', () => {
     // 60 MB in the first minute, then 10 MB/s: VM1 (100 MB) ends at 64 s, before a deadline at 70 s.
-    const forecast = forecastTarget({ target: 'nas', uploads: uploads(100, 100), start: START, limitAt: timetable(at(60), MB, 10 * MB), deadline: at(70) });
+    const forecast = alone([100, 100], { limitAt: timetable(at(60), MB, 10 * MB), deadline: at(70) });
     assert.deepEqual(forecast.deferred?.map((upload) => [upload.vm, upload.sentByDeadline]), [['VM2', 60 * MB]]);
   });
 
   it('no estimate, no list: without rates the deadline cannot be judged', () => {
-    assert.equal(forecastTarget({ target: 'nas', uploads: uploads(1), start: START, deadline: at(1) }).deferred, undefined);
+    assert.equal(alone([1], { deadline: at(1) }).deferred, undefined);
   });
 });
 
@@ -110,12 +204,14 @@ describe('forecastPlan: every target of a plan', () => {
     targetPlan('offsite', { order: uploads(30) }),
     targetPlan('new', { order: uploads(1) }),
   ]);
+  const oneConnection = () => 1;
 
   it('each target at its own measured speed or limit; the deadline applies to all and is named', () => {
     const forecast = forecastPlan(plan, {
       start: START,
       measured: { nas: measured(MB, 1) },
       limitFor: (target) => (target === 'offsite' ? () => MB / 2 : undefined),
+      connectionsOf: oneConnection,
       deadline: { at: at(90), by: '--stop-at 00:00' },
     });
     assert.equal(forecast.from, START.toISOString());
@@ -130,8 +226,29 @@ describe('forecastPlan: every target of a plan', () => {
     assert.match(fresh?.noEstimate ?? '', /^no estimate yet: no bwlimit, and no run has measured the speed to new yet$/);
   });
 
+  it("the run's limit is shared by the targets' transfers, as many at once as each target's connections and files allow", () => {
+    const resume = {
+      type: 'resume' as const,
+      stamp: '2026-11-28-220000',
+      localDir: '/backups/Bart/2026-11-28-220000',
+      // The first file is on the server already: only the other two are transfers.
+      files: [{ path: 'a.vmdk', size: 10 * MB, offset: 10 * MB }, { path: 'b.vmdk', size: 30 * MB, offset: 0 }, { path: 'c.vmdk', size: 30 * MB, offset: 0 }],
+      bytes: 60 * MB,
+      replacesIncomplete: false,
+      reason: 'resumed',
+    };
+    const twoFiles = planOf([targetPlan('nas', { vms: [vmPlan('Bart', [resume])] }), targetPlan('offsite', { order: uploads(30) })]);
+    const forecast = forecastPlan(twoFiles, { start: START, measured: {}, runLimitAt: () => 3 * MB, connectionsOf: () => 4 });
+    assert.deepEqual(forecast.targets.map((target) => target.estimate?.startRate), [2 * MB, MB]);
+  });
+
   it('an unreadable record of measured speeds is said as the reason', () => {
-    const forecast = forecastPlan(plan, { start: START, measured: {}, measuredUnreadable: 'the record of measured speeds /x/vmftp.speeds.json is not a speed record' });
+    const forecast = forecastPlan(plan, {
+      start: START,
+      measured: {},
+      connectionsOf: oneConnection,
+      measuredUnreadable: 'the record of measured speeds /x/vmftp.speeds.json is not a speed record',
+    });
     assert.equal(forecast.targets[0]?.noEstimate, 'no estimate yet: no bwlimit, and the record of measured speeds /x/vmftp.speeds.json is not a speed record');
     assert.equal(forecast.deadline, undefined);
   });

@@ -60,8 +60,13 @@ describe('formatPlan: order and forecast', () => {
       ),
       [],
     );
-    assert.match(ends, /\(at the bwlimit where one holds, else at 1\.0 MB\/s, measured by the run of 22:00\)/);
+    assert.match(ends, /\(at the bwlimit where it holds, else at 1\.0 MB\/s, measured by the run of 22:00\)/);
     assert.match(ends, /^ {2}deadline 23:30 \(window\.end 23:30\): every upload ends before it$/m);
+    const shared = formatPlan(
+      planWith({ target: 'nas', bytes: 40 * MIB, estimate: { durationMs: 60_000, endsAt: local(23, 1), basis: ['bwlimit'], startRate: 5e5, sharedWith: ['offsite', 'cloud'] } }),
+      [],
+    );
+    assert.match(shared, /\(at the bwlimit shared with offsite, cloud, 0\.5 MB\/s at the start\)/);
     const none = formatPlan(planWith({ target: 'nas', bytes: 40 * MIB, noEstimate: 'no estimate yet: x' }), []);
     assert.match(none, /^ {2}forecast: no estimate yet: x$/m);
   });
