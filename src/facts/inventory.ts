@@ -58,6 +58,15 @@ export async function inventoryVm(
   return { backups, strays };
 }
 
+/**
+ * Returns every file under `dir` (a backup folder) with its size as the server lists it, paths
+ * relative to `dir` with `/`; an empty list when `dir` does not exist. MLSD/LIST only: the upload's
+ * verify reads sizes from it, on a connection that goes on to rename.
+ */
+export function listBackupFiles(session: InventorySession, dir: string): Promise<BackupFile[]> {
+  return listFiles(session, dir, '', 'proven');
+}
+
 async function listFiles(session: InventorySession, dir: string, prefix: string, listing: Listing): Promise<BackupFile[]> {
   const files: BackupFile[] = [];
   for (const entry of (await session.list(dir, listing)) ?? []) {

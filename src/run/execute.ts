@@ -18,7 +18,7 @@ import { ServerFeatures } from '../ftp/features.js';
 import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from '../ftp/hash.js';
 import type { SessionPool } from '../ftp/pool.js';
 import type { FtpSession } from '../ftp/session.js';
-import { takeInventory } from '../facts/inventory.js';
+import { listBackupFiles, takeInventory } from '../facts/inventory.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
@@ -154,19 +154,21 @@ class TargetExecution {
     const kind = transferKind(action);
     const partialDir = backupPath(this.plan.remoteDir, vm, action.stamp, true);
     const finalDir = backupPath(this.plan.remoteDir, vm, action.stamp, false);
-    let sent = 0;
+    /** Per file, the bytes this run added to the server's copy (a send of a file again counts on from the first one). */
+    const sentByFile = new Map<string, number>();
+    const sent = () => [...sentByFile.values()].reduce((sum, bytes) => sum + bytes, 0);
     // One controller per backup, stopped with the transfers (a signal, the deadline): once one file failed for
     // good the backup cannot be renamed into place, so its other files start no further attempt and wait for no retry.
     const backup = controllerWithin(this.transfers);
-    try {
-      this.transfers?.throwIfAborted();
-      for (const dir of foldersOf(partialDir, action)) await this.#op(`create folder ${dir}`, (session) => session.ensureDir(dir));
+    /** Sends `files`, each checked by SIZE when `verifyEach`; rejects with the first failure once every one has ended. */
+    const sendAll = async (files: readonly FileTransfer[], fileTurns: readonly (Turn | undefined)[], verifyEach: boolean): Promise<void> => {
       // Every file ends (sent, failed or not started) before the backup is judged: no transfer outlives its backup.
       let firstFailure: { readonly error: unknown } | undefined;
       await Promise.allSettled(
-        action.files.map(async (file, index) => {
+        files.map(async (file, index) => {
+          const count = (bytes: number) => sentByFile.set(file.path, bytes);
           try {
-            await this.#sendFile(vm, action, partialDir, file, turns[index], backup.signal, (bytes) => (sent += bytes));
+            await this.#sendFile(vm, action, partialDir, file, fileTurns[index], backup.signal, sentByFile.get(file.path) ?? 0, count, verifyEach);
           } catch (error) {
             firstFailure ??= { error };
             backup.abort(error);
@@ -174,13 +176,26 @@ class TargetExecution {
         }),
       );
       if (firstFailure !== undefined) throw firstFailure.error;
+    };
+    try {
+      this.transfers?.throwIfAborted();
+      for (const dir of foldersOf(partialDir, action)) await this.#op(`create folder ${dir}`, (session) => session.ensureDir(dir));
+      const byListing = this.runtime.pool.target.verify === 'size';
+      await sendAll(action.files, turns, !byListing);
+      if (byListing) {
+        // One listing of the folder checks every file the way a SIZE each would (a round trip per file saved). A file it
+        // does not show at its local size (missing, short, or named otherwise by the listing) is asked for by SIZE, and when
+        // that disagrees too it is sent again from the size the server holds: the same as a failed check by SIZE.
+        const unproven = await this.#notListedWhole(partialDir, action.files);
+        await sendAll(unproven.map((file) => ({ ...file, offset: file.size })), [], true);
+      }
       if (action.replacesIncomplete) await this.#op(`delete ${finalDir}`, (session) => session.removeDir(finalDir));
       const replaced = await this.#op(`rename ${partialDir} to ${finalDir}`, (session) => session.renameReplacing(partialDir, finalDir));
       // Not in the plan: a folder of that name came after the inventory. The report names the delete and why.
       const unplanned = replaced ? `; ${finalDir}, which appeared during the run, blocked the rename and was deleted` : '';
       if (replaced) this.log.warn(`${this.plan.target}: ${finalDir} appeared during the run and blocked the rename: deleted, then renamed ${partialDir}`);
       this.log.info(`${this.plan.target}: ${vm}/${action.stamp} uploaded and verified`);
-      return { vm, stamp: action.stamp, action: kind, status: 'done', bytes: sent, ...elapsedSince(started), detail: `${action.reason}${unplanned}` };
+      return { vm, stamp: action.stamp, action: kind, status: 'done', bytes: sent(), ...elapsedSince(started), detail: `${action.reason}${unplanned}` };
     } catch (error) {
       const stop = this.transfers?.aborted === true ? this.transfers : undefined;
       const message = stop === undefined ? describeError(error) : interrupted(stop, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`);
@@ -188,7 +203,7 @@ class TargetExecution {
       const status = stop?.reason instanceof DeadlineError ? 'deferred' : 'failed';
       if (status === 'deferred') this.log.warn(`${this.plan.target}: ${vm}/${action.stamp} deferred: ${message}`);
       else this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
-      return { vm, stamp: action.stamp, action: kind, status, bytes: sent, ...elapsedSince(started), detail: message };
+      return { vm, stamp: action.stamp, action: kind, status, bytes: sent(), ...elapsedSince(started), detail: message };
     } finally {
       backup.release();
       // A backup that failed before some of its files started passes their turns on.
@@ -204,6 +219,8 @@ class TargetExecution {
    * `count` gets the bytes this run added to the server's copy: the rest of the file, or after a
    * failure or a stop, what the server holds of it then (see #heldAfterFailure). The first
    * transfer waits for `turn`, and passes it on once it holds its connection (or will not start).
+   * `counted`: what an earlier send of the file in this run counted, which this count includes.
+   * Without `verifyEach` its size is left to the caller, who checks the whole folder by one listing.
    */
   async #sendFile(
     vm: string,
@@ -212,16 +229,21 @@ class TargetExecution {
     file: FileTransfer,
     turn: Turn | undefined,
     backup: AbortSignal,
+    counted: number,
     count: (bytes: number) => void,
+    verifyEach: boolean,
   ): Promise<void> {
     const remotePath = path.posix.join(partialDir, file.path);
     const name = `${vm}/${action.stamp}/${file.path}`;
     const job = { localPath: path.join(action.localDir, ...file.path.split('/')), remotePath, size: file.size };
     let offset = file.offset;
     /** The lowest byte this run sent a part of the file from: a server that cannot append gets it whole again. */
-    let from = offset;
-    /** Whether the current attempt handed bytes to the backend: then the server may hold more than `offset`. */
-    let sending = false;
+    let from = Math.min(offset, file.size - counted);
+    /**
+     * Whether the current attempt (or, before the first one, an earlier send of the file in this run)
+     * handed bytes to the backend: then the server may hold other than `offset`.
+     */
+    let sending = counted > 0;
     let done = false;
     const send = (digest: LocalDigest | undefined): Promise<boolean> => {
       from = Math.min(from, offset);
@@ -264,7 +286,7 @@ class TargetExecution {
             // Nothing was sent, so nothing was digested on the way: read the file for it.
             if (digest !== undefined) await digestLocalRange({ ...job, offset }, digest, 0, file.size);
           }
-          await this.#verify(remotePath, file.size);
+          if (verifyEach) await this.#verify(remotePath, file.size);
           if (hashMethod !== undefined && digest !== undefined) await this.#verifyHash(remotePath, file.size, hashMethod, digest);
         },
         this.#onRetry(`upload of ${name}`),
@@ -342,6 +364,13 @@ class TargetExecution {
       throw error;
     }
     return remote <= size ? remote : 0;
+  }
+
+  /** Returns the files of `partialDir` that its listing does not show at their local size (the listing retried after a transient failure). */
+  async #notListedWhole(partialDir: string, files: readonly FileTransfer[]): Promise<FileTransfer[]> {
+    const listed = await this.#op(`list ${partialDir}`, (session) => listBackupFiles(session, partialDir));
+    const sizes = new Map(listed.map((file) => [file.path, file.size]));
+    return files.filter((file) => sizes.get(file.path) !== file.size);
   }
 
   /** A file must be on the server at its local size before its folder gets its final name (unless `verify: 'none'`). */

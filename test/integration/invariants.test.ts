@@ -101,6 +101,30 @@ describe('invariant 1: upload into <STAMP>.partial, rename only after every file
       assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
     });
 
+    test(`${kind.name}: one listing of the .partial folder checks its files; a file it shows short is asked for by SIZE, sent on from there, and only then renamed`, BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      // As above, the server says 226 for a file it holds 100 000 bytes of; this time the run has retries.
+      const s = await setUpScenario(t, kind, {
+        local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 300_000, 'vm.ovf': '<vm/>', 'logs/vmware.log': 'log\n' } },
+        rules: { replyToUpload: { match: 'disk1.vmdk', code: 226, text: 'Transfer complete', afterBytes: 100_000 } },
+        targetFields: FAST_RETRIES,
+      });
+      const partial = `/backups/Bart/${STAMP}.partial`;
+
+      const run = await s.vmftp('--json');
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
+      const bytes = parseReport(run.stdout).targets[0]!.actions.find((action) => action.stamp === STAMP)?.bytes;
+      assert.equal(bytes, 300_000 + '<vm/>'.length + 'log\n'.length, 'each byte counted once: the 100 000 bytes the server kept, then the rest');
+      const listings = s.proxy.log.filter((line) => /^(MLSD|LIST)\b/.test(line) && line.includes(partial));
+      assert.deepEqual(listings.map((line) => line.slice(line.indexOf('/'))), [partial, `${partial}/logs`], 'the folder and its sub-folder listed once each');
+      // The check by SIZE, the size to send on from, the check after: all of the one file the listing showed short.
+      assert.deepEqual(s.proxy.log.filter((line) => line.startsWith('SIZE')), Array(3).fill(`SIZE ${partial}/disk1.vmdk`), 'SIZE only for the file the listing showed short');
+      const appended = s.proxy.log.indexOf(`APPE ${partial}/disk1.vmdk`);
+      assert.ok(appended > s.proxy.log.indexOf(`SIZE ${partial}/disk1.vmdk`), `sent on from the size SIZE gave: ${s.proxy.log.join(' | ')}`);
+      assert.ok(s.proxy.log.indexOf(`RNTO /backups/Bart/${STAMP}`) > appended, 'renamed only after the rest was sent');
+    });
+
     test(`${kind.name}: a stale incomplete final-named folder is re-sent into .partial, then replaced`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
       // The old Python tool uploaded straight into the final name: a cut left a folder missing a file.
