@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { colorsFor } from './report/color.js';
-import { backupCommand } from './commands/backup.js';
-import { loadConfig, type CliFlags } from './config/load.js';
+import type { CliFlags } from './config/load.js';
 import { UPLOAD_METHODS, type UploadMethod } from './config/types.js';
 import { ExitCode, exitCodeHelp, InterruptedError } from './errors.js';
 import { failureJson, reportFailure } from './report/failure.js';
@@ -94,12 +93,17 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     log.current = createLogger(options.verbosity ?? 'info', undefined, colorsFor(process.stderr));
     return options;
   };
-  const load = async (options: CliOptions) =>
-    loadConfig({ ...(options.config === undefined ? {} : { configPath: options.config }), flags: flagsOf(options) });
+  // Loaded when a command runs, not at start: --version, --help and init need neither the config's
+  // schema (zod) nor the FTP client, and a run pays the same either way.
+  const load = async (options: CliOptions) => {
+    const { loadConfig } = await import('./config/load.js');
+    return loadConfig({ ...(options.config === undefined ? {} : { configPath: options.config }), flags: flagsOf(options) });
+  };
 
   program.action(() => {
     invocation.run = async () => {
       const options = setUp(program);
+      const { backupCommand } = await import('./commands/backup.js');
       return backupCommand(() => load(options), {
         display: options.display === true,
         simulate: options.simulate === true,
@@ -121,7 +125,6 @@ function buildProgram(invocation: Invocation, log: { current: Logger }, signal: 
     .action((file: string, initOptions: { force?: boolean }) => {
       invocation.run = async () => {
         setUp(program);
-        // Subcommands load their modules when asked for: every nightly run pays for what the default command imports.
         const { initCommand } = await import('./commands/init.js');
         return initCommand(file, initOptions.force === true);
       };
