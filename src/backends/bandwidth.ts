@@ -64,10 +64,32 @@ class SharedLimit {
 
 /** The limits one target's uploads pass through: its own, then the run's. */
 export class TransferLimit {
+  /** How many of the transfers are waiting for the limits now, and since when (clock.now()) one has been. */
+  #waiting = 0;
+  #waitingSince = 0;
+  #heldMs = 0;
+
   constructor(
     private readonly limits: readonly SharedLimit[],
     private readonly clock: LimiterClock,
   ) {}
+
+  /**
+   * Returns how long (ms) at least one transfer waited for these limits: the time they held the
+   * uploads back, so that a speed measured under them is known not to be the link's (run/speed-record.ts).
+   */
+  heldMs(): number {
+    return this.#heldMs + (this.#waiting > 0 ? this.clock.now() - this.#waitingSince : 0);
+  }
+
+  async #wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.#waiting++ === 0) this.#waitingSince = this.clock.now();
+    try {
+      await this.clock.sleep(ms, signal);
+    } finally {
+      if (--this.#waiting === 0) this.#heldMs += this.clock.now() - this.#waitingSince;
+    }
+  }
 
   /**
    * Resolves when every byte of `chunk` was handed to `push`, piece by piece, each when the
@@ -88,7 +110,7 @@ export class TransferLimit {
         const rate = rates[index];
         if (rate === undefined) continue;
         const wait = limit.reserve(pieceBytes, rate);
-        if (wait > 0) await this.clock.sleep(wait, signal);
+        if (wait > 0) await this.#wait(wait, signal);
       }
       push(chunk.subarray(offset, offset + pieceBytes));
       offset += pieceBytes;

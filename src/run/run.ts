@@ -27,7 +27,7 @@ import { describePreviousRun, describeUnreportedRun } from '../report/report.js'
 import { formatClock } from '../report/format.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
 import { noBackupError, scanSource } from '../facts/scan.js';
-import { measuredSpeeds, readSpeedRecord, speedRecordFile, writeSpeedRecord } from './speed-record.js';
+import { measuredSpeeds, readSpeedRecord, speedRecordFile, writeSpeedRecord, type MeasuredRun } from './speed-record.js';
 
 export interface RunOptions {
   readonly simulate: boolean;
@@ -118,13 +118,14 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       }
       for (const [target, limit] of Object.entries(limits)) log.info(`${target}: bandwidth limit ${limit}`);
       const control: ProgramControl = { signal: transfers, children: lock };
+      const transferLimits = new Map([...pools.keys()].map((name) => [name, bandwidth.forTarget(name)]));
       const runtimes = new Map<string, TargetRuntime>(
-        [...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, control, connected.sessions.get(name)?.dataConnection, bandwidth.forTarget(name))]),
+        [...pools].map(([name, pool]) => [name, targetRuntime(config.uploadMethod, pool, control, connected.sessions.get(name)?.dataConnection, transferLimits.get(name))]),
       );
       const executed = await executePlan(plan, runtimes, scan.backups, log, options.observer, { interrupt: options.signal, transfers });
       closeWindow?.();
       const outcomes = [...connected.failures, ...executed];
-      await keepMeasuredSpeeds(outcomes, config, startedAt, log);
+      await keepMeasuredSpeeds(outcomes, config, { startedAt, interrupted: interrupted(), heldMs: (target) => transferLimits.get(target)?.heldMs() ?? 0 }, log);
       // What the targets hold now, listed once: judged for maxAge, for what a deferred backup has there and, with a bare -x, for the purge.
       const after = interrupted() ? [] : await listAfterRun(pools, options.signal);
       const tooOld = findTooOld(plan, after, scan.backups, ageSettings(config), new Date());
@@ -346,9 +347,10 @@ async function forecastOf(plan: Plan, config: ResolvedConfig, startedAt: Date, d
   });
 }
 
-/** Writes the speed each target's uploads reached in this run into the record next to the lock, for the next `-S`. */
-async function keepMeasuredSpeeds(outcomes: readonly TargetOutcome[], config: ResolvedConfig, startedAt: Date, log: Logger): Promise<void> {
-  const speeds = measuredSpeeds(outcomes, startedAt);
+/** Writes the speed of the link to each target this run measured into the record next to the lock, for the next `-S`; says which it did not keep. */
+async function keepMeasuredSpeeds(outcomes: readonly TargetOutcome[], config: ResolvedConfig, run: MeasuredRun, log: Logger): Promise<void> {
+  const { speeds, notKept } = measuredSpeeds(outcomes, run);
+  for (const [target, why] of Object.entries(notKept)) log.info(`${target}: this run's upload speed is not kept for -S: ${why}`);
   if (Object.keys(speeds).length === 0) return;
   const file = speedRecordFile(config.lockFile);
   try {

@@ -1,7 +1,8 @@
 /**
- * The speed each target's uploads reached in the last run that sent bytes there, kept in a small
- * JSON file next to the lock, for `--simulate`'s forecast. Only a run that holds the lock writes
- * it; a missing or unreadable file only means there is no estimate.
+ * The speed of the link to each target, as the last run that measured it there found it, kept in
+ * a small JSON file next to the lock for `--simulate`'s forecast: a run keeps only the speeds that
+ * are the link's (see measuredSpeeds). Only a run that holds the lock writes it; a missing or
+ * unreadable file only means there is no estimate.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -24,17 +25,50 @@ export type SpeedRecord =
   | { readonly unreadable: string };
 
 /**
- * Returns the speed of each target's uploads in this run: the bytes they sent (failed and stopped
- * ones included) over their wall time, as the report's speed column; a target that sent nothing
- * measured nothing.
+ * A run whose uploads to a target waited for the bwlimit longer than this share of their time
+ * measured the limit more than the link: kept, it would make the next forecast slower than the
+ * link where no limit holds. Below it, the speed kept is at most about a tenth under the link's.
  */
-export function measuredSpeeds(outcomes: readonly TargetOutcome[], startedAt: Date): Record<string, MeasuredSpeed> {
-  const speeds: Record<string, MeasuredSpeed> = {};
+const HELD_BACK_SHARE = 0.1;
+
+/** What a run's uploads measured that is worth keeping: the link's speed per target, and why the others are not kept. */
+export interface Measurement {
+  readonly speeds: Record<string, MeasuredSpeed>;
+  /** Per target that sent bytes but whose speed is not kept: why (its earlier record stays). */
+  readonly notKept: Record<string, string>;
+}
+
+/** How the run went, besides its outcomes: what tells a speed of the link from one of its limits. */
+export interface MeasuredRun {
+  readonly startedAt: Date;
+  /** A signal stopped the run: its uploads were cut at an arbitrary moment. */
+  readonly interrupted: boolean;
+  /** Returns how long (ms) the bwlimit held a target's uploads back (backends/bandwidth.ts), 0 without a limit. */
+  readonly heldMs: (target: string) => number;
+}
+
+/**
+ * Returns the speed of each target's uploads in this run that is the link's, to keep for `-S`:
+ * the bytes they sent (failed ones included) over their wall time, as the report's speed column.
+ * Not kept, and said why: a run stopped by a signal, a target whose uploads the deadline stopped
+ * (bytes in flight at the stop are lost, the time they took is not), and a target the bwlimit
+ * held back more than a tenth of its uploads' time (it measured the limit, not the link). A
+ * target that sent nothing measured nothing.
+ */
+export function measuredSpeeds(outcomes: readonly TargetOutcome[], run: MeasuredRun): Measurement {
+  const measurement: Measurement = { speeds: {}, notKept: {} };
   for (const outcome of outcomes) {
     const { bytes, transferMs } = tally(outcome.actions);
-    if (bytes > 0 && transferMs > 0) speeds[outcome.target] = { bytes, seconds: transferMs / 1000, measuredAt: startedAt.toISOString() };
+    if (bytes === 0 || transferMs === 0) continue;
+    const heldMs = run.heldMs(outcome.target);
+    if (run.interrupted) measurement.notKept[outcome.target] = 'a signal stopped the run';
+    else if (outcome.actions.some((action) => action.status === 'deferred')) measurement.notKept[outcome.target] = 'the deadline stopped its uploads';
+    else if (heldMs > transferMs * HELD_BACK_SHARE) {
+      const share = Math.round((Math.min(heldMs, transferMs) / transferMs) * 100);
+      measurement.notKept[outcome.target] = `the bwlimit held its uploads back ${share}% of their time, so it measured the limit, not the link`;
+    } else measurement.speeds[outcome.target] = { bytes, seconds: transferMs / 1000, measuredAt: run.startedAt.toISOString() };
   }
-  return speeds;
+  return measurement;
 }
 
 /** Returns the record's path next to the lock: `vmftp.lock` -> `vmftp.speeds.json`. */

@@ -122,12 +122,10 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
       const actions = json.report.targets[0]!.actions;
       assert.equal(actions.find((action) => action.stamp === BART_NEW)?.status, 'deferred');
       assert.equal(actions.find((action) => action.stamp === HOMER_NEW)?.status, 'done');
-      // Sent is what reached the server: the bytes the proxy took past the stall never did, and the
-      // speed record, from which -S forecasts the next night, must not count them either.
+      // Sent is what reached the server: the bytes the proxy took past the stall never did.
       assert.equal(actions.find((action) => action.stamp === BART_NEW)?.bytes, STALL_AT + OVF.length, 'Bart: sent = what the server holds');
-      const record = await readSpeedRecord(speedRecordFile(s.lockFile));
-      assert.ok('speeds' in record, JSON.stringify(record));
-      assert.equal(record.speeds.nas?.bytes, STALL_AT + OVF.length + HOMER_OVF.length, 'the speed record counts what the server holds');
+      // The speed record, from which -S forecasts the next night, keeps nothing of a run the deadline cut.
+      assert.deepEqual(await readSpeedRecord(speedRecordFile(s.lockFile)), { speeds: {} }, 'no speed kept from a run the deadline stopped');
 
       // What the administrator reads: the log, the failure ping, the e-mail.
       const deferredLine = new RegExp(`deferred: nas Bart/${BART_NEW}: [\\d.]+ KiB of [\\d.]+ KiB already on the server`);
@@ -135,6 +133,7 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
       assert.match(log, /INCOMPLETE \(exit code 5: deferred: the window closed/);
       assert.match(log, deferredLine);
       assert.match(log, /-x: not run: the window closed/);
+      assert.match(log, /nas: this run's upload speed is not kept for -S: the deadline stopped its uploads/);
       assert.deepEqual(monitor.pings.map((ping) => ping.path), ['/ping/night/start', '/ping/night/fail']);
       assert.match(monitor.pings[1]!.body, /INCOMPLETE/);
       assert.match(monitor.pings[1]!.body, deferredLine);
@@ -152,6 +151,8 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
       const resumed = (JSON.parse(next.stdout) as JsonReport).report.targets[0]!.actions.find((action) => action.stamp === BART_NEW)!;
       assert.equal(resumed.action, 'resume');
       assert.equal(resumed.bytes, DISK_BYTES - STALL_AT, 'no byte sent twice');
+      const record = await readSpeedRecord(speedRecordFile(s.lockFile));
+      assert.equal('speeds' in record ? record.speeds.nas?.bytes : record.unreadable, DISK_BYTES - STALL_AT, 'the run that went to its end keeps its speed');
       assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [BART_OLD[1]!, BART_NEW], 'Bart completed: now its rotation runs');
       assert.deepEqual(readFileSync(path.join(s.remoteRoot, 'Bart', BART_NEW, DISK)), readFileSync(path.join(s.source, 'Bart', BART_NEW, DISK)));
     });

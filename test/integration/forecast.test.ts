@@ -1,7 +1,7 @@
 /**
  * The forecast of `-S`, through the built CLI against a real server: no estimate before any run,
- * an estimate at the speed a real run measured after one, and a broken record of speeds said as
- * such; the run's bwlimit shared by two targets; with a deadline, the backups it would defer and
+ * an estimate at the speed a real run measured after one, none kept from a run the bwlimit held
+ * back, and a broken record of speeds said as such; the run's bwlimit shared by two targets; with a deadline, the backups it would defer and
  * how much of each would be on the server by then.
  */
 import assert from 'node:assert/strict';
@@ -72,6 +72,27 @@ describe('-S forecasts how long the uploads take', () => {
     const run = await s.vmftp();
     assert.equal(run.code, 0, run.stderr);
     assert.ok('nas' in (JSON.parse(readFileSync(record, 'utf8')) as { targets: object }).targets, 'the next run writes it anew');
+  });
+
+  test('a run the bwlimit held back keeps no speed: -S goes on with the speed of the link measured before', BOUNDED, async (t: TestContext) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 1_500_000 } } });
+    const record = path.join(path.dirname(s.lockFile), 'vmftp.speeds.json');
+    const link = { version: 1, targets: { nas: { bytes: 5_000_000, seconds: 1, measuredAt: '2026-11-26T03:00:00.000Z' } } };
+    writeFileSync(record, JSON.stringify(link));
+
+    // Loopback is far faster than 1 MiB/s: the limiter holds the upload back nearly all its time.
+    const limited = await s.vmftp('--bwlimit', '1M');
+    assert.equal(limited.code, 0, limited.stderr);
+    assert.match(`${limited.stdout}${limited.stderr}`, /nas: this run's upload speed is not kept for -S: the bwlimit held its uploads back \d+% of their time/);
+    assert.deepEqual(JSON.parse(readFileSync(record, 'utf8')), link, 'the record of the link is what it was');
+
+    makeBackupTree(s.source, { 'Bart/2026-11-28-020000': { 'disk.vmdk': 5_000_000 } });
+    const free = forecastOf((await s.vmftp('-S', '--json')).stdout).targets[0];
+    assert.deepEqual(free?.estimate?.basis, ['measured']);
+    assert.equal(free?.estimate?.durationMs, 1000);
+    const underLimit = forecastOf((await s.vmftp('-S', '--json', '--bwlimit', '1M')).stdout).targets[0];
+    assert.deepEqual(underLimit?.estimate?.basis, ['bwlimit']);
+    assert.equal(underLimit?.estimate?.durationMs, Math.round((5_000_000 / (1024 * 1024)) * 1000));
   });
 
   test("two targets share the run's --bwlimit: each at half of it, and the text says with which", BOUNDED, async (t: TestContext) => {

@@ -93,6 +93,18 @@ function file(bytes: number): Readable {
   return Readable.from(chunks);
 }
 
+/** A source that reads `chunks` chunks of 64 KiB, one every 100 ms on `clock`: 640 KiB/s. */
+function paced(clock: VirtualClock, chunks: number): Readable {
+  const never = new AbortController().signal;
+  async function* source(): AsyncGenerator<Buffer> {
+    for (let chunk = 0; chunk < chunks; chunk += 1) {
+      await clock.sleep(100, never);
+      yield Buffer.alloc(64 * KiB, 7);
+    }
+  }
+  return Readable.from(source());
+}
+
 /** Returns the bytes that had arrived by virtual time `ms`. */
 function bytesBy(seen: [number, number][], ms: number): number {
   return seen.filter(([at]) => at <= ms).at(-1)?.[1] ?? 0;
@@ -162,20 +174,31 @@ describe('bandwidth limiter', () => {
     const clock = new VirtualClock(new Date(2026, 10, 30, 7, 59, 59));
     const limit = new Bandwidth(timetable('Mon-08:00,64k Mon-08:01,off'), {}, clock).forTarget('nas');
     assert.ok(limit);
-    const never = new AbortController().signal;
-    async function* source(): AsyncGenerator<Buffer> {
-      for (let chunk = 0; chunk < 96; chunk += 1) {
-        await clock.sleep(100, never);
-        yield Buffer.alloc(64 * KiB, 7);
-      }
-    }
-    const seen = await clock.run(consume(limit.throttle(Readable.from(source())), clock));
+    const seen = await clock.run(consume(limit.throttle(paced(clock, 96)), clock));
     assert.ok(Math.abs(bytesBy(seen, 1000) - 640 * KiB) <= 64 * KiB, `${bytesBy(seen, 1000)} bytes before 08:00 (off)`);
     const limited = bytesBy(seen, 60_000) - bytesBy(seen, 2000);
     assert.ok(Math.abs(limited - 58 * 64 * KiB) <= 64 * KiB, `${limited} bytes from 08:00:01 to 08:00:59 (64k)`);
     // 6 MiB: 640 KiB, then 3840 KiB in the limited minute, then the rest at the source's speed again.
     const done = seen.at(-1)?.[0] ?? 0;
     assert.ok(done <= 65_000, `done at ${done} ms`);
+  });
+
+  it('says how long it held a target back: all the time of a transfer faster than the limit, the waits of two transfers once', async () => {
+    const clock = new VirtualClock();
+    const limit = new Bandwidth(timetable('512k'), {}, clock).forTarget('nas');
+    assert.ok(limit);
+    await clock.run(Promise.all([consume(limit.throttle(file(MiB)), clock), consume(limit.throttle(file(MiB)), clock)]));
+    assert.equal(clock.now(), 3900);
+    assert.equal(limit.heldMs(), 3900);
+  });
+
+  it('does not hold back a transfer slower than the limit', async () => {
+    const clock = new VirtualClock();
+    const limit = new Bandwidth(timetable('1M'), {}, clock).forTarget('nas');
+    assert.ok(limit);
+    await clock.run(consume(limit.throttle(paced(clock, 32)), clock));
+    assert.equal(clock.now(), 3200);
+    assert.equal(limit.heldMs(), 0);
   });
 
   it('off, 0, or no bwlimit at all: no limit to pass through', () => {

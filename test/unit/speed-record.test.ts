@@ -1,6 +1,7 @@
 /**
  * The record of measured upload speeds next to the lock (src/run/speed-record.ts): what a run
- * keeps, what `-S` reads back, and that a missing or broken record only means no estimate.
+ * keeps (only the link's speed: not one a bwlimit, a deadline or a signal cut short), what `-S`
+ * reads back, and that a missing or broken record only means no estimate.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,9 +13,19 @@ import { tmpDir } from '../support/fixtures.js';
 
 const STARTED = new Date('2026-11-28T03:00:00Z');
 
-function upload(target: string, bytes: number, startedAt: string, durationMs: number, action: 'upload' | 'keep' = 'upload'): TargetOutcome {
-  return { target, durationMs, actions: [{ vm: 'Bart', stamp: '2026-11-28-020000', action, status: 'done', bytes, durationMs, startedAt, detail: '' }] };
+function upload(
+  target: string,
+  bytes: number,
+  startedAt: string,
+  durationMs: number,
+  action: 'upload' | 'keep' = 'upload',
+  status: 'done' | 'deferred' = 'done',
+): TargetOutcome {
+  return { target, durationMs, actions: [{ vm: 'Bart', stamp: '2026-11-28-020000', action, status, bytes, durationMs, startedAt, detail: '' }] };
 }
+
+/** A run that went to its end, and that no bwlimit held back (unless `heldMs` says otherwise). */
+const finished = (heldMs: Readonly<Record<string, number>> = {}) => ({ startedAt: STARTED, interrupted: false, heldMs: (target: string) => heldMs[target] ?? 0 });
 
 describe('speed record', () => {
   test('lives next to the lock, named after it', () => {
@@ -30,7 +41,25 @@ describe('speed record', () => {
       upload('kept', 0, '2026-11-28T03:00:10.000Z', 0, 'keep'),
       { target: 'down', error: 'unreachable', actions: [], durationMs: 0 },
     ];
-    assert.deepEqual(measuredSpeeds(outcomes, STARTED), { nas: { bytes: 50_000_000, seconds: 20, measuredAt: STARTED.toISOString() } });
+    assert.deepEqual(measuredSpeeds(outcomes, finished()), { speeds: { nas: { bytes: 50_000_000, seconds: 20, measuredAt: STARTED.toISOString() } }, notKept: {} });
+  });
+
+  test('keeps only the speed of the link: not what the bwlimit held back more than a tenth of the time', () => {
+    const outcomes = [upload('nas', 50_000_000, '2026-11-28T03:00:10.000Z', 20_000), upload('offsite', 10_000_000, '2026-11-28T03:00:10.000Z', 20_000)];
+    const measured = measuredSpeeds(outcomes, finished({ nas: 2000, offsite: 2001 }));
+    assert.deepEqual(Object.keys(measured.speeds), ['nas'], 'held back a tenth of the time: kept');
+    assert.deepEqual(measured.notKept, { offsite: 'the bwlimit held its uploads back 10% of their time, so it measured the limit, not the link' });
+    assert.equal(measuredSpeeds(outcomes, finished({ offsite: 20_000 })).notKept.offsite, 'the bwlimit held its uploads back 100% of their time, so it measured the limit, not the link');
+  });
+
+  test('keeps nothing of a run a signal stopped, nor of a target whose uploads the deadline stopped', () => {
+    const outcomes = [upload('nas', 50_000_000, '2026-11-28T03:00:10.000Z', 20_000), upload('offsite', 1_000_000, '2026-11-28T03:00:10.000Z', 20_000, 'upload', 'deferred')];
+    assert.deepEqual(measuredSpeeds(outcomes, finished()).notKept, { offsite: 'the deadline stopped its uploads' });
+    assert.deepEqual(Object.keys(measuredSpeeds(outcomes, finished()).speeds), ['nas']);
+    assert.deepEqual(measuredSpeeds(outcomes, { ...finished(), interrupted: true }), {
+      speeds: {},
+      notKept: { nas: 'a signal stopped the run', offsite: 'a signal stopped the run' },
+    });
   });
 
   test('no file is an empty record; what a run writes is read back; later runs keep the other targets', async (t: TestContext) => {
