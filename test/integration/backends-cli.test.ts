@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { findProgram } from '../../src/backends/programs.js';
 import { runVmftp, startVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from '../support/fault-proxy.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
-import { chownToFtpUser, requireOrSkip } from '../support/pure-ftpd.js';
+import { requireMethod } from '../support/methods.js';
+import { chownToFtpUser } from '../support/pure-ftpd.js';
+import { remoteEntries } from '../support/safety.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
 import { BOUNDED } from '../support/wait.js';
 
@@ -23,16 +24,6 @@ const OLD_STAMPS = ['2012-05-01-000000', '2012-06-01-000000', '2012-07-01-000000
 const OLD_BART: TreeSpec = Object.fromEntries(OLD_STAMPS.map((stamp) => [`Bart/${stamp}`, { 'vm.ovf': `<old ${stamp}/>` }]));
 const METHODS = ['curl', 'ncftpput'] as const;
 type Method = (typeof METHODS)[number];
-
-function usable(t: TestContext, method: Method): boolean {
-  return requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH (apt-get install ${method === 'curl' ? 'curl' : 'ncftp'})`);
-}
-
-/** Folder names on one VM's remote folder, sorted. */
-function remoteEntries(remoteRoot: string, vm: string): string[] {
-  const dir = path.join(remoteRoot, vm);
-  return existsSync(dir) ? readdirSync(dir).sort() : [];
-}
 
 interface Setup {
   readonly source: string;
@@ -85,7 +76,7 @@ for (const method of METHODS) {
   for (const kind of SERVER_KINDS) {
     describe(`-u ${method} against ${kind.name}`, () => {
       test('uploads the fixture tree byte-identical, rotates with -n 2 after the upload; a second run changes nothing', BOUNDED, async (t) => {
-        if (!kind.usable(t) || !usable(t, method)) return;
+        if (!kind.usable(t) || !requireMethod(t, method)) return;
         const setup = await setUp(t, kind, method, { fixture: true });
         const { source, remoteRoot, vmftp } = setup;
 
@@ -107,7 +98,7 @@ for (const method of METHODS) {
       });
 
       test('a cut mid-file fails that backup only (exit 1), old backups stay; the next run resumes it with APPE', BOUNDED, async (t) => {
-        if (!kind.usable(t) || !usable(t, method)) return;
+        if (!kind.usable(t) || !requireMethod(t, method)) return;
         const setup = await setUp(t, kind, method, {
           local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 400_000, 'vm.ovf': '<vm/>' }, 'Raoul/2012-07-13-154137': { 'disk.vmdk': 20_000 } },
           remote: OLD_BART,
@@ -142,7 +133,7 @@ for (const method of METHODS) {
       });
 
       test('a 552 reply to the upload fails the backup (exit 1) naming the file; all old backups stay', BOUNDED, async (t) => {
-        if (!kind.usable(t) || !usable(t, method)) return;
+        if (!kind.usable(t) || !requireMethod(t, method)) return;
         const setup = await setUp(t, kind, method, {
           local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 300_000, 'vm.ovf': '<vm/>' } },
           remote: OLD_BART,
@@ -165,7 +156,7 @@ for (const method of METHODS) {
       });
 
       test('a refused login exits 4 naming the target, and changes nothing', BOUNDED, async (t) => {
-        if (!kind.usable(t) || !usable(t, method)) return;
+        if (!kind.usable(t) || !requireMethod(t, method)) return;
         const setup = await setUp(t, kind, method, {
           local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } },
           remote: OLD_BART,
@@ -197,7 +188,7 @@ for (const method of METHODS) {
 
     test('active mode is accepted and used for the uploads', BOUNDED, async (t) => {
       const kind = SERVER_KINDS[0]!;
-      if (!kind.usable(t) || !usable(t, method)) return;
+      if (!kind.usable(t) || !requireMethod(t, method)) return;
       const setup = await setUp(t, kind, method, { local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 100_000 } }, target: { activeMode: true } });
       const run = await setup.vmftp();
       assert.equal(run.code, 0, run.stderr);
@@ -228,7 +219,7 @@ describe('-u ncftpput: no TLS, and its login file never outlives the run', () =>
 
   test('Ctrl-C during an upload exits 130 and removes the login file', BOUNDED, async (t) => {
     const kind = SERVER_KINDS[0]!;
-    if (!kind.usable(t) || !usable(t, 'ncftpput')) return;
+    if (!kind.usable(t) || !requireMethod(t, 'ncftpput')) return;
     const setup = await setUp(t, kind, 'ncftpput', {
       local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 4_000_000 } },
       rules: { stallUpload: { match: 'disk1.vmdk', afterBytes: 65_536 } },

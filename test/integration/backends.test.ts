@@ -15,7 +15,6 @@ import { Bandwidth, type TransferLimit } from '../../src/backends/bandwidth.js';
 import { createCurlBackend } from '../../src/backends/curl.js';
 import { createInternalBackend } from '../../src/backends/internal.js';
 import { createNcftpputBackend } from '../../src/backends/ncftpput.js';
-import { findProgram } from '../../src/backends/programs.js';
 import type { TargetConfig, UploadMethod } from '../../src/config/types.js';
 import { parseBwLimit } from '../../src/core/bwlimit.js';
 import { FtpError, LocalFileError, type FtpErrorKind } from '../../src/errors.js';
@@ -24,7 +23,8 @@ import { Secret } from '../../src/config/secret.js';
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from '../support/fault-proxy.js';
 import { pseudoRandomBytes, tmpDir } from '../support/fixtures.js';
 import type { FtpServerHandle } from '../support/ftp-srv.js';
-import { requireOrSkip, requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
+import { requireMethod } from '../support/methods.js';
+import { requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
 import { ALL_SERVER_KINDS } from '../support/servers.js';
 import { freePort as closedPort } from '../support/ports.js';
 import { serverTarget } from '../support/target.js';
@@ -47,7 +47,7 @@ interface BackendKind {
 function programKind(method: 'curl' | 'ncftpput', create: (target: TargetConfig, limit?: number) => Backend): BackendKind {
   return {
     method,
-    usable: (t) => requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH (apt-get install ${method === 'curl' ? 'curl' : 'ncftp'})`),
+    usable: (t) => requireMethod(t, method),
     create: async (target, options) => ({ ...create(target, options?.limitRateBytesPerSecond), close: () => undefined }),
   };
 }

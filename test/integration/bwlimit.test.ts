@@ -8,10 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import { findProgram } from '../../src/backends/programs.js';
-import type { CliResult } from '../support/cli.js';
+import { output, type CliResult } from '../support/cli.js';
 import { pseudoRandomBytes, readTree } from '../support/fixtures.js';
-import { requireOrSkip } from '../support/pure-ftpd.js';
+import { requireMethod } from '../support/methods.js';
+import { parseReport, parseSimulation } from '../support/report.js';
 import { setUpScenario, type Scenario, type ScenarioOptions } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { BOUNDED } from '../support/wait.js';
@@ -25,12 +25,7 @@ if (PURE_FTPD === undefined) throw new Error('SERVER_KINDS has no pure-ftpd');
 const SERVER = PURE_FTPD;
 
 function usable(t: TestContext, method: Method): boolean {
-  if (!SERVER.usable(t)) return false;
-  return method === 'internal' || requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH (apt-get install ${method === 'curl' ? 'curl' : 'ncftp'})`);
-}
-
-function output(run: CliResult): string {
-  return `${run.stdout}\n${run.stderr}`;
+  return SERVER.usable(t) && requireMethod(t, method);
 }
 
 interface UploadTiming {
@@ -41,10 +36,7 @@ interface UploadTiming {
 
 /** The uploads of a `--json` report, with when each began and ended. */
 function uploadTimings(run: CliResult): UploadTiming[] {
-  const { report } = JSON.parse(run.stdout) as {
-    report: { targets: { target: string; actions: { action: string; status: string; startedAt?: string; durationMs: number }[] }[] };
-  };
-  return report.targets.flatMap(({ target, actions }) =>
+  return parseReport(run.stdout).targets.flatMap(({ target, actions }) =>
     actions
       .filter((action) => ['upload', 'resume', 'resend'].includes(action.action))
       .map((action) => {
@@ -123,7 +115,7 @@ describe('bwlimit in the config', () => {
     assert.match(plan.stdout, /target nas \(\/backups\)\n {2}bandwidth limit: 512 KiB\/s now \(targets\.nas\.bwlimit "512k"\), 1 MiB\/s now \(bwlimit "00:00,1M 12:00,1M"\)/);
     const json = await s.vmftp('-S', '--json', '--bwlimit', '2M');
     assert.equal(json.code, 0, output(json));
-    assert.deepEqual((JSON.parse(json.stdout) as { bandwidth: unknown }).bandwidth, {
+    assert.deepEqual(parseSimulation(json.stdout).bandwidth, {
       nas: '512 KiB/s now (targets.nas.bwlimit "512k"), 2 MiB/s now (bwlimit "2M")',
     });
   });

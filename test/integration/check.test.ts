@@ -12,11 +12,8 @@ import { runVmftp, writeConfig } from '../support/cli.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
+import { parseCheck } from '../support/report.js';
 import { BOUNDED } from '../support/wait.js';
-
-interface CheckJson {
-  targets: { target: string; ok: boolean; passed: string[]; failure?: string; loginRefused?: true }[];
-}
 
 async function servers(t: TestContext) {
   const work = tmpDir('check', t);
@@ -56,7 +53,7 @@ describe('vmftp check', () => {
 
     const json = await runVmftp(['check', '-c', configPath, '--json'], { env });
     assert.equal(json.code, 4);
-    const { targets } = JSON.parse(json.stdout) as CheckJson;
+    const { targets } = parseCheck(json.stdout);
     const nas = targets.find((one) => one.target === 'nas');
     assert.deepEqual(nas?.passed, ['logged in as backup', `created ${nas?.passed[1]?.slice('created '.length)}`, 'wrote and sized a file', 'renamed the folder', 'deleted the folder']);
     assert.deepEqual(

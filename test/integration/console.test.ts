@@ -4,11 +4,11 @@
  * carries only the result, so `--json` is one JSON document, also when the run fails.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { describe, test } from 'node:test';
 import { runVmftp } from '../support/cli.js';
 import { readTree } from '../support/fixtures.js';
+import { writeLockFile } from '../support/lock-file.js';
+import { parseFailure } from '../support/report.js';
 import { editConfig, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { BOUNDED } from '../support/wait.js';
@@ -28,10 +28,6 @@ describe('stdout closed by its reader', () => {
   }
 });
 
-interface JsonError {
-  readonly error: { readonly message: string; readonly problems: readonly string[]; readonly hint?: string; readonly exitCode: number };
-}
-
 describe('--json: a failure is a JSON error object on stdout', () => {
   test('a config error (a bad field, a password variable that is not set): exit 2, every problem by field', BOUNDED, async (t) => {
     const s = await setUpScenario(t, FTP_SRV, { local: LOCAL });
@@ -41,7 +37,7 @@ describe('--json: a failure is a JSON error object on stdout', () => {
     for (const args of [['--json'], ['--json', '-S'], ['check', '--json']]) {
       const run = await runVmftp(['-c', s.configPath, ...args], { env: {} });
       assert.equal(run.code, 2, run.stderr);
-      const { error } = JSON.parse(run.stdout) as JsonError;
+      const { error } = parseFailure(run.stdout);
       assert.equal(error.exitCode, 2);
       assert.match(error.message, /^Invalid vmftp configuration in .*vmftp\.config\.json \(2 problems\)$/);
       assert.deepEqual(error.problems, [
@@ -56,10 +52,10 @@ describe('--json: a failure is a JSON error object on stdout', () => {
   test('a run refused by the lock: exit 3, the refusal as a JSON error', BOUNDED, async (t) => {
     const s = await setUpScenario(t, FTP_SRV, { local: LOCAL });
     // A live process (this test runner) on this host holds the lock.
-    writeFileSync(s.lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }));
+    writeLockFile(s.lockFile);
     const run = await runVmftp(['-c', s.configPath, '--json'], { env: s.env });
     assert.equal(run.code, 3, run.stderr);
-    const { error } = JSON.parse(run.stdout) as JsonError;
+    const { error } = parseFailure(run.stdout);
     assert.equal(error.exitCode, 3);
     assert.match(error.message, /^another vmftp run holds the lock /);
     assert.match(error.hint ?? '', /wait for it to finish/);

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { findProgram } from '../../src/backends/programs.js';
 import { readSpeedRecord, speedRecordFile } from '../../src/run/speed-record.js';
-import { childProcesses, isRunning, type CliResult } from '../support/cli.js';
+import { childProcesses, isRunning, output } from '../support/cli.js';
 import { randomPassword } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
-import { requireOrSkip } from '../support/pure-ftpd.js';
+import { requireMethod } from '../support/methods.js';
+import { parseReport } from '../support/report.js';
 import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
@@ -38,29 +38,10 @@ const TIMEOUT_SECONDS = 40;
 /** Room for the start, the inventory and the first bytes on a loaded machine: the stall must come before the deadline. */
 const MAX_DURATION = '6s';
 
-interface Deferred {
-  target: string;
-  vm: string;
-  stamp: string;
-  bytes: number;
-  onServer?: number;
-}
-interface JsonReport {
-  report: {
-    exitCode: number;
-    windowClosed?: { at: string; by: string; deferred: Deferred[] };
-    targets: { actions: { vm: string; stamp: string; action: string; status: string; bytes: number }[] }[];
-  };
-}
-
-function output(run: CliResult): string {
-  return `${run.stdout}\n${run.stderr}`;
-}
-
 describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () => {
   for (const method of ['internal', 'curl', 'ncftpput'] as const) {
     test(`-u ${method}: the window closes, exit 5, .partial kept, the completed VM rotated, nothing purged, told everywhere; the next run sends only the rest`, bounded(90), async (t) => {
-      if (method !== 'internal' && !requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH`)) return;
+      if (!requireMethod(t, method)) return;
       const monitor = await startPingServer();
       t.after(() => monitor.stop());
       const smtpPassword = randomPassword();
@@ -113,13 +94,13 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
       assert.deepEqual(remoteEntries(s.remoteRoot, 'Homer'), [HOMER_OLD[1]!, HOMER_NEW], 'Homer completed: its rotation ran');
       assert.ok(!existsSync(s.lockFile), 'the lock goes with the run');
 
-      const json = JSON.parse(run.stdout) as JsonReport;
-      assert.equal(json.report.exitCode, 5);
-      assert.equal(json.report.windowClosed?.by, `--max-duration ${MAX_DURATION}`);
-      assert.deepEqual(json.report.windowClosed?.deferred, [
+      const report = parseReport(run.stdout);
+      assert.equal(report.exitCode, 5);
+      assert.equal(report.windowClosed?.by, `--max-duration ${MAX_DURATION}`);
+      assert.deepEqual(report.windowClosed?.deferred, [
         { target: 'nas', vm: 'Bart', stamp: BART_NEW, bytes: DISK_BYTES + OVF.length, onServer: STALL_AT + OVF.length },
       ]);
-      const actions = json.report.targets[0]!.actions;
+      const actions = report.targets[0]!.actions;
       assert.equal(actions.find((action) => action.stamp === BART_NEW)?.status, 'deferred');
       assert.equal(actions.find((action) => action.stamp === HOMER_NEW)?.status, 'done');
       // Sent is what reached the server: the bytes the proxy took past the stall never did.
@@ -148,7 +129,7 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
       assert.equal(next.code, 0, output(next));
       const uploads = s.proxy.log.slice(logBefore).filter((line) => /^(STOR|APPE) /.test(line));
       assert.deepEqual(uploads, [`APPE /backups/Bart/${BART_NEW}.partial/${DISK}`], 'only the rest of the disk is sent');
-      const resumed = (JSON.parse(next.stdout) as JsonReport).report.targets[0]!.actions.find((action) => action.stamp === BART_NEW)!;
+      const resumed = parseReport(next.stdout).targets[0]!.actions.find((action) => action.stamp === BART_NEW)!;
       assert.equal(resumed.action, 'resume');
       assert.equal(resumed.bytes, DISK_BYTES - STALL_AT, 'no byte sent twice');
       const record = await readSpeedRecord(speedRecordFile(s.lockFile));

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startPingServer } from '../support/http.js';
 import { readTree, stampHoursAgo, type TreeSpec } from '../support/fixtures.js';
+import { parseReport } from '../support/report.js';
 import { remoteEntries } from '../support/safety.js';
 import { editConfig, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
@@ -74,14 +75,6 @@ describe('a source that holds no <VM>/<STAMP> backup fails (exit 2) and says so'
   });
 });
 
-interface TooOldJson {
-  readonly target: string;
-  readonly vm: string;
-  readonly newest?: string;
-  readonly maxAge: string;
-  readonly message: string;
-}
-
 describe('maxAge: a VM whose newest backup on a target is too old fails the run (exit 1); the rotation still happens', () => {
   for (const kind of SERVER_KINDS) {
     test(`${kind.name}: default 8d: a VM the job stopped producing (10 days) is named with target and age in stderr, --json, log and e-mail; -x waits; maxAge false silences it`, BOUNDED, async (t) => {
@@ -106,9 +99,9 @@ describe('maxAge: a VM whose newest backup on a target is too old fails the run 
 
       const run = await s.vmftp('--json', '-m', '-x');
       assert.equal(run.code, 1, run.stderr);
-      const { report } = JSON.parse(run.stdout) as { report: { tooOld: TooOldJson[]; afterSuccess: { kind: string } } };
+      const report = parseReport(run.stdout);
       assert.deepEqual(
-        report.tooOld.map(({ target, vm, newest, maxAge }) => ({ target, vm, newest, maxAge })),
+        report.tooOld?.map(({ target, vm, newest, maxAge }) => ({ target, vm, newest, maxAge })),
         [{ target: 'nas', vm: 'Homer', newest: homer[3], maxAge: '8d' }],
       );
       const line = `Homer on nas: the newest complete backup, ${homer[3]}, is 10d 1h old, older than maxAge 8d`;
@@ -123,7 +116,7 @@ describe('maxAge: a VM whose newest backup on a target is too old fails the run 
       assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...bart.slice(1), fresh]);
       assert.deepEqual(remoteEntries(s.remoteRoot, 'Homer'), homer.slice(1));
       // ... but the run failed, so -x purged nothing.
-      assert.equal(report.afterSuccess.kind, 'not-run');
+      assert.equal(report.afterSuccess?.kind, 'not-run');
       assert.ok(existsSync(path.join(s.source, 'Bart', fresh)));
 
       // Homer is retired on purpose: its own maxAge false ends the alarm, and -x purges again.
@@ -132,7 +125,7 @@ describe('maxAge: a VM whose newest backup on a target is too old fails the run 
       });
       const next = await s.vmftp('--json', '-x');
       assert.equal(next.code, 0, next.stderr);
-      assert.deepEqual((JSON.parse(next.stdout) as { report: { tooOld: TooOldJson[] } }).report.tooOld, []);
+      assert.deepEqual(parseReport(next.stdout).tooOld, []);
       assert.ok(!existsSync(path.join(s.source, 'Bart', fresh)), 'purged after the good run');
     });
   }

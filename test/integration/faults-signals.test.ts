@@ -10,12 +10,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { findProgram } from '../../src/backends/programs.js';
 import { childProcesses, isRunning, output } from '../support/cli.js';
 import { assertFollowUp, DISK, expectedAfterRotation, FAST_RETRIES, NEW_BART, setUpNight, stalledAt, STAMP } from '../support/faults.js';
 import { randomPassword } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
-import { requireOrSkip } from '../support/pure-ftpd.js';
+import { requireMethod } from '../support/methods.js';
 import { parseRunJson } from '../support/report.js';
 import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { setUpScenario } from '../support/scenario.js';
@@ -60,7 +59,7 @@ describe('signals: while curl or ncftpput uploads', () => {
     ['ncftpput', 'SIGTERM'],
   ] as const) {
     test(`-u ${method}: ${signal} to vmftp alone ends ${method} at once, keeps the .partial, reports (summary, log, fail ping, e-mail), exits 130`, BOUNDED, async (t) => {
-      if (!requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH`)) return;
+      if (!requireMethod(t, method)) return;
       const monitor = await startPingServer();
       t.after(() => monitor.stop());
       const smtpPassword = randomPassword();

@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, openSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { findProgram } from '../../src/backends/programs.js';
 import { output } from '../support/cli.js';
 import { assertFollowUp, assertRecovered, DISK, DISK_BYTES, expectedAfterRotation, FAST_RETRIES, OLD_BART, setUpNight, stalledAt, STAMP, uploadsOf } from '../support/faults.js';
 import { readTree } from '../support/fixtures.js';
-import { requireOrSkip, requirePureFtpd, startPureFtpd, type PureFtpdHandle } from '../support/pure-ftpd.js';
+import { requireMethod } from '../support/methods.js';
+import { requirePureFtpd, startPureFtpd, type PureFtpdHandle } from '../support/pure-ftpd.js';
 import { parseReport } from '../support/report.js';
 import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { setUpScenario } from '../support/scenario.js';
@@ -139,7 +139,7 @@ for (const kind of SERVER_KINDS) {
     // a transient failure like any other, so only ncftpput's refusal can tell the pool to shrink.
     for (const method of ['ncftpput'] as const) {
       test(`a 421 to ${method}'s own connection (the third, maxConnections 3) shrinks the pool to 2; the run completes`, BOUNDED, async (t) => {
-        if (!kind.usable(t) || !requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH`)) return;
+        if (!kind.usable(t) || !requireMethod(t, method)) return;
         const files = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((name) => [`${name}.vmdk`, 50_000]));
         const s = await setUpScenario(t, kind, {
           local: { [`Bart/${STAMP}`]: files },

@@ -9,12 +9,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { findProgram } from '../../src/backends/programs.js';
 import { runVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
+import { requireMethod } from '../support/methods.js';
 import { requireProftpd, startProftpd } from '../support/proftpd.js';
-import { requireOrSkip } from '../support/pure-ftpd.js';
 import { requirePyftpdlib, startPyftpdlib, type StartPyftpdlibOptions } from '../support/pyftpdlib.js';
+import { actionKinds, parseCheck, parseReport } from '../support/report.js';
 import { assertNoIncompleteFinal, assertSafeFailure, finalFolders, snapshot, type Snapshot } from '../support/safety.js';
 import { bounded } from '../support/wait.js';
 
@@ -27,16 +27,9 @@ const LOCAL: TreeSpec = {
   'Raoul/2012-07-13-154137': { 'disk.vmdk': 120_000 },
 };
 
-interface ReportJson {
-  report: { exitCode: number; targets: { actions: { vm: string; stamp: string; action: string; status: string }[] }[] };
-}
-
 /** Returns true when the test can run with `method` here (skips, or fails under CI=true, otherwise). */
 function usable(t: TestContext, method: Method): boolean {
-  if (!requirePyftpdlib(t)) return false;
-  if (method === 'internal') return true;
-  const program = method === 'curl' ? 'curl' : 'ncftpput';
-  return requireOrSkip(t, findProgram(program) !== undefined, `${program} on PATH (scripts/ensure-test-deps.sh)`);
+  return requirePyftpdlib(t) && requireMethod(t, method);
 }
 
 /** A local tree, a field server set up with `server`, and a config with one target `nas` at `/backups` on it. */
@@ -84,9 +77,7 @@ async function assertConverged(
   const serverAfterFirst = readTree(setup.remoteRoot);
   const second = await setup.vmftp('-u', method, '--json');
   assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
-  const { report } = JSON.parse(second.stdout) as ReportJson;
-  const actions = report.targets.flatMap((target) => target.actions.map((action) => action.action));
-  assert.deepEqual([...new Set(actions)], ['keep'], 'the second run only keeps');
+  assert.deepEqual(actionKinds(parseReport(second.stdout)), ['keep'], 'the second run only keeps');
   assert.deepEqual(readTree(setup.remoteRoot), serverAfterFirst, 'the second run changed the server');
 }
 
@@ -204,10 +195,6 @@ describe('a server that allows one connection', () => {
   }
 });
 
-interface CheckJson {
-  targets: { target: string; ok: boolean; server?: Record<string, string> }[];
-}
-
 describe('vmftp check: what each server offers and what vmftp does about it', () => {
   test('an odd NAS (NAT, MS-DOS LIST, no SIZE/EPSV/MLSD/APPE/REST, one connection) and proftpd with explicit FTPS', bounded(90), async (t) => {
     if (!requirePyftpdlib(t) || !requireProftpd(t)) return;
@@ -252,7 +239,7 @@ describe('vmftp check: what each server offers and what vmftp does about it', ()
 
     const json = await runVmftp(['-c', configPath, 'check', '--json'], { env });
     assert.equal(json.code, 0, json.stderr);
-    const { targets } = JSON.parse(json.stdout) as CheckJson;
+    const { targets } = parseCheck(json.stdout);
     assert.deepEqual(
       targets.map((target) => [target.target, target.ok, target.server?.sizes]),
       [

@@ -8,16 +8,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import type { Forecast } from '../../src/core/model.js';
 import { makeBackupTree } from '../support/fixtures.js';
+import { parseRunJson, parseSimulation, type ForecastJson } from '../support/report.js';
 import { setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { BOUNDED } from '../support/wait.js';
 
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
 
-function forecastOf(stdout: string): Forecast {
-  const { plan } = JSON.parse(stdout) as { plan: { forecast?: Forecast } };
+function forecastOf(stdout: string): ForecastJson {
+  const { plan } = parseSimulation(stdout);
   assert.ok(plan.forecast, 'plan.forecast in --json');
   return plan.forecast;
 }
@@ -41,7 +41,7 @@ describe('-S forecasts how long the uploads take', () => {
 
     const run = await s.vmftp('--json');
     assert.equal(run.code, 0, run.stderr);
-    const sent = (JSON.parse(run.stdout) as { totals: { bytes: number } }).totals.bytes;
+    const sent = parseRunJson(run.stdout).totals.bytes;
     const kept = JSON.parse(readFileSync(record, 'utf8')) as { version: number; targets: Record<string, { bytes: number; seconds: number }> };
     assert.equal(kept.targets.nas?.bytes, sent, 'the record holds the bytes the run sent');
     assert.ok((kept.targets.nas?.seconds ?? 0) > 0);

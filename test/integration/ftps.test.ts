@@ -17,11 +17,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { Client } from 'basic-ftp';
-import { findProgram } from '../../src/backends/programs.js';
 import { runVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
+import { requireMethod } from '../support/methods.js';
 import { makeCertificate, requireProftpd, startProftpd, type Certificate, type ProftpdHandle } from '../support/proftpd.js';
-import { chownToFtpUser, requireOrSkip } from '../support/pure-ftpd.js';
+import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { assertSafeFailure, snapshot } from '../support/safety.js';
 import { BOUNDED } from '../support/wait.js';
 
@@ -35,8 +35,7 @@ const MODES = [
 const OLD_BACKUP = { 'Bart/2011-01-01-000000': { 'old.txt': 'an old backup, not to be touched' } };
 
 function usable(t: TestContext, method: Method): boolean {
-  if (!requireProftpd(t)) return false;
-  return method === 'internal' || requireOrSkip(t, findProgram('curl') !== undefined, 'curl on PATH (apt-get install curl)');
+  return requireProftpd(t) && requireMethod(t, method);
 }
 
 /** Counts the TLS handshakes in proftpd's TLS log: control connections and data connections. */

@@ -13,6 +13,7 @@ import { runVmftp, writeConfig } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { startFtpSrv } from '../support/ftp-srv.js';
 import { chownToFtpUser } from '../support/pure-ftpd.js';
+import { parseReport, parseSimulation } from '../support/report.js';
 import { remoteEntries } from '../support/safety.js';
 import { SERVER_KINDS } from '../support/servers.js';
 
@@ -51,7 +52,7 @@ for (const kind of SERVER_KINDS.filter((candidate) => candidate.name === 'pure-f
 
       const simulated = await vmftp('-S', '--json');
       assert.equal(simulated.code, 0, simulated.stderr);
-      const { plan } = JSON.parse(simulated.stdout) as { plan: { targets: { vms: { actions: { type: string; stamp: string; reason: string }[] }[] }[] } };
+      const { plan } = parseSimulation(simulated.stdout);
       const actions = plan.targets[0]!.vms[0]!.actions;
       const upload = actions.find((action) => action.type === 'upload');
       assert.ok(upload !== undefined, 'tonight is uploaded');
@@ -111,11 +112,11 @@ describe('one VM to several targets', () => {
     assert.deepEqual(remoteEntries(path.join(offsite.root, 'backups'), 'Db'), ['2026-01-31-030000', '2026-02-03-030000']);
     assert.deepEqual(remoteEntries(path.join(offsite.root, 'backups'), 'Mail'), [], 'Mail is routed to nas only');
 
-    const { report } = JSON.parse(run.stdout) as { report: { targets: { target: string }[]; afterSuccess: { purged: string[] } } };
+    const report = parseReport(run.stdout);
     assert.deepEqual(report.targets.map((target) => target.target).sort(), ['nas', 'offsite']);
     // Each Db backup is on nas or offsite and not kept by the other (nas: older than the 3 newest;
     // offsite: not the newest of its month), and the newest is on both: none is wanted anywhere else.
-    const purged = report.afterSuccess.purged.map((dir) => path.relative(source, dir).split(path.sep).join('/')).sort();
+    const purged = (report.afterSuccess?.purged ?? []).map((dir) => path.relative(source, dir).split(path.sep).join('/')).sort();
     assert.deepEqual(purged, [...stamps.map((stamp) => `Db/${stamp}`), 'Mail/2026-02-01-030000']);
     assert.deepEqual(readdirSync(path.join(source, 'Db')), []);
   });

@@ -10,13 +10,12 @@ import { createHash } from 'node:crypto';
 import { statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { findProgram } from '../../src/backends/programs.js';
 import { FtpSession } from '../../src/ftp/session.js';
-import type { CliResult } from '../support/cli.js';
+import { output, type CliResult } from '../support/cli.js';
 import type { FaultRules } from '../support/fault-proxy.js';
 import { pseudoRandomBytes, readTree, type TreeSpec } from '../support/fixtures.js';
+import { requireMethod } from '../support/methods.js';
 import { requireProftpd, startProftpd } from '../support/proftpd.js';
-import { requireOrSkip } from '../support/pure-ftpd.js';
 import { assertNoIncompleteFinal, snapshot } from '../support/safety.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
@@ -33,8 +32,6 @@ const FLIPPED_AT = 123_457;
 
 /** proftpd as a scenario server: same FTP user (nobody) and handle shape as pure-ftpd's. */
 const PROFTPD = { name: 'proftpd', usable: requireProftpd, start: startProftpd } as unknown as ServerKind;
-
-const output = (run: CliResult) => `${run.stdout}\n${run.stderr}`;
 
 function hashScenario(t: TestContext, rules: FaultRules, verify: 'hash' | 'size' = 'hash', kind = PROFTPD, remote?: TreeSpec): Promise<Scenario> {
   return setUpScenario(t, kind, { local: NEW_BART, rules, keep: 3, targetFields: { ...FAST_RETRIES, verify }, ...(remote === undefined ? {} : { remote }) });
@@ -149,7 +146,7 @@ describe('verify: hash against proftpd (mod_digest)', () => {
 
   for (const method of ['curl', 'ncftpput'] as const) {
     test(`-u ${method}: the digest is taken while ${method} reads the file, and catches the flipped bit`, BOUNDED, async (t) => {
-      if (!PROFTPD.usable(t) || !requireOrSkip(t, findProgram(method) !== undefined, `${method} on PATH`)) return;
+      if (!PROFTPD.usable(t) || !requireMethod(t, method)) return;
       const s = await hashScenario(t, { corruptUpload: { match: DISK, afterBytes: FLIPPED_AT } });
       const run = await s.vmftp('-u', method);
       assertUploadedIntact(run, s);

@@ -23,8 +23,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { runVmftp, writeConfig, type CliResult } from '../support/cli.js';
+import { output, runVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
+import { requireMethod } from '../support/methods.js';
 import { forgetIdleConnections, inPrivateNetwork, limitRate, setSystemKeepaliveSeconds, type ForgetfulRouter } from '../support/private-network.js';
 import { requireProftpd, startProftpd } from '../support/proftpd.js';
 import { chownToFtpUser, requireOrSkip, requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
@@ -41,10 +42,6 @@ const STAMP = '2012-08-18-154137';
 const OLD_STAMP = '2012-07-01-000000';
 /** Long enough for a slow upload and a lost reply's timeout, short enough that no test hangs. */
 const RUN_TIMEOUT_MS = 120_000;
-
-function output(run: CliResult): string {
-  return `${run.stdout}\n${run.stderr}`;
-}
 
 interface RouterRun {
   readonly router: ForgetfulRouter;
@@ -162,13 +159,13 @@ test('internal client with verify \'hash\' on proftpd, without keepalive in time
 });
 
 test('-u curl: --keepalive-time keeps the control connection through an upload longer than the router\'s idle timeout', bounded(200), async (t) => {
-  if (!requireOrSkip(t, findProgram('curl') !== undefined, 'curl')) return;
+  if (!requireMethod(t, 'curl')) return;
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   assertUntouchedByRouter(await uploadThroughForgetfulRouter(t, 'curl', { keepaliveSeconds: 1, timeoutSeconds: 4, retries: 0 }));
 });
 
 test('-u ncftpput with the system\'s keepalive time lowered keeps the control connection', bounded(200), async (t) => {
-  if (!requireOrSkip(t, findProgram('ncftpput') !== undefined, 'ncftpput')) return;
+  if (!requireMethod(t, 'ncftpput')) return;
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   // ncftpput sets SO_KEEPALIVE without an idle time of its own: the system's applies (2 hours by default).
   setSystemKeepaliveSeconds(1);
@@ -177,13 +174,13 @@ test('-u ncftpput with the system\'s keepalive time lowered keeps the control co
 });
 
 test('-u ncftpput with the system\'s keepalive time: the lost final reply is recovered by the size, nothing sent twice', bounded(200), async (t) => {
-  if (!requireOrSkip(t, findProgram('ncftpput') !== undefined, 'ncftpput')) return;
+  if (!requireMethod(t, 'ncftpput')) return;
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   assertRecoveredBySize(t, await uploadThroughForgetfulRouter(t, 'ncftpput', { keepaliveSeconds: 3600, timeoutSeconds: 4, retries: 0 }));
 });
 
 test('-u curl without keepalive in time: the lost final reply is recovered by the size, nothing sent twice', bounded(200), async (t) => {
-  if (!requireOrSkip(t, findProgram('curl') !== undefined, 'curl')) return;
+  if (!requireMethod(t, 'curl')) return;
   if (!requirePureFtpd(t) || !(await inPrivateNetwork(t, import.meta.url))) return;
   assertRecoveredBySize(t, await uploadThroughForgetfulRouter(t, 'curl', { keepaliveSeconds: 3600, timeoutSeconds: 4, retries: 0 }));
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -16,9 +16,11 @@ import { childProcesses, isRunning, markerCommand, output, runVmftp, type CliRes
 import { assertFollowUp, DISK, expectedAfterRotation, FAST_RETRIES, OLD_BART, OLD_STAMPS, setUpNight, stalledAt, STAMP } from '../support/faults.js';
 import { randomPassword } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
+import { readLockFile, writeLockFile } from '../support/lock-file.js';
+import { requireMethod } from '../support/methods.js';
 import { startSmtpServer } from '../support/smtp.js';
 import { makeBackupTree, readTree, type TreeSpec } from '../support/fixtures.js';
-import { parseReport } from '../support/report.js';
+import { parseReport, parseSimulation } from '../support/report.js';
 import { assertNoIncompleteFinal, assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { editConfig, serverWrites, setUpScenario, type Scenario } from '../support/scenario.js';
 import { requireOrSkip } from '../support/pure-ftpd.js';
@@ -33,10 +35,6 @@ const FIXTURE_TREE: TreeSpec = {
   'Bart/2012-08-18-154137': { 'sample.txt': 'Bart\n', 'disk/disk1.vmdk': 20_000 },
   'Raoul/2012-07-13-154137': { 'samplefile.txt': 'Raoul\n' },
 };
-
-function lockOwner(lockFile: string): { pid: number; host: string; startedAt: string } {
-  return JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number; host: string; startedAt: string };
-}
 
 describe('invariant 1: upload into <STAMP>.partial, rename only after every file verified', () => {
   for (const kind of SERVER_KINDS) {
@@ -57,7 +55,7 @@ describe('invariant 1: upload into <STAMP>.partial, rename only after every file
       const running = s.start('-x');
       await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, DISK), 100_000);
       assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS, `${STAMP}.partial`]);
-      assert.equal(lockOwner(s.lockFile).pid, running.pid, 'the running vmftp holds the lock');
+      assert.equal(readLockFile(s.lockFile).pid, running.pid, 'the running vmftp holds the lock');
 
       running.kill(signal);
       const stopped = await running.done;
@@ -304,7 +302,7 @@ describe('invariant 5: -x only after full success; bare -x purges what every tar
     assert.match(simulated.stdout, /-x without a command, once this plan ran in full with no failure/);
     assert.match(simulated.stdout, /purge +Bart\/2000-08-28-154138 +not kept on nas \(older than the newest\)/);
     assert.match(simulated.stdout, /purge +Bart\/2012-08-18-154137 +complete on nas/);
-    const planned = (JSON.parse((await s.vmftp('-n', '1', '-S', '--json')).stdout) as { plan: { purge: { dir: string; purge: boolean }[] } }).plan.purge;
+    const planned = parseSimulation((await s.vmftp('-n', '1', '-S', '--json')).stdout).plan.purge;
     assert.equal(Object.keys(readTree(s.source)).length, 4, '-S changed nothing');
 
     const run = await s.vmftp('-n', '1', '-x', '--json');
@@ -364,7 +362,7 @@ describe('invariant 5: -x only after full success; bare -x purges what every tar
 
     const simulated = await s.vmftp('-S', '--json');
     assert.equal(simulated.code, 4, simulated.stderr);
-    const purge = (JSON.parse(simulated.stdout) as { plan: { purge: { vm: string; stamp: string; purge: boolean; reason: string }[] } }).plan.purge;
+    const purge = parseSimulation(simulated.stdout).plan.purge;
     assert.deepEqual(
       purge.map((local) => `${local.purge ? 'purge' : 'leave'} ${local.vm}/${local.stamp}: ${local.reason}`),
       [
@@ -454,7 +452,7 @@ describe('invariant 6: one run at a time', () => {
     const first = s.start();
     t.after(() => first.kill('SIGKILL'));
     await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 50_000);
-    const held = lockOwner(s.lockFile);
+    const held = readLockFile(s.lockFile);
     assert.equal(held.pid, first.pid);
     const before = snapshot(s.source, s.remoteRoot);
     const connections = s.proxy.connections;
@@ -463,7 +461,7 @@ describe('invariant 6: one run at a time', () => {
     assertSafeFailure(second, before, { source: s.source, remoteRoot: s.remoteRoot, code: 3, cause: /another vmftp run holds the lock/ });
     assert.ok(second.stderr.includes(s.lockFile), `the message names ${s.lockFile}: ${second.stderr}`);
     assert.match(second.stderr, new RegExp(`pid ${first.pid}`));
-    assert.deepEqual(lockOwner(s.lockFile), held, 'the refused run must not touch the lock it did not take');
+    assert.deepEqual(readLockFile(s.lockFile), held, 'the refused run must not touch the lock it did not take');
     assert.equal(s.proxy.connections, connections, 'the refused run does not even connect');
 
     first.kill('SIGTERM');
@@ -494,7 +492,7 @@ describe('invariant 6: one run at a time', () => {
     assert.equal(second.code, 3, output(second));
     const lockFile = /holds the lock (\S+vmftp-[0-9a-f]{16}\.lock):/.exec(second.stderr)?.[1];
     assert.ok(lockFile !== undefined && path.dirname(lockFile) === os.tmpdir(), `a lock of this config in the temp folder: ${second.stderr}`);
-    const held = lockOwner(lockFile);
+    const held = readLockFile(lockFile);
     assert.equal(held.pid, first.pid);
     const started = format(new Date(held.startedAt), 'yyyy-MM-dd HH:mm:ss');
     assert.ok(second.stderr.includes(`pid ${first.pid} on ${os.hostname()}, config ${a.configPath}, started ${started}`), second.stderr);
@@ -509,7 +507,7 @@ describe('invariant 6: one run at a time', () => {
     const gone = spawnSync(process.execPath, ['-e', ''], { timeout: 10_000 }).pid;
     assert.ok(gone !== undefined);
     assert.throws(() => process.kill(gone, 0), { code: 'ESRCH' }, `pid ${gone} must not exist`);
-    writeFileSync(s.lockFile, JSON.stringify({ pid: gone, host: os.hostname(), startedAt: '2012-08-18T15:41:37.000Z' }));
+    writeLockFile(s.lockFile, { pid: gone, startedAt: '2012-08-18T15:41:37.000Z' });
 
     const run = await s.vmftp();
     assert.equal(run.code, 0, run.stderr);
@@ -522,8 +520,7 @@ describe('invariant 6: one run at a time', () => {
     if (!requireOrSkip(t, existsSync('/proc/self/stat'), 'Linux /proc')) return;
     const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } } });
     // This test's own process is alive, but it is not the one that wrote the lock: its start time differs.
-    const reused = { pid: process.pid, host: os.hostname(), startedAt: '2012-08-18T15:41:37.000Z', processStart: '1' };
-    writeFileSync(s.lockFile, JSON.stringify(reused));
+    writeLockFile(s.lockFile, { startedAt: '2012-08-18T15:41:37.000Z', processStart: '1' });
 
     const run = await s.vmftp();
     assert.equal(run.code, 0, run.stderr);
@@ -609,7 +606,7 @@ describe('invariant 6: a run that died without a report is reported by the next 
     );
     assert.equal(curls.length, 1, 'curl is uploading disk1.vmdk');
     for (const curl of curls) t.after(() => isRunning(curl.pid) && process.kill(curl.pid, 'SIGKILL'));
-    const recorded = (JSON.parse(readFileSync(s.lockFile, 'utf8')) as { children: { pid: number; program: string }[] }).children;
+    const recorded = readLockFile(s.lockFile).children ?? [];
     for (const curl of curls) assert.ok(recorded.some((child) => child.pid === curl.pid && child.program === 'curl'), `the lock records curl ${curl.pid}: ${JSON.stringify(recorded)}`);
 
     killed.kill('SIGKILL');
@@ -624,7 +621,7 @@ describe('invariant 6: a run that died without a report is reported by the next 
     const notice = new RegExp(`the previous run \\(pid ${killed.pid}, started at [\\d-]+ [\\d:]+\\) ended without a report[^\\n]*ended its curl \\(pid ${curls[0]!.pid}\\)`);
     assert.match(next.stderr, notice);
     assert.match(readFileSync(path.join(s.work, 'logs', 'vmftp.log'), 'utf8'), notice);
-    const report = (JSON.parse(next.stdout) as { report: { previousRun?: { pid: number; programs: { pid: number; program: string; state: string }[] } } }).report;
+    const report = parseReport(next.stdout);
     assert.equal(report.previousRun?.pid, killed.pid);
     assert.deepEqual(
       report.previousRun.programs.filter((program) => program.program === 'curl' && program.state === 'ended').map((program) => program.pid).sort(),
@@ -640,7 +637,7 @@ describe('invariant 6: a run that died without a report is reported by the next 
   });
 
   test('ftp-srv, -u ncftpput: the 0600 password file a kill -9 left behind is removed by the next run, which says so', BOUNDED, async (t) => {
-    if (!requireOrSkip(t, findProgram('ncftpput') !== undefined, 'ncftpput on PATH')) return;
+    if (!requireMethod(t, 'ncftpput')) return;
     const s = await setUpScenario(t, FTP_SRV, {
       local: { [`Bart/${STAMP}`]: { 'disk1.vmdk': 200_000 } },
       rules: { stallUpload: { match: 'disk1.vmdk', afterBytes: 50_000 } },
@@ -649,7 +646,7 @@ describe('invariant 6: a run that died without a report is reported by the next 
     const killed = s.start('-u', 'ncftpput');
     t.after(() => killed.kill('SIGKILL'));
     await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 50_000);
-    const [dir] = (JSON.parse(readFileSync(s.lockFile, 'utf8')) as { privateDirs?: string[] }).privateDirs ?? [];
+    const [dir] = readLockFile(s.lockFile).privateDirs ?? [];
     assert.ok(dir !== undefined && existsSync(path.join(dir, 'login.cfg')), `the lock records the folder of ncftpput's login file: ${readFileSync(s.lockFile, 'utf8')}`);
     assert.equal(statSync(path.join(dir, 'login.cfg')).mode & 0o777, 0o600);
     const orphans = childProcesses(killed.pid).filter((child) => child.command === 'ncftpput');
@@ -663,7 +660,7 @@ describe('invariant 6: a run that died without a report is reported by the next 
     assert.equal(next.code, 0, next.stderr);
     assert.ok(!existsSync(dir), `${dir} is gone`);
     assert.ok(next.stderr.includes(`removed the password file it left in ${dir}`), next.stderr);
-    assert.deepEqual((JSON.parse(next.stdout) as { report: { previousRun?: { removedPrivateDirs?: string[] } } }).report.previousRun?.removedPrivateDirs, [dir]);
+    assert.deepEqual(parseReport(next.stdout).previousRun?.removedPrivateDirs, [dir]);
     assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
   });
 
@@ -692,7 +689,7 @@ describe('invariant 6: a run that died without a report is reported by the next 
     const next = await s.vmftp('--json');
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stderr, notice);
-    assert.equal((JSON.parse(next.stdout) as { report: { previousRun?: { pid: number } } }).report.previousRun?.pid, killed.pid);
+    assert.equal(parseReport(next.stdout).previousRun?.pid, killed.pid);
     assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
     assert.ok(!existsSync(s.lockFile));
   });
@@ -713,7 +710,7 @@ describe('invariant 6: a run that died without a report is reported by the next 
       await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, 'disk1.vmdk'), 50_000);
       await stop(run);
       assert.equal((await run.done).code, 130);
-      const left = JSON.parse(readFileSync(s.lockFile, 'utf8')) as { pid: number; forcedOut?: string };
+      const left = readLockFile(s.lockFile);
       assert.equal(left.pid, run.pid, 'the lock stays for the next run');
       assert.match(left.forcedOut ?? '', how);
 
@@ -721,7 +718,7 @@ describe('invariant 6: a run that died without a report is reported by the next 
       const next = await s.vmftp('--json');
       assert.equal(next.code, 0, next.stderr);
       assert.match(next.stderr, new RegExp(`the previous run \\(pid ${run.pid}, started at [\\d-]+ [\\d:]+\\) ended without a report \\(${how.source}\\)`));
-      assert.equal((JSON.parse(next.stdout) as { report: { previousRun?: { pid: number } } }).report.previousRun?.pid, run.pid);
+      assert.equal(parseReport(next.stdout).previousRun?.pid, run.pid);
       assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
       assert.ok(!existsSync(s.lockFile));
       rmSync(path.join(s.remoteRoot, 'Bart', STAMP), { recursive: true });
@@ -748,26 +745,22 @@ describe('invariant 6: a run that died without a report is reported by the next 
     });
     const startOf = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]!;
     const now = new Date().toISOString();
-    writeFileSync(
-      s.lockFile,
-      JSON.stringify({
-        pid: gone,
-        host: os.hostname(),
-        startedAt: '2012-08-18T15:41:37.000Z',
-        children: [
-          { pid: orphan.pid, program: 'sleep', startedAt: now, processStart: startOf(orphan.pid!) },
-          // A pid the dead run's curl had, now another program's: never ended.
-          { pid: stranger.pid, program: 'curl', startedAt: now, processStart: startOf(stranger.pid!) },
-        ],
-      }),
-    );
+    writeLockFile(s.lockFile, {
+      pid: gone,
+      startedAt: '2012-08-18T15:41:37.000Z',
+      children: [
+        { pid: orphan.pid!, program: 'sleep', startedAt: now, processStart: startOf(orphan.pid!) },
+        // A pid the dead run's curl had, now another program's: never ended.
+        { pid: stranger.pid!, program: 'curl', startedAt: now, processStart: startOf(stranger.pid!) },
+      ],
+    });
 
     const run = await s.vmftp('--json');
     assert.equal(run.code, 0, run.stderr);
     await waitFor(() => orphan.exitCode !== null || orphan.signalCode !== null, 'the recorded program to end');
     assert.equal(orphan.signalCode, 'SIGTERM');
     assert.ok(isRunning(stranger.pid!), 'a process that is not the recorded program is left alone');
-    const report = (JSON.parse(run.stdout) as { report: { previousRun?: { programs: { pid: number; state: string }[] } } }).report;
+    const report = parseReport(run.stdout);
     assert.deepEqual(report.previousRun?.programs, [
       { pid: orphan.pid, program: 'sleep', state: 'ended' },
       { pid: stranger.pid, program: 'curl', state: 'gone' },

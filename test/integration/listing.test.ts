@@ -17,6 +17,7 @@ import type { CliResult } from '../support/cli.js';
 import { makeBackupTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
 import { startFaultProxy, type FaultRules } from '../support/fault-proxy.js';
 import { chownToFtpUser } from '../support/pure-ftpd.js';
+import { parseDisplay, type DisplayJson } from '../support/report.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
 import { COMPAT_SERVER_KINDS, SERVER_KINDS } from '../support/servers.js';
 import { normalized, serverTarget } from '../support/target.js';
@@ -39,16 +40,10 @@ const BACKUP_BYTES = Object.values(BACKUP).reduce((sum, size) => sum + size, 0);
 /** STAT refused as by a server that has none: every listing goes through MLSD/LIST. */
 const NO_STAT: FaultRules = { replyToCommand: { command: 'STAT', code: 502, text: 'Command not implemented.' } };
 
-interface Displayed {
-  targets: {
-    vms: { vm: string; backups: { stamp: string; files: number; bytes: number; state: string }[] }[];
-    strays: string[];
-  }[];
-}
-
-function json<T>(run: CliResult): T {
+/** Returns what a `-d --json` run that succeeded printed. */
+function displayed(run: CliResult): DisplayJson {
   assert.equal(run.code, 0, `${run.stderr}\n${run.stdout}`);
-  return JSON.parse(run.stdout) as T;
+  return parseDisplay(run.stdout);
 }
 
 const statCommands = (s: Scenario) => s.proxy.log.filter((line) => /^STAT /.test(line));
@@ -104,8 +99,8 @@ describe('listing with STAT', () => {
       addSymlinks(s);
 
       const { stat, plain, statLog, plainLog } = await bothWays(s, ['-d', '--json']);
-      const shown = json<Displayed>(stat);
-      assert.deepEqual(shown, json<Displayed>(plain));
+      const shown = displayed(stat);
+      assert.deepEqual(shown, displayed(plain));
 
       // STAT did the work where it may, and was refused in the second run.
       assert.ok(statLog.some((line) => line === `STAT /backups/Bart/${STAMP}`), statLog.join(' | '));
@@ -169,8 +164,8 @@ describe('listing with STAT', () => {
       });
 
       const { stat, plain } = await bothWays(s, ['-d', '--json']);
-      const shown = json<Displayed>(stat);
-      assert.deepEqual(shown, json<Displayed>(plain));
+      const shown = displayed(stat);
+      assert.deepEqual(shown, displayed(plain));
       const big = shown.targets[0]!.vms.find((entry) => entry.vm === 'Big')?.backups[0];
       assert.deepEqual(big, { stamp: STAMP, files: 1000, bytes, state: 'complete' });
       assert.equal(shown.targets[0]!.vms.find((entry) => entry.vm === 'Small')?.backups[0]?.files, 1);

@@ -4,14 +4,15 @@
  * failed ones. No password (FTP or SMTP) may be found anywhere in a message.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
+import { writeLockFile } from '../support/lock-file.js';
+import { parseReport } from '../support/report.js';
 import { editConfig } from '../support/scenario.js';
 import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
 import { BOUNDED } from '../support/wait.js';
@@ -114,7 +115,7 @@ describe('-m e-mails the report', () => {
   test('after a run stopped before any target (lock held): FAILED with the reason, exit code 3 kept', BOUNDED, async (t) => {
     const s = await setUp(t);
     // A live process (this test runner) on this host holds the lock.
-    writeFileSync(s.lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }));
+    writeLockFile(s.lockFile);
     const run = await s.vmftp('-m');
     assert.equal(run.code, 3, run.stderr);
     const [mail] = s.smtp.messages as [ReceivedMail];
@@ -128,7 +129,7 @@ describe('-m e-mails the report', () => {
     const command = `"${process.execPath}" -e "console.log('said-on-stdout'); console.error('said-on-stderr')"`;
     const run = await s.vmftp('--json', '-m', '-x', command);
     assert.equal(run.code, 0, run.stderr);
-    const { report } = JSON.parse(run.stdout) as { report: { afterSuccess?: { kind: string; exitCode?: number } } };
+    const report = parseReport(run.stdout);
     assert.deepEqual(report.afterSuccess, { kind: 'command', command, exitCode: 0 });
     const [mail] = s.smtp.messages as [ReceivedMail];
     const attached = mail.parsed.attachments[0]?.content.toString('utf8') ?? '';

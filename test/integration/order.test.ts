@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
+import { parseSimulation } from '../support/report.js';
 import { setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { bounded } from '../support/wait.js';
@@ -51,7 +52,7 @@ describe('the order uploads start in', () => {
 
     const json = await s.vmftp('-S', '--json');
     assert.equal(json.code, 0, json.stderr);
-    const { plan } = JSON.parse(json.stdout) as { plan: { targets: { order: { vm: string; stamp: string; bytes: number }[] }[] } };
+    const { plan } = parseSimulation(json.stdout);
     assert.deepEqual(plan.targets[0]?.order.map((upload) => `${upload.vm}/${upload.stamp}`), EXPECTED);
     assert.deepEqual(plan.targets[0]?.order[3], { vm: 'Big', stamp: '2026-11-19-022000', bytes: 200_000 });
 

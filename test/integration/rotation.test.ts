@@ -9,8 +9,9 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
-import { findProgram } from '../../src/backends/programs.js';
-import { chownToFtpUser, requireOrSkip } from '../support/pure-ftpd.js';
+import { requireMethod } from '../support/methods.js';
+import { chownToFtpUser } from '../support/pure-ftpd.js';
+import { actionKinds, parseReport, parseSimulation } from '../support/report.js';
 import { remoteEntries } from '../support/safety.js';
 import { SERVER_KINDS } from '../support/servers.js';
 
@@ -45,16 +46,14 @@ for (const kind of SERVER_KINDS) {
 
       const second = await vmftp('--json');
       assert.equal(second.code, 0, second.stderr);
-      const { report } = JSON.parse(second.stdout) as { report: { targets: { actions: { action: string }[] }[] } };
-      const actions = report.targets.flatMap((target) => target.actions.map((action) => action.action));
-      assert.deepEqual([...new Set(actions)], ['keep']);
+      assert.deepEqual(actionKinds(parseReport(second.stdout)), ['keep']);
       assert.deepEqual(readTree(remoteRoot), readTree(source));
     });
 
     // ftp-srv 4.6 answers SIZE of an empty file with "213 File status" (its reply drops the 0): the C servers only.
     for (const method of kind.name === 'ftp-srv' ? [] : (['internal', 'curl', 'ncftpput'] as const)) {
       test(`-u ${method}: an empty file (VMware's .vmsd) goes up with its backup, which is renamed into place`, async (t) => {
-        if (!kind.usable(t) || !requireOrSkip(t, method === 'internal' || findProgram(method) !== undefined, `${method} on PATH`)) return;
+        if (!kind.usable(t) || !requireMethod(t, method)) return;
         const { source, remoteRoot, vmftp } = await setUp(t);
         makeBackupTree(source, { 'Bart/2013-01-01-000000': { 'Bart.vmsd': '', 'Bart.vmx': 'config\n' } });
 
@@ -109,9 +108,7 @@ for (const kind of SERVER_KINDS) {
 
       const json = await vmftp('-S', '-n', '1', '--json');
       assert.equal(json.code, 0, json.stderr);
-      const { plan } = JSON.parse(json.stdout) as {
-        plan: { targets: { vms: { vm: string; actions: { type: string; stamp: string; reason: string }[] }[] }[] };
-      };
+      const { plan } = parseSimulation(json.stdout);
       const raoul = plan.targets[0]!.vms.find((vm) => vm.vm === 'Raoul')!;
       assert.deepEqual(
         raoul.actions.map((action) => [action.type, action.stamp]),

@@ -7,18 +7,14 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { findProgram } from '../../src/backends/programs.js';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import type { FtpServerHandle } from '../support/ftp-srv.js';
-import { requireOrSkip } from '../support/pure-ftpd.js';
+import { requireMethod } from '../support/methods.js';
+import { actionKinds, parseDisplay, parseReport } from '../support/report.js';
 import { remoteEntries } from '../support/safety.js';
 import { COMPAT_SERVER_KINDS } from '../support/servers.js';
 import { BOUNDED } from '../support/wait.js';
-
-interface Listing {
-  targets: { target: string; vms: { vm: string; backups: { stamp: string; files: number; bytes: number; state: string }[] }[] }[];
-}
 
 for (const kind of COMPAT_SERVER_KINDS) {
   describe(`vmftp against ${kind.name}`, () => {
@@ -55,7 +51,7 @@ for (const kind of COMPAT_SERVER_KINDS) {
     for (const method of ['internal', 'curl'] as const) {
       test(`-u ${method}: uploads the fixture tree byte-identical; a second run only keeps`, BOUNDED, async (t) => {
         if (!kind.usable(t)) return;
-        if (method === 'curl' && !requireOrSkip(t, findProgram('curl') !== undefined, 'curl on PATH (apt-get install curl)')) return;
+        if (!requireMethod(t, method)) return;
         const { source, remoteRoot, vmftp } = await setUp(t);
 
         const first = await vmftp('-u', method);
@@ -65,9 +61,7 @@ for (const kind of COMPAT_SERVER_KINDS) {
 
         const second = await vmftp('-u', method, '--json');
         assert.equal(second.code, 0, second.stderr);
-        const { report } = JSON.parse(second.stdout) as { report: { targets: { actions: { action: string }[] }[] } };
-        const actions = report.targets.flatMap((target) => target.actions.map((action) => action.action));
-        assert.deepEqual([...new Set(actions)], ['keep']);
+        assert.deepEqual(actionKinds(parseReport(second.stdout)), ['keep']);
         assert.deepEqual(readTree(remoteRoot), readTree(source));
       });
     }
@@ -109,7 +103,7 @@ for (const kind of COMPAT_SERVER_KINDS) {
 
       const json = await vmftp('-d', '--json');
       assert.equal(json.code, 0, json.stderr);
-      const listing = JSON.parse(json.stdout) as Listing;
+      const listing = parseDisplay(json.stdout);
       const complete = listing.targets[0]!.vms.flatMap((vm) =>
         vm.backups.filter((b) => b.state === 'complete').map((b) => [vm.vm, b.stamp, b.files, b.bytes]),
       );

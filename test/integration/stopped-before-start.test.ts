@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
+import { writeLockFile } from '../support/lock-file.js';
 import { editConfig as editScenarioConfig } from '../support/scenario.js';
 import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
 import { bounded } from '../support/wait.js';
@@ -93,7 +93,7 @@ describe('a run that stops before it starts still reports', () => {
         prepare: () => {
           s.editConfig(() => undefined);
           // A live process (this test runner) on this host holds the lock.
-          writeFileSync(s.lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }));
+          writeLockFile(s.lockFile);
         },
         env: s.env,
         code: 3,
