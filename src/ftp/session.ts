@@ -152,6 +152,17 @@ export function isUnknownCommand(code: number | undefined): boolean {
   return code === 500 || code === 502;
 }
 
+/** Returns true for a 2xx reply: the command did what it asked. */
+function isPositiveCompletion(code: number): boolean {
+  return code >= 200 && code < 300;
+}
+
+/** Returns `/a`, `/a/b`, `/a/b/c` for `/a/b/c`: each folder of an absolute path, from the top. */
+function foldersDownTo(dir: string): string[] {
+  const names = dir.split('/').filter((name) => name !== '');
+  return names.map((_, index) => `/${names.slice(0, index + 1).join('/')}`);
+}
+
 /** 10 MB/s: a NAS on a single old disk still hashes faster than that. */
 const SLOWEST_SERVER_HASH_BYTES_PER_MS = 10_000;
 
@@ -420,13 +431,27 @@ export class FtpSession {
     });
   }
 
-  /** Creates `dir` and its parents as needed. */
+  /**
+   * Creates the folder `dir` (an absolute path) and its parents as needed. One MKD of the whole path
+   * when its parent is there (tonight's backup of a VM the target knows); else an existing `dir` is
+   * found by CWD, and a new one made one MKD per folder from the top. Rejects with the reply to the
+   * last MKD when `dir` is not there in the end.
+   */
   ensureDir(dir: string): Promise<void> {
     return this.#run(`create folder ${dir}`, async (client) => {
-      await client.ensureDir(dir);
-      // ensureDir leaves the working directory inside `dir`; every other call uses absolute paths.
-      await client.cd('/');
+      let made = await client.sendIgnoringError(`MKD ${dir}`);
+      if (isPositiveCompletion(made.code) || (await this.#entersFolder(client, dir))) return;
+      for (const folder of foldersDownTo(dir)) made = await client.sendIgnoringError(`MKD ${folder}`);
+      if (!isPositiveCompletion(made.code)) throw new FTPError(made);
     });
+  }
+
+  /** Returns whether `dir` can be entered (it exists); the working directory stays `/`, as every other call uses absolute paths. */
+  async #entersFolder(client: Client, dir: string): Promise<boolean> {
+    const entered = await client.sendIgnoringError(`CWD ${dir}`);
+    if (!isPositiveCompletion(entered.code)) return false;
+    await client.cd('/');
+    return true;
   }
 
   /** Renames `from` to `to` (same server). */
