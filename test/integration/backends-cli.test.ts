@@ -13,7 +13,6 @@ import { runVmftp, startVmftp, writeConfig, type CliResult } from '../support/cl
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from '../support/fault-proxy.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
 import { requireMethod } from '../support/methods.js';
-import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { remoteEntries } from '../support/safety.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
 import { BOUNDED } from '../support/wait.js';
@@ -61,7 +60,7 @@ async function setUp(
   // The external programs' private folders go under TMPDIR: this test's own, so it can check they are gone.
   const runEnv = { ...env, TMPDIR: tmpDir('tmp', t) };
   const start = (...args: string[]) => {
-    chownToFtpUser(server.root);
+    kind.chown(server.root);
     return startVmftp(['-c', configPath, '-u', method, ...args], { env: runEnv, timeoutMs: RUN_TIMEOUT_MS });
   };
   return { source, remoteRoot, proxy, env: runEnv, start, vmftp: (...args) => start(...args).done };

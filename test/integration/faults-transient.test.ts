@@ -23,6 +23,7 @@ import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
 import { BOUNDED } from '../support/wait.js';
 
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
+const PURE_FTPD = SERVER_KINDS.find((kind) => kind.name === 'pure-ftpd')!;
 
 for (const kind of SERVER_KINDS) {
   describe(`transient faults against ${kind.name}: a connection cut`, () => {
@@ -164,11 +165,7 @@ describe('transient faults: the server stopped and started again during a run', 
   test('pure-ftpd: restarted while an upload is stalled; the run reconnects, resumes with APPE and completes', BOUNDED, async (t) => {
     if (!requirePureFtpd(t)) return;
     let server: PureFtpdHandle | undefined;
-    const restartable: ServerKind = {
-      name: 'pure-ftpd',
-      usable: requirePureFtpd,
-      start: async (options) => (server = await startPureFtpd(options)),
-    };
+    const restartable: ServerKind = { ...PURE_FTPD, start: async (options) => (server = await startPureFtpd(options)) };
     const s = await setUpNight(t, restartable, {
       rules: { stallUpload: { match: DISK, afterBytes: 100_000 } },
       // Room for the restart: retries after 1 s and 2 s more.
@@ -218,7 +215,7 @@ describe('transient faults: files over 4 GiB (sparse on both sides: cheap on dis
   test('pure-ftpd: a .partial holding 4 GiB is resumed past 2^32 with APPE, cut, resumed again from SIZE, verified and renamed', BOUNDED, async (t) => {
     if (!requirePureFtpd(t)) return;
     const tail = Buffer.from('the end of a disk bigger than 4 GiB\n'.repeat(30));
-    const s = await setUpScenario(t, { name: 'pure-ftpd', usable: requirePureFtpd, start: startPureFtpd }, {
+    const s = await setUpScenario(t, PURE_FTPD, {
       keep: 3,
       rules: { cutUpload: { match: DISK, afterBytes: 100 } },
       targetFields: FAST_RETRIES,

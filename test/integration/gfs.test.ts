@@ -12,7 +12,6 @@ import type { GfsPolicy } from '../../src/core/model.js';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { startFtpSrv } from '../support/ftp-srv.js';
-import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { parseReport, parseSimulation } from '../support/report.js';
 import { remoteEntries } from '../support/safety.js';
 import { SERVER_KINDS } from '../support/servers.js';
@@ -46,7 +45,7 @@ for (const kind of SERVER_KINDS.filter((candidate) => candidate.name === 'pure-f
         targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password } },
       });
       const vmftp = (...args: string[]) => {
-        chownToFtpUser(server.root);
+        kind.chown(server.root);
         return runVmftp(['-c', configPath, ...args], { env });
       };
 

@@ -15,10 +15,9 @@ import { output, type CliResult } from '../support/cli.js';
 import type { FaultRules } from '../support/fault-proxy.js';
 import { pseudoRandomBytes, readTree, type TreeSpec } from '../support/fixtures.js';
 import { requireMethod } from '../support/methods.js';
-import { requireProftpd, startProftpd } from '../support/proftpd.js';
 import { assertNoIncompleteFinal, snapshot } from '../support/safety.js';
 import { setUpScenario, type Scenario } from '../support/scenario.js';
-import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
+import { COMPAT_SERVER_KINDS, SERVER_KINDS } from '../support/servers.js';
 import { serverTarget } from '../support/target.js';
 import { BOUNDED } from '../support/wait.js';
 
@@ -30,8 +29,8 @@ const FAST_RETRIES = { retries: 3, retryDelaySeconds: 0.05 };
 /** The byte the proxy flips: in the middle of the disk, so sizes still match. */
 const FLIPPED_AT = 123_457;
 
-/** proftpd as a scenario server: same FTP user (nobody) and handle shape as pure-ftpd's. */
-const PROFTPD = { name: 'proftpd', usable: requireProftpd, start: startProftpd } as unknown as ServerKind;
+/** proftpd (mod_digest: HASH, XSHA256 ...) as the scenario server. */
+const PROFTPD = COMPAT_SERVER_KINDS.find((kind) => kind.name === 'proftpd')!;
 
 function hashScenario(t: TestContext, rules: FaultRules, verify: 'hash' | 'size' = 'hash', kind = PROFTPD, remote?: TreeSpec): Promise<Scenario> {
   return setUpScenario(t, kind, { local: NEW_BART, rules, keep: 3, targetFields: { ...FAST_RETRIES, verify }, ...(remote === undefined ? {} : { remote }) });

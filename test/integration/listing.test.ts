@@ -220,9 +220,9 @@ describe('listing with STAT on more C servers (proftpd answers 212 with indented
       kind.chown(path.join(server.root, kind.remoteBase));
       const proxy = await startFaultProxy(server);
       t.after(() => proxy.stop());
-      const fastSession = await FtpSession.open(targetOf({ server: { ...server, kind: 'pure-ftpd' }, proxy }, remoteDir));
+      const fastSession = await FtpSession.open(targetOf({ server, proxy }, remoteDir));
       t.after(() => fastSession.close());
-      const provenSession = await FtpSession.open(targetOf({ server: { ...server, kind: 'pure-ftpd' }, proxy: server }, remoteDir));
+      const provenSession = await FtpSession.open(targetOf({ server, proxy: server }, remoteDir));
       t.after(() => provenSession.close());
 
       const fast = await takeInventory(fastSession, 'fast');

@@ -10,7 +10,6 @@ import { describe, test } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { requireMethod } from '../support/methods.js';
-import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { actionKinds, parseReport, parseSimulation } from '../support/report.js';
 import { remoteEntries } from '../support/safety.js';
 import { SERVER_KINDS } from '../support/servers.js';
@@ -29,7 +28,7 @@ for (const kind of SERVER_KINDS) {
       const remoteRoot = path.join(server.root, 'backups');
       const vmftp = (...args: string[]) => {
         // Folders the test wrote on the server's disk must belong to the FTP user, as uploads would.
-        chownToFtpUser(server.root);
+        kind.chown(server.root);
         return runVmftp(['-c', configPath, ...args], { env });
       };
       return { work, source, server, remoteRoot, vmftp };

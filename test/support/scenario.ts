@@ -19,7 +19,6 @@ import { startVmftp, writeConfig, type CliResult, type RunningCli } from './cli.
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from './fault-proxy.js';
 import { makeBackupTree, tmpDir, type TreeSpec } from './fixtures.js';
 import type { FtpServerHandle } from './ftp-srv.js';
-import { chownToFtpUser } from './pure-ftpd.js';
 import type { ServerKind } from './servers.js';
 
 /** Long enough for pure-ftpd's ~4 s failed-login delay, short enough that no test hangs. */
@@ -49,7 +48,7 @@ export interface ScenarioOptions {
 export interface Scenario {
   readonly work: string;
   readonly source: string;
-  readonly server: FtpServerHandle;
+  readonly server: Omit<FtpServerHandle, 'kind'>;
   readonly proxy: FaultProxyHandle;
   /** Local path of the first target's remoteDir on the server's disk. */
   readonly remoteRoot: string;
@@ -77,12 +76,13 @@ export async function setUpScenario(t: TestContext, kind: ServerKind, options: S
   const proxy = await startFaultProxy(server, options.rules ?? {});
   t.after(() => proxy.stop());
 
-  const targetDirs = options.targets ?? { nas: '/backups' };
+  // Under the folder the FTP user may write in (vsftpd's /pub).
+  const targetDirs = Object.fromEntries(Object.entries(options.targets ?? { nas: '/backups' }).map(([name, dir]) => [name, `${kind.remoteBase}${dir}`]));
   const firstTarget = Object.keys(targetDirs)[0]!;
   const remoteRootOf = (target: string) => path.join(server.root, ...(targetDirs[target] ?? '/').split('/'));
   const seedRemote = (spec: TreeSpec, target = firstTarget) => {
     makeBackupTree(remoteRootOf(target), spec);
-    chownToFtpUser(server.root);
+    kind.chown(path.join(server.root, kind.remoteBase));
   };
   if (options.remote !== undefined) seedRemote(options.remote);
 
@@ -101,7 +101,7 @@ export async function setUpScenario(t: TestContext, kind: ServerKind, options: S
   });
   const start = (...args: string[]) => {
     // Whatever the test wrote on the server's disk must belong to the FTP user, as uploads would.
-    chownToFtpUser(server.root);
+    kind.chown(path.join(server.root, kind.remoteBase));
     return startVmftp(['-c', configPath, ...args], { env, timeoutMs: RUN_TIMEOUT_MS });
   };
   return {
