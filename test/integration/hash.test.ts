@@ -10,15 +10,13 @@ import { createHash } from 'node:crypto';
 import { statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { FtpSession } from '../../src/ftp/session.js';
 import { output, type CliResult } from '../support/cli.js';
 import type { FaultRules } from '../support/fault-proxy.js';
 import { pseudoRandomBytes, readTree, type TreeSpec } from '../support/fixtures.js';
 import { requireMethod } from '../support/methods.js';
 import { assertNoIncompleteFinal, snapshot } from '../support/safety.js';
-import { setUpScenario, type Scenario } from '../support/scenario.js';
+import { openSession, setUpScenario, type Scenario } from '../support/scenario.js';
 import { COMPAT_SERVER_KINDS, SERVER_KINDS } from '../support/servers.js';
-import { serverTarget } from '../support/target.js';
 import { BOUNDED } from '../support/wait.js';
 
 const STAMP = '2013-01-01-000000';
@@ -88,8 +86,7 @@ describe('verify: hash against proftpd (mod_digest)', () => {
   test("a file replaced under the same path, size and time: the session asks again on a new connection, past proftpd's per-connection digest cache", BOUNDED, async (t) => {
     if (!PROFTPD.usable(t)) return;
     const s = await setUpScenario(t, PROFTPD, { remote: { [`Bart/${STAMP}`]: { 'vm.ovf': 'aaaa' } } });
-    const session = await FtpSession.open(serverTarget(s.proxy, s.server, { remoteDir: '/backups' }));
-    t.after(() => session.close());
+    const session = await openSession(t, s);
     const method = await session.remoteHashMethod();
     assert.deepEqual(method, { command: 'HASH', algorithm: 'SHA-256' });
     const remoteFile = `/backups/Bart/${STAMP}/vm.ovf`;

@@ -8,13 +8,12 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { TargetInventory } from '../../src/core/model.js';
-import { FtpSession } from '../../src/ftp/session.js';
 import { inventoryVm, takeInventory, type Listing } from '../../src/facts/inventory.js';
 import { readTree, type TreeSpec } from '../support/fixtures.js';
 import { chownToFtpUser } from '../support/pure-ftpd.js';
-import { serverWrites, setUpScenario, type Scenario } from '../support/scenario.js';
+import { openSession, serverWrites, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
-import { normalized, serverTarget } from '../support/target.js';
+import { normalized } from '../support/target.js';
 import { BOUNDED } from '../support/wait.js';
 
 const OLD = '2012-07-01-000000';
@@ -73,12 +72,6 @@ const EXPECTED: TargetInventory = {
   ],
 };
 
-async function openSession(t: Parameters<typeof setUpScenario>[0], s: Scenario, remoteDir = '/backups'): Promise<FtpSession> {
-  const session = await FtpSession.open(serverTarget(s.proxy, s.server, { remoteDir }));
-  t.after(() => session.close());
-  return session;
-}
-
 describe('takeInventory and inventoryVm on a real server', () => {
   for (const kind of SERVER_KINDS) {
     for (const listing of LISTINGS) {
@@ -109,9 +102,9 @@ describe('takeInventory and inventoryVm on a real server', () => {
       chownToFtpUser(s.server.root);
 
       for (const listing of LISTINGS) {
-        const missing = await takeInventory(await openSession(t, s, '/not/there/yet'), listing);
+        const missing = await takeInventory(await openSession(t, s, { remoteDir: '/not/there/yet' }), listing);
         assert.deepEqual(missing, { target: 'nas', remoteDir: '/not/there/yet', backups: [], strays: [] }, listing);
-        const empty = await takeInventory(await openSession(t, s, '/empty'), listing);
+        const empty = await takeInventory(await openSession(t, s, { remoteDir: '/empty' }), listing);
         assert.deepEqual(empty, { target: 'nas', remoteDir: '/empty', backups: [], strays: [] }, listing);
       }
       assert.deepEqual(serverWrites(s.proxy), [], 'not even the missing remoteDir is created by an inventory');

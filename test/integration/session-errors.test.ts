@@ -10,7 +10,7 @@ import { ExitCode, FtpError, exitCodeOf, type FtpErrorKind } from '../../src/err
 import { FtpSession } from '../../src/ftp/session.js';
 import { Secret } from '../../src/config/secret.js';
 import { freePort as closedPort } from '../support/ports.js';
-import { setUpScenario, type Scenario } from '../support/scenario.js';
+import { openSession, setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { serverTarget } from '../support/target.js';
 import { BOUNDED } from '../support/wait.js';
@@ -32,12 +32,6 @@ async function ftpFailure(promise: Promise<unknown>, kind: FtpErrorKind, replyCo
 
 async function scenario(t: Parameters<typeof setUpScenario>[0], kind: (typeof SERVER_KINDS)[number]): Promise<Scenario> {
   return setUpScenario(t, kind, { remote: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' } } });
-}
-
-async function openSession(t: Parameters<typeof setUpScenario>[0], s: Scenario, timeoutSeconds = 10): Promise<FtpSession> {
-  const session = await FtpSession.open(serverTarget(s.proxy, s.server, { remoteDir: '/backups', timeoutSeconds }));
-  t.after(() => session.close());
-  return session;
 }
 
 describe('FtpSession: real failures -> error kinds', () => {
@@ -102,7 +96,7 @@ describe('FtpSession: real failures -> error kinds', () => {
     test(`${kind.name}: a server that stops answering is transient (a timeout), and the next command reconnects`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
       const s = await scenario(t, kind);
-      const session = await openSession(t, s, 1);
+      const session = await openSession(t, s, { timeoutSeconds: 1 });
       s.proxy.setRules({ stallCommand: { command: 'SIZE' } });
       const connections = s.proxy.connections;
       const error = await ftpFailure(session.size(FILE), 'transient', undefined, ExitCode.PartialFailure);

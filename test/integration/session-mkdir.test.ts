@@ -11,9 +11,8 @@ import { describe, test, type TestContext } from 'node:test';
 import { FtpError } from '../../src/errors.js';
 import { FtpSession } from '../../src/ftp/session.js';
 import type { FaultRules } from '../support/fault-proxy.js';
-import { setUpScenario, type Scenario } from '../support/scenario.js';
+import { openSession, setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
-import { serverTarget } from '../support/target.js';
 import { BOUNDED } from '../support/wait.js';
 
 const STAMP = '2012-08-18-154137';
@@ -21,10 +20,9 @@ const OLD = { 'Bart/2012-07-01-000000': { 'vm.ovf': '<old/>' } };
 /** Servers whose MKD makes missing parents too and answers 257 for a folder that exists (ftp-srv: a recursive mkdir). */
 const MAKES_PARENTS = new Set(['ftp-srv']);
 
-async function openSession(t: TestContext, kind: ServerKind, rules?: FaultRules): Promise<{ s: Scenario; session: FtpSession }> {
+async function scenarioWithSession(t: TestContext, kind: ServerKind, rules?: FaultRules): Promise<{ s: Scenario; session: FtpSession }> {
   const s = await setUpScenario(t, kind, { remote: OLD, ...(rules === undefined ? {} : { rules }) });
-  const session = await FtpSession.open(serverTarget(s.proxy, s.server, { remoteDir: '/backups' }));
-  t.after(() => session.close());
+  const session = await openSession(t, s);
   s.proxy.log.length = 0;
   return { s, session };
 }
@@ -38,7 +36,7 @@ describe('FtpSession.ensureDir', () => {
   for (const kind of SERVER_KINDS) {
     test(`${kind.name}: a folder whose parent exists takes one MKD of its whole path`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
-      const { s, session } = await openSession(t, kind);
+      const { s, session } = await scenarioWithSession(t, kind);
       await session.ensureDir(`/backups/Bart/${STAMP}.partial`);
       assert.ok(isFolder(s, `/backups/Bart/${STAMP}.partial`));
       assert.deepEqual(s.proxy.log, [`MKD /backups/Bart/${STAMP}.partial`]);
@@ -46,7 +44,7 @@ describe('FtpSession.ensureDir', () => {
 
     test(`${kind.name}: missing parents are made, one MKD per folder from the top where the server does not make them itself`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
-      const { s, session } = await openSession(t, kind);
+      const { s, session } = await scenarioWithSession(t, kind);
       const dir = `/backups/Homer/${STAMP}.partial/disk`;
       await session.ensureDir(dir);
       assert.ok(isFolder(s, dir));
@@ -56,7 +54,7 @@ describe('FtpSession.ensureDir', () => {
 
     test(`${kind.name}: an existing folder is left as it is (found by CWD where MKD refuses it); the working directory is / again`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
-      const { s, session } = await openSession(t, kind);
+      const { s, session } = await scenarioWithSession(t, kind);
       await session.ensureDir('/backups/Bart/2012-07-01-000000');
       const found = ['MKD /backups/Bart/2012-07-01-000000', 'CWD /backups/Bart/2012-07-01-000000', 'CWD /'];
       assert.deepEqual(s.proxy.log, MAKES_PARENTS.has(kind.name) ? found.slice(0, 1) : found);
@@ -65,7 +63,7 @@ describe('FtpSession.ensureDir', () => {
 
     test(`${kind.name}: a folder the server will not make rejects with its reply to the MKD`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
-      const { s, session } = await openSession(t, kind, { replyToCommand: { command: 'MKD', code: 550, text: 'Permission denied', times: 10 } });
+      const { s, session } = await scenarioWithSession(t, kind, { replyToCommand: { command: 'MKD', code: 550, text: 'Permission denied', times: 10 } });
       const dir = `/backups/Bart/${STAMP}.partial`;
       await assert.rejects(session.ensureDir(dir), (error: unknown) => {
         assert.ok(error instanceof FtpError);

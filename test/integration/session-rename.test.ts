@@ -11,20 +11,17 @@ import { FtpError } from '../../src/errors.js';
 import { FtpSession } from '../../src/ftp/session.js';
 import { readTree } from '../support/fixtures.js';
 import type { FaultRules } from '../support/fault-proxy.js';
-import { setUpScenario, type Scenario } from '../support/scenario.js';
+import { openSession, setUpScenario, type Scenario } from '../support/scenario.js';
 import { SERVER_KINDS, type ServerKind } from '../support/servers.js';
-import { serverTarget } from '../support/target.js';
 import { BOUNDED } from '../support/wait.js';
 
 const STAMP = '2012-08-18-154137';
 const PARTIAL = `/backups/Bart/${STAMP}.partial`;
 const FINAL = `/backups/Bart/${STAMP}`;
 
-async function openSession(t: TestContext, kind: ServerKind, remote: Record<string, Record<string, string>>, rules?: FaultRules): Promise<{ s: Scenario; session: FtpSession }> {
+async function scenarioWithSession(t: TestContext, kind: ServerKind, remote: Record<string, Record<string, string>>, rules?: FaultRules): Promise<{ s: Scenario; session: FtpSession }> {
   const s = await setUpScenario(t, kind, { remote, ...(rules === undefined ? {} : { rules }) });
-  const session = await FtpSession.open(serverTarget(s.proxy, s.server, { remoteDir: '/backups' }));
-  t.after(() => session.close());
-  return { s, session };
+  return { s, session: await openSession(t, s) };
 }
 
 /** The commands that remove something on the server, from the proxy's log. */
@@ -36,7 +33,7 @@ describe('FtpSession.renameReplacing', () => {
   for (const kind of SERVER_KINDS) {
     test(`${kind.name}: a folder in the way is deleted, then the rename done: true`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
-      const { s, session } = await openSession(t, kind, {
+      const { s, session } = await scenarioWithSession(t, kind, {
         [`Bart/${STAMP}.partial`]: { 'vm.ovf': '<new/>' },
         [`Bart/${STAMP}`]: { 'vm.ovf': '<old/>', 'notes.txt': 'old' },
       });
@@ -47,7 +44,7 @@ describe('FtpSession.renameReplacing', () => {
 
     test(`${kind.name}: a free name is a plain rename: false, nothing deleted`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
-      const { s, session } = await openSession(t, kind, { [`Bart/${STAMP}.partial`]: { 'vm.ovf': '<new/>' } });
+      const { s, session } = await scenarioWithSession(t, kind, { [`Bart/${STAMP}.partial`]: { 'vm.ovf': '<new/>' } });
       assert.equal(await session.renameReplacing(PARTIAL, FINAL), false);
       assert.deepEqual(readTree(s.remoteRoot), { [`Bart/${STAMP}/vm.ovf`]: Buffer.from('<new/>') });
       assert.deepEqual(deletes(s), []);
@@ -55,7 +52,7 @@ describe('FtpSession.renameReplacing', () => {
 
     test(`${kind.name}: a refusal with nothing in the way is the server's error (553), and nothing is deleted`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;
-      const { s, session } = await openSession(t, kind, { [`Bart/${STAMP}.partial`]: { 'vm.ovf': '<new/>' } }, {
+      const { s, session } = await scenarioWithSession(t, kind, { [`Bart/${STAMP}.partial`]: { 'vm.ovf': '<new/>' } }, {
         replyToCommand: { command: 'RNTO', code: 553, text: 'Rename refused' },
       });
       await assert.rejects(session.renameReplacing(PARTIAL, FINAL), (error: unknown) => error instanceof FtpError && error.replyCode === 553 && error.kind === 'permanent');

@@ -15,11 +15,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import type { TargetConfig } from '../../src/config/types.js';
+import { FtpSession } from '../../src/ftp/session.js';
 import { startVmftp, writeConfig, type CliResult, type RunningCli } from './cli.js';
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from './fault-proxy.js';
 import { makeBackupTree, tmpDir, type TreeSpec } from './fixtures.js';
 import type { FtpServerHandle } from './ftp-srv.js';
 import type { ServerKind } from './servers.js';
+import { serverTarget } from './target.js';
 
 /** Long enough for pure-ftpd's ~4 s failed-login delay, short enough that no test hangs. */
 const RUN_TIMEOUT_MS = 45_000;
@@ -118,6 +121,16 @@ export async function setUpScenario(t: TestContext, kind: ServerKind, options: S
     vmftp: (...args) => start(...args).done,
     start,
   };
+}
+
+/**
+ * Returns an FtpSession into the scenario's server through its proxy, as target `nas` at
+ * `/backups` (the default target's remoteDir) with `fields` over it; it is closed in t.after.
+ */
+export async function openSession(t: Pick<TestContext, 'after'>, s: Pick<Scenario, 'proxy' | 'server'>, fields: Partial<TargetConfig> = {}): Promise<FtpSession> {
+  const session = await FtpSession.open(serverTarget(s.proxy, s.server, { remoteDir: '/backups', ...fields }));
+  t.after(() => session.close());
+  return session;
 }
 
 /** Commands that change something on the server, from the proxy's log. */
