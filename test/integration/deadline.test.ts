@@ -11,14 +11,12 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { readSpeedRecord, speedRecordFile } from '../../src/run/speed-record.js';
 import { childProcesses, isRunning, output } from '../support/cli.js';
-import { randomPassword } from '../support/ftp-srv.js';
-import { startPingServer } from '../support/http.js';
+import { startDelivery } from '../support/delivery.js';
 import { requireMethod } from '../support/methods.js';
 import { parseReport } from '../support/report.js';
 import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
-import { startSmtpServer } from '../support/smtp.js';
 import { bounded, waitFor } from '../support/wait.js';
 
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
@@ -42,11 +40,7 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
   for (const method of ['internal', 'curl', 'ncftpput'] as const) {
     test(`-u ${method}: the window closes, exit 5, .partial kept, the completed VM rotated, nothing purged, told everywhere; the next run sends only the rest`, bounded(90), async (t) => {
       if (!requireMethod(t, method)) return;
-      const monitor = await startPingServer();
-      t.after(() => monitor.stop());
-      const smtpPassword = randomPassword();
-      const smtp = await startSmtpServer({ user: SMTP_USER, password: smtpPassword });
-      t.after(() => smtp.stop());
+      const { monitor, smtp, config, env } = await startDelivery(t, SMTP_USER);
       const s = await setUpScenario(t, FTP_SRV, {
         local: {
           [`Bart/${BART_NEW}`]: { [DISK]: DISK_BYTES, 'vm.ovf': OVF },
@@ -60,11 +54,10 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
           // The stamps are fixed; the clock is not: no maxAge verdict may join the deadline's.
           maxAge: false,
           log: { file: 'logs/vmftp.log' },
-          notify: { url: `${monitor.url}/ping/night` },
-          mail: { from: 'vmftp@backup.lan', to: 'ops@backup.lan', smtp: { host: smtp.host, port: smtp.port, user: SMTP_USER, password: { env: 'VMFTP_TEST_SMTP_PASSWORD' } } },
+          ...config,
         },
       });
-      s.env.VMFTP_TEST_SMTP_PASSWORD = smtpPassword;
+      Object.assign(s.env, env);
       const before = snapshot(s.source, s.remoteRoot);
       const partialDisk = path.join(s.remoteRoot, 'Bart', `${BART_NEW}.partial`, DISK);
 

@@ -11,15 +11,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { childProcesses, isRunning, output } from '../support/cli.js';
+import { startDelivery } from '../support/delivery.js';
 import { assertFollowUp, DISK, expectedAfterRotation, FAST_RETRIES, NEW_BART, setUpNight, stalledAt, STAMP } from '../support/faults.js';
-import { randomPassword } from '../support/ftp-srv.js';
-import { startPingServer } from '../support/http.js';
 import { requireMethod } from '../support/methods.js';
 import { parseRunJson } from '../support/report.js';
 import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
-import { startSmtpServer } from '../support/smtp.js';
 import { BOUNDED } from '../support/wait.js';
 
 const FTP_SRV = SERVER_KINDS.find((kind) => kind.name === 'ftp-srv')!;
@@ -60,22 +58,17 @@ describe('signals: while curl or ncftpput uploads', () => {
   ] as const) {
     test(`-u ${method}: ${signal} to vmftp alone ends ${method} at once, keeps the .partial, reports (summary, log, fail ping, e-mail), exits 130`, BOUNDED, async (t) => {
       if (!requireMethod(t, method)) return;
-      const monitor = await startPingServer();
-      t.after(() => monitor.stop());
-      const smtpPassword = randomPassword();
-      const smtp = await startSmtpServer({ user: SMTP_USER, password: smtpPassword });
-      t.after(() => smtp.stop());
+      const { monitor, smtp, config, env } = await startDelivery(t, SMTP_USER);
       const s = await setUpNight(t, FTP_SRV, {
         rules: { stallUpload: { match: DISK, afterBytes: 100_000 } },
         // The stalled program would wait this long by itself: only the signal can end it within the test.
         targetFields: { ...FAST_RETRIES, timeoutSeconds: 40 },
         config: {
           log: { file: 'logs/vmftp.log' },
-          notify: { url: `${monitor.url}/ping/night` },
-          mail: { from: 'vmftp@backup.lan', to: 'ops@backup.lan', smtp: { host: smtp.host, port: smtp.port, user: SMTP_USER, password: { env: 'VMFTP_TEST_SMTP_PASSWORD' } } },
+          ...config,
         },
       });
-      s.env.VMFTP_TEST_SMTP_PASSWORD = smtpPassword;
+      Object.assign(s.env, env);
       const before = snapshot(s.source, s.remoteRoot);
 
       const running = s.start('-u', method, '-m', '-x');

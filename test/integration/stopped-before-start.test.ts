@@ -10,12 +10,12 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { runVmftp, writeConfig } from '../support/cli.js';
+import { startDelivery } from '../support/delivery.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
-import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
-import { startPingServer } from '../support/http.js';
+import { startFtpSrv } from '../support/ftp-srv.js';
 import { writeLockFile } from '../support/lock-file.js';
 import { editConfig as editScenarioConfig } from '../support/scenario.js';
-import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
+import type { ReceivedMail } from '../support/smtp.js';
 import { bounded } from '../support/wait.js';
 
 /** The fields of the written config these tests change. */
@@ -30,21 +30,16 @@ async function setUp(t: TestContext) {
   const source = copyFixture('VMbackupFolder', path.join(work, 'source'));
   const server = await startFtpSrv({ root: path.join(work, 'ftp') });
   t.after(() => server.stop());
-  const smtpPassword = randomPassword();
-  const smtp = await startSmtpServer({ user: 'vmftp', password: smtpPassword });
-  t.after(() => smtp.stop());
-  const monitor = await startPingServer();
-  t.after(() => monitor.stop());
+  const { monitor, smtp, config, env: deliveryEnv } = await startDelivery(t);
   const written = await writeConfig(work, {
     source,
     targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password } },
     extra: {
       log: { file: 'logs/vmftp.log' },
-      notify: { url: `${monitor.url}/ping/night` },
-      mail: { from: 'vmftp@backup.lan', to: 'ops@backup.lan', smtp: { host: smtp.host, port: smtp.port, user: 'vmftp', password: { env: 'VMFTP_TEST_SMTP_PASSWORD' } } },
+      ...config,
     },
   });
-  const env = { ...written.env, VMFTP_TEST_SMTP_PASSWORD: smtpPassword };
+  const env = { ...written.env, ...deliveryEnv };
   const original = readFileSync(written.configPath, 'utf8');
   /** Rewrites the config through `edit`, from the file as written here: one broken field at a time. */
   const editConfig = (edit: (config: EditableConfig) => void) => {
