@@ -32,11 +32,16 @@ const EXPECTED = [
 ];
 const OLD_BART = 'Bart/2026-11-01-020000';
 
-/** Returns the `<vm>/<stamp>` each line is about (MKD names a bare `<stamp>.partial`), consecutive repeats once. */
+/**
+ * Returns the `<vm>/<stamp>` each line is about, consecutive repeats once; lines about no backup (the
+ * MKD of a VM's folder before its `.partial`'s) are left out.
+ */
 function backupsInTurn(lines: readonly string[]): string[] {
   const byStamp = new Map(Object.keys(BACKUPS).map((backup) => [backup.split('/')[1], backup]));
-  const named = lines.map((line) => byStamp.get(/(\d{4}-\d\d-\d\d-\d{6})\.partial/.exec(line)?.[1] ?? ''));
-  return named.filter((backup, index): backup is string => backup !== undefined && backup !== named[index - 1]);
+  const named = lines
+    .map((line) => byStamp.get(/(\d{4}-\d\d-\d\d-\d{6})\.partial/.exec(line)?.[1] ?? ''))
+    .filter((backup): backup is string => backup !== undefined);
+  return named.filter((backup, index) => backup !== named[index - 1]);
 }
 
 describe('the order uploads start in', () => {
