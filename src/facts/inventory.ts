@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { BackupFile, RemoteBackup, TargetInventory } from '../core/model.js';
 import { isValidVmName, parseBackupFolderName } from '../core/stamp.js';
-import type { FtpSession } from '../ftp/session.js';
+import type { TargetConfig } from '../config/types.js';
+import type { FtpSession, RemoteEntry } from '../ftp/session.js';
 
 /**
  * How an inventory lists folders: 'fast' may use STAT on the control connection (checked against
@@ -15,25 +16,72 @@ export type Listing = 'fast' | 'proven';
 export type InventorySession = Pick<FtpSession, 'target' | 'list'>;
 
 /**
+ * What a parallel inventory needs of a target's connections: the target, and a session of it for one
+ * task at a time (SessionPool.use).
+ */
+export interface InventoryPool {
+  readonly target: TargetConfig;
+  use<T>(task: (session: InventorySession) => Promise<T>): Promise<T>;
+}
+
+/**
  * Returns everything a target holds under its remoteDir: every backup of every
  * VM with its files and sizes, unfinished `.partial` uploads included. A
  * remoteDir that does not exist yet is an empty inventory.
  */
 export async function takeInventory(session: InventorySession, listing: Listing = 'proven'): Promise<TargetInventory> {
-  const { name: target, remoteDir } = session.target;
-  const entries = (await session.list(remoteDir, listing)) ?? [];
+  const entries = (await session.list(session.target.remoteDir, listing)) ?? [];
+  const vms = new Map<string, VmInventory>();
+  // One connection does one task at a time: the VMs one after the other.
+  for (const vm of vmFolders(entries)) vms.set(vm, await inventoryVm(session, vm, listing));
+  return inventoryOf(session.target, entries, vms);
+}
+
+/**
+ * Returns what takeInventory returns, its VMs listed side by side on as many of `pool`'s connections
+ * as it gives, 'proven' (these connections rename and delete). For the listings during and after a
+ * run, when the pool's connections are open; rejects with the first failure once every listing ended.
+ */
+export async function takeInventoryOver(pool: InventoryPool): Promise<TargetInventory> {
+  const entries = (await pool.use((session) => session.list(pool.target.remoteDir))) ?? [];
+  const names = vmFolders(entries);
+  const settled = await Promise.allSettled(names.map((vm) => pool.use((session) => inventoryVm(session, vm))));
+  const vms = new Map<string, VmInventory>();
+  for (const [index, result] of settled.entries()) {
+    if (result.status === 'rejected') throw result.reason;
+    vms.set(names[index]!, result.value);
+  }
+  return inventoryOf(pool.target, entries, vms);
+}
+
+/** The backups in one VM's folder, and what in it is not a backup. */
+interface VmInventory {
+  readonly backups: RemoteBackup[];
+  readonly strays: string[];
+}
+
+function isVmFolder(entry: RemoteEntry): boolean {
+  return entry.kind === 'dir' && isValidVmName(entry.name);
+}
+
+function vmFolders(entries: readonly RemoteEntry[]): string[] {
+  return entries.filter(isVmFolder).map((entry) => entry.name);
+}
+
+/** Returns the inventory of a remoteDir listed as `entries`, whose VM folders hold `vms`; anything else there is a stray. */
+function inventoryOf(target: TargetConfig, entries: readonly RemoteEntry[], vms: ReadonlyMap<string, VmInventory>): TargetInventory {
   const backups: RemoteBackup[] = [];
   const strays: string[] = [];
   for (const entry of entries) {
-    if (entry.kind !== 'dir' || !isValidVmName(entry.name)) {
+    const vm = isVmFolder(entry) ? vms.get(entry.name) : undefined;
+    if (vm === undefined) {
       strays.push(entry.name);
       continue;
     }
-    const vm = await inventoryVm(session, entry.name, listing);
     backups.push(...vm.backups);
     strays.push(...vm.strays);
   }
-  return { target, remoteDir, backups, strays };
+  return { target: target.name, remoteDir: target.remoteDir, backups, strays };
 }
 
 /** Returns the backups of one VM on the session's target (and what in its folder is not a backup). */
@@ -41,7 +89,7 @@ export async function inventoryVm(
   session: InventorySession,
   vm: string,
   listing: Listing = 'proven',
-): Promise<{ backups: RemoteBackup[]; strays: string[] }> {
+): Promise<VmInventory> {
   const vmDir = path.posix.join(session.target.remoteDir, vm);
   const backups: RemoteBackup[] = [];
   const strays: string[] = [];

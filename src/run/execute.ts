@@ -18,7 +18,7 @@ import { ServerFeatures } from '../ftp/features.js';
 import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from '../ftp/hash.js';
 import type { SessionPool } from '../ftp/pool.js';
 import type { FtpSession } from '../ftp/session.js';
-import { listBackupFiles, takeInventory } from '../facts/inventory.js';
+import { listBackupFiles, takeInventoryOver } from '../facts/inventory.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
@@ -432,7 +432,7 @@ class TargetExecution {
     if (planned.length === 0) return;
     let fresh: readonly RemoteBackup[];
     try {
-      fresh = (await this.#op('list the target again', (session) => takeInventory(session))).backups;
+      fresh = (await withRetries(this.runtime.retry, () => takeInventoryOver(this.runtime.pool), this.#onRetry('list the target again'), this.signal)).backups;
     } catch (error) {
       const message = `not deleted: the fresh inventory failed (${describeError(error)})`;
       for (const vmPlan of planned) {

@@ -18,7 +18,7 @@ import { controllerWithin, executePlan, type TargetRuntime, type TransferObserve
 import { SessionPool } from '../ftp/pool.js';
 import type { DataConnection } from '../ftp/passive.js';
 import { FtpSession } from '../ftp/session.js';
-import { takeInventory, type Listing } from '../facts/inventory.js';
+import { takeInventory, takeInventoryOver, type Listing } from '../facts/inventory.js';
 import { acquireLock } from './lock.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
@@ -401,7 +401,7 @@ function listAfterRun(pools: ReadonlyMap<string, SessionPool>, signal?: AbortSig
   return Promise.all(
     [...pools].map(async ([target, pool]) => {
       try {
-        return await withRetries(retryPolicyOf(pool.target), () => pool.use((session) => takeInventory(session)), undefined, signal);
+        return await withRetries(retryPolicyOf(pool.target), () => takeInventoryOver(pool), undefined, signal);
       } catch (error) {
         return { target, error: error instanceof VmftpError ? error.message : String(error) };
       }

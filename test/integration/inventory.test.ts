@@ -8,7 +8,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { TargetInventory } from '../../src/core/model.js';
-import { inventoryVm, takeInventory, type Listing } from '../../src/facts/inventory.js';
+import { inventoryVm, listBackupFiles, takeInventory, takeInventoryOver, type Listing } from '../../src/facts/inventory.js';
+import { createLogger } from '../../src/delivery/log.js';
+import { SessionPool } from '../../src/ftp/pool.js';
 import { readTree, type TreeSpec } from '../support/fixtures.js';
 import { chownToFtpUser } from '../support/pure-ftpd.js';
 import { openSession, serverWrites, setUpScenario } from '../support/scenario.js';
@@ -94,6 +96,23 @@ describe('takeInventory and inventoryVm on a real server', () => {
         assert.deepEqual(readTree(s.server.root), before);
       });
     }
+
+    test(`${kind.name}: over a pool of 2 connections the inventory is the same, its VMs listed on both; listBackupFiles lists one backup's files`, BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const s = await setUpScenario(t, kind, { remote: REMOTE });
+      const first = await openSession(t, s, { maxConnections: 2 });
+      const pool = new SessionPool(first.target, first, createLogger('error', () => undefined));
+      t.after(() => pool.close());
+
+      assert.deepEqual(normalized(await takeInventoryOver(pool)), normalized(EXPECTED));
+      assert.equal(s.proxy.connections, 2, 'the VM folders were listed on a second connection too');
+
+      const bart = EXPECTED.backups.find((backup) => backup.vm === 'Bart' && backup.stamp === STAMP)!;
+      const files = await pool.use((session) => listBackupFiles(session, `/backups/Bart/${STAMP}`));
+      assert.deepEqual([...files].sort((a, b) => (a.path < b.path ? -1 : 1)), bart.files);
+      assert.deepEqual(await pool.use((session) => listBackupFiles(session, '/backups/Bart/not-there')), [], 'a missing folder has no files');
+      assert.deepEqual(serverWrites(s.proxy), [], 'an inventory only lists');
+    });
 
     test(`${kind.name}: a remoteDir that does not exist yet, and an empty one, are empty inventories`, BOUNDED, async (t) => {
       if (!kind.usable(t)) return;

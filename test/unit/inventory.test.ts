@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { inventoryVm, takeInventory, type InventorySession, type Listing } from '../../src/facts/inventory.js';
+import { inventoryVm, takeInventory, takeInventoryOver, type InventoryPool, type InventorySession, type Listing } from '../../src/facts/inventory.js';
 import type { RemoteEntry } from '../../src/ftp/session.js';
 import { targetConfig } from '../support/target.js';
 
@@ -31,14 +31,14 @@ const TREE: Readonly<Record<string, readonly RemoteEntry[]>> = {
   [`/vm/Bart/${STAMP}.partial`]: [{ name: 'disk1.vmdk', kind: 'file', size: 100 }],
 };
 
-/** Returns a session on target nas that lists TREE, and every folder it was asked for with how. */
-function listingSession(): { session: InventorySession; calls: [dir: string, how: Listing][] } {
+/** Returns a session on target nas that lists `tree`, and every folder it was asked for with how. */
+function listingSession(tree = TREE): { session: InventorySession; calls: [dir: string, how: Listing][] } {
   const calls: [string, Listing][] = [];
   const session: InventorySession = {
     target: targetConfig({ remoteDir: '/vm' }),
     list: (dir, how = 'proven') => {
       calls.push([dir, how]);
-      return Promise.resolve(TREE[dir] === undefined ? undefined : [...TREE[dir]]);
+      return Promise.resolve(tree[dir] === undefined ? undefined : [...tree[dir]]);
     },
   };
   return { session, calls };
@@ -71,5 +71,75 @@ describe('takeInventory: how each folder is listed', () => {
     const bart = await inventoryVm(session, 'Bart');
     assert.deepEqual(calls, EVERY_FOLDER.slice(1).map((dir) => [dir, 'proven']));
     assert.deepEqual(bart.backups.map((backup) => backup.files.map((file) => file.path)), [['vm.ovf', 'disk/disk1.vmdk'], ['disk1.vmdk']]);
+  });
+});
+
+/** TREE with a second VM, Lisa, holding one backup. */
+const TWO_VMS: Readonly<Record<string, readonly RemoteEntry[]>> = {
+  ...TREE,
+  '/vm': [...TREE['/vm']!, { name: 'Lisa', kind: 'dir', size: 0 }],
+  '/vm/Lisa': [{ name: STAMP, kind: 'dir', size: 0 }],
+  [`/vm/Lisa/${STAMP}`]: [{ name: 'lisa.vmdk', kind: 'file', size: 7 }],
+};
+
+/**
+ * Returns a pool of `connections` sessions on target nas listing `tree` (each listing takes a few
+ * turns of the event loop; `failing` rejects), every folder it was asked for with how, and how many
+ * tasks ran at once: the most so far, and now.
+ */
+function listingPool(tree: typeof TREE, connections: number, failing?: string) {
+  const calls: [dir: string, how: Listing][] = [];
+  let busy = 0;
+  let most = 0;
+  const waiting: (() => void)[] = [];
+  const target = targetConfig({ remoteDir: '/vm' });
+  const session: InventorySession = {
+    target,
+    list: async (dir, how = 'proven') => {
+      calls.push([dir, how]);
+      for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+      if (dir === failing) throw new Error(`listing ${dir} failed`);
+      return tree[dir] === undefined ? undefined : [...tree[dir]];
+    },
+  };
+  const pool: InventoryPool = {
+    target,
+    async use(task) {
+      while (busy >= connections) await new Promise<void>((resolve) => waiting.push(resolve));
+      busy++;
+      most = Math.max(most, busy);
+      try {
+        return await task(session);
+      } finally {
+        busy--;
+        waiting.shift()?.();
+      }
+    },
+  };
+  return { pool, calls, most: () => most, busy: () => busy };
+}
+
+describe('takeInventoryOver: the same inventory, its VMs side by side on a pool', () => {
+  for (const connections of [1, 2, 3]) {
+    test(`${connections} connection(s): what takeInventory finds, every folder listed once, 'proven', at most ${connections} at once`, async () => {
+      const { pool, calls, most } = listingPool(TWO_VMS, connections);
+      const alone = listingSession(TWO_VMS);
+      const sequential = await takeInventory(alone.session);
+
+      assert.deepEqual(await takeInventoryOver(pool), sequential);
+      assert.deepEqual([...calls].sort(), [...alone.calls].sort());
+      assert.ok(calls.every(([, how]) => how === 'proven'));
+      // Two VM folders: side by side when the pool gives two connections, never more than it gives.
+      assert.equal(most(), Math.min(connections, 2));
+    });
+  }
+
+  test('a VM that cannot be listed rejects the inventory, once the listings of the others have ended', async () => {
+    const { pool, busy } = listingPool(TWO_VMS, 2, `/vm/Lisa/${STAMP}`);
+    await assert.rejects(takeInventoryOver(pool), (error: unknown) => {
+      assert.match(String(error), /listing \/vm\/Lisa\/2012-08-18-154137 failed/);
+      assert.equal(busy(), 0, "Bart's listings had ended");
+      return true;
+    });
   });
 });
