@@ -4,11 +4,13 @@
  * ncftpput get the file on stdin through it). Listings and control traffic do not pass here.
  *
  * Each limit is a virtual schedule (GCRA, the token bucket written as "when is the last byte paid
- * for"): a piece of a file reserves its time at the rate in force and waits until it is due, so
- * the bytes leave evenly, never more than a tenth of a second's worth ahead of the rate, and
- * concurrent transfers are served in the order they asked. The timetable is read again for every
- * piece, and no piece is longer than a tenth of a second at the lowest rate in force, so a change
- * of the timetable applies within a fraction of a second, also in the middle of a huge file.
+ * for"): a piece of a file waits until the schedule is due for it at the rate in force, so the
+ * bytes leave evenly, never more than a tenth of a second's worth ahead of the rate. Concurrent
+ * transfers share a limit evenly by bytes (max-min fair: one held lower by its target's own limit
+ * takes that, the others share the rest), as the -S forecast assumes (core/forecast.ts). The
+ * timetable is read again for every piece, and no piece is longer than a tenth of a second at the
+ * lowest rate in force, so a change of the timetable applies within a fraction of a second, also
+ * in the middle of a huge file.
  */
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -36,10 +38,36 @@ const BURST_SECONDS = 0.1;
 /** The smallest piece worth a wait, for rates so low that a tenth of a second is a few bytes. */
 const MIN_PIECE_BYTES = 512;
 
-/** One `bwlimit` timetable, shared by every transfer that passes through it. */
+/** A piece of a file waiting for a limit. */
+interface Waiting {
+  /** Where the piece starts in the limit's fair order: the bytes served before it, counted per transfer. */
+  readonly tag: number;
+  readonly bytes: number;
+  /** The rate in force when the piece asked, which its size was chosen for. */
+  readonly rate: number;
+  /** Lets the piece go. */
+  go(): void;
+}
+
+/**
+ * One `bwlimit` timetable, shared by every transfer that passes through it.
+ *
+ * Waiting pieces go in fair order by bytes (start-time fair queueing), not in the order they asked:
+ * a transfer's piece is tagged with where that transfer's bytes end so far, a transfer back from a
+ * pause (held by its target's own limit, or a slow source) starting at the piece last let go, so
+ * it takes no credit for the pause. The transfers that keep asking thus share the rate evenly by
+ * bytes whatever the size of their pieces, and what one cannot use goes to the others (max-min fair).
+ */
 class SharedLimit {
   /** When (clock.now()) the bytes let through so far are paid for at the rates they went at. */
   #paidUntil = Number.NEGATIVE_INFINITY;
+  /** The tag of the piece last let go: where a transfer back from a pause starts. */
+  #virtualBytes = 0;
+  /** Where each transfer's bytes end in the fair order. */
+  readonly #transferEnds = new WeakMap<object, number>();
+  readonly #waiting: Waiting[] = [];
+  /** Stops the wait for the next piece's turn: it is worked out again when a piece comes or goes. */
+  #nextTurn: AbortController | undefined;
 
   constructor(
     /** Where the timetable was written: `bwlimit` or `targets.<name>.bwlimit`. */
@@ -53,12 +81,74 @@ class SharedLimit {
     return limitAt(this.timetable, this.clock.date());
   }
 
-  /** Returns the milliseconds to wait before `bytes` may go at `rate`, counting them as gone. */
-  reserve(bytes: number, rate: number): number {
-    const now = this.clock.now();
+  /**
+   * Returns undefined when `bytes` of `transfer` may go now, else a promise that resolves when
+   * they may, or rejects with an AbortError when `signal` aborts first. `rate`: the rate in force
+   * when they asked.
+   */
+  take(transfer: object, bytes: number, rate: number, signal: AbortSignal): Promise<void> | undefined {
+    const tag = Math.max(this.#virtualBytes, this.#transferEnds.get(transfer) ?? Number.NEGATIVE_INFINITY);
+    this.#transferEnds.set(transfer, tag + bytes);
+    let gone = false;
+    let settle: { resolve(): void; reject(reason: unknown): void } | undefined;
+    const piece: Waiting = {
+      tag,
+      bytes,
+      rate,
+      go: () => {
+        gone = true;
+        signal.removeEventListener('abort', abort);
+        settle?.resolve();
+      },
+    };
+    const abort = (): void => {
+      this.#waiting.splice(this.#waiting.indexOf(piece), 1);
+      settle?.reject(signal.reason);
+      this.#serve();
+    };
     // An idle limit saves nothing up beyond the burst: the schedule restarts from now.
-    this.#paidUntil = Math.max(this.#paidUntil, now) + (bytes * 1000) / rate;
-    return this.#paidUntil - now - BURST_SECONDS * 1000;
+    if (this.#waiting.length === 0) this.#paidUntil = Math.max(this.#paidUntil, this.clock.now());
+    this.#waiting.push(piece);
+    this.#serve();
+    if (gone) return undefined;
+    return new Promise((resolve, reject) => {
+      settle = { resolve, reject };
+      if (signal.aborted) abort();
+      else signal.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  /** Lets the waiting pieces go in fair order while the rate in force allows, then waits for the next one's turn. */
+  #serve(): void {
+    this.#nextTurn?.abort();
+    this.#nextTurn = undefined;
+    for (;;) {
+      // The earliest tag first; on a tie, the piece that asked first.
+      const next = this.#waiting.reduce<Waiting | undefined>((first, piece) => (first === undefined || piece.tag < first.tag ? piece : first), undefined);
+      if (next === undefined) return;
+      const rateNow = this.rateNow();
+      if (rateNow !== undefined) {
+        // A piece pays at the rate it asked at (it was cut to a tenth of a second at that rate), or at a
+        // higher one in force now: after a drop of the rate, the pieces asked before it go at the old one.
+        const paidUntil = this.#paidUntil + (next.bytes * 1000) / Math.max(next.rate, rateNow);
+        const wait = paidUntil - this.clock.now() - BURST_SECONDS * 1000;
+        if (wait > 0) {
+          const turn = new AbortController();
+          this.#nextTurn = turn;
+          this.clock.sleep(wait, turn.signal).then(
+            () => {
+              if (this.#nextTurn === turn) this.#serve();
+            },
+            () => undefined,
+          );
+          return;
+        }
+        this.#paidUntil = paidUntil;
+      }
+      this.#waiting.splice(this.#waiting.indexOf(next), 1);
+      this.#virtualBytes = next.tag;
+      next.go();
+    }
   }
 }
 
@@ -82,10 +172,10 @@ export class TransferLimit {
     return this.#heldMs + (this.#waiting > 0 ? this.clock.now() - this.#waitingSince : 0);
   }
 
-  async #wait(ms: number, signal: AbortSignal): Promise<void> {
+  async #wait(turn: Promise<void>): Promise<void> {
     if (this.#waiting++ === 0) this.#waitingSince = this.clock.now();
     try {
-      await this.clock.sleep(ms, signal);
+      await turn;
     } finally {
       if (--this.#waiting === 0) this.#heldMs += this.clock.now() - this.#waitingSince;
     }
@@ -94,8 +184,9 @@ export class TransferLimit {
   /**
    * Resolves when every byte of `chunk` was handed to `push`, piece by piece, each when the
    * limits in force let it go; rejects with an AbortError when `signal` aborts while it waits.
+   * `transfer` stands for the upload the chunk belongs to: the limits share their rate fairly among uploads.
    */
-  async pass(chunk: Buffer, push: (piece: Buffer) => void, signal: AbortSignal): Promise<void> {
+  async #pass(transfer: object, chunk: Buffer, push: (piece: Buffer) => void, signal: AbortSignal): Promise<void> {
     let offset = 0;
     while (offset < chunk.length) {
       const rates = this.limits.map((limit) => limit.rateNow());
@@ -109,8 +200,8 @@ export class TransferLimit {
       for (const [index, limit] of this.limits.entries()) {
         const rate = rates[index];
         if (rate === undefined) continue;
-        const wait = limit.reserve(pieceBytes, rate);
-        if (wait > 0) await this.#wait(wait, signal);
+        const turn = limit.take(transfer, pieceBytes, rate, signal);
+        if (turn !== undefined) await this.#wait(turn);
       }
       push(chunk.subarray(offset, offset + pieceBytes));
       offset += pieceBytes;
@@ -120,11 +211,12 @@ export class TransferLimit {
   /** Returns `source` passed through these limits: the stream a backend sends instead of the file. */
   throttle(source: Readable): Readable {
     const stop = new AbortController();
+    const transfer = {};
     const gate = new Transform({
       // Pieces are small; a megabyte of them in flight keeps the socket or the pipe busy between waits.
       readableHighWaterMark: 1 << 20,
       transform: (chunk: Buffer, _encoding, done) => {
-        this.pass(chunk, (piece) => gate.push(piece), stop.signal).then(() => done(), done);
+        this.#pass(transfer, chunk, (piece) => gate.push(piece), stop.signal).then(() => done(), done);
       },
       destroy(error, done) {
         // A stopped or failed upload leaves no wait behind.

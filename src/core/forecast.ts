@@ -136,7 +136,7 @@ interface Share {
  * take and when they end; with a deadline, the uploads that would not end by it. At each moment
  * a target sends at most its own limit in force and the speed the last run measured there (the
  * link's: see run/speed-record.ts), and the run's limit in force is shared among the transfers
- * under way, in turn, as the limiter serves them (backends/bandwidth.ts): a target with two files
+ * under way, evenly by bytes, as the limiter shares it (backends/bandwidth.ts): a target with two files
  * under way gets two parts, a target held below its part by its own limit or speed leaves the
  * rest to the others, and one that is done frees its part. A target's uploads go one after the
  * other in start order at the target's rate, as many of its files under way as its connections

@@ -105,6 +105,26 @@ function paced(clock: VirtualClock, chunks: number): Readable {
   return Readable.from(source());
 }
 
+/** A file too big to finish in a test: 1 MiB chunks for as long as it is read. */
+function endless(): Readable {
+  const chunk = Buffer.alloc(MiB, 7);
+  return new Readable({
+    read() {
+      this.push(chunk);
+    },
+  });
+}
+
+/** Reads `stream` until virtual time `ms`, then stops it; resolves with the bytes that had arrived by `ms`. */
+async function bytesWithin(stream: Readable, clock: VirtualClock, ms: number): Promise<number> {
+  let total = 0;
+  for await (const piece of stream) {
+    if (clock.now() > ms) break;
+    total += (piece as Buffer).length;
+  }
+  return total;
+}
+
 /** Returns the bytes that had arrived by virtual time `ms`. */
 function bytesBy(seen: [number, number][], ms: number): number {
   return seen.filter(([at]) => at <= ms).at(-1)?.[1] ?? 0;
@@ -149,6 +169,31 @@ describe('bandwidth limiter', () => {
     assert.ok(together <= (512 * KiB * (slowDone + 100)) / 1000, `${together} bytes in ${slowDone} ms`);
     assert.ok(together >= (512 * KiB * (slowDone - 200)) / 1000, `${together} bytes in ${slowDone} ms`);
   });
+
+  // Max-min fair: a transfer held lower by its target's own limit takes that, the others share the rest
+  // by bytes, whatever the size of each one's pieces (the -S forecast, core/forecast.ts, assumes the same).
+  for (const { run, runRate, own, slowRate, fastRate } of [
+    { run: '10M', runRate: 10 * MiB, own: '2M', slowRate: 2 * MiB, fastRate: 8 * MiB },
+    { run: '512k', runRate: 512 * KiB, own: '128k', slowRate: 128 * KiB, fastRate: 384 * KiB },
+    { run: '10M', runRate: 10 * MiB, own: '8M', slowRate: (10 * MiB) / 3, fastRate: (20 * MiB) / 3 },
+  ]) {
+    it(`run limit ${run}, one transfer to a target limited to ${own}, two to another: each gets its max-min fair share`, async () => {
+      const clock = new VirtualClock();
+      const bandwidth = new Bandwidth(timetable(run), { slow: timetable(own) }, clock);
+      const [slow, fast] = [bandwidth.forTarget('slow'), bandwidth.forTarget('fast')];
+      assert.ok(slow && fast);
+      const seconds = 10;
+      const [slowBytes, ...fastBytes] = await clock.run(
+        Promise.all([slow, fast, fast].map((limit) => bytesWithin(limit.throttle(endless()), clock, seconds * 1000))),
+      );
+      const [slowGot, fastGot] = [(slowBytes ?? 0) / seconds, fastBytes.reduce((sum, bytes) => sum + bytes, 0) / seconds];
+      const got = `slow ${Math.round(slowGot / KiB)} KiB/s, fast ${Math.round(fastGot / KiB)} KiB/s`;
+      assert.ok((slowGot + fastGot) * seconds <= runRate * (seconds + 0.1), `together above the run limit: ${got}`);
+      assert.ok(Math.abs(slowGot - slowRate) <= slowRate * 0.05, got);
+      assert.ok(Math.abs(fastGot - fastRate) <= fastRate * 0.05, got);
+      assert.ok(Math.abs((fastBytes[0] ?? 0) - (fastBytes[1] ?? 0)) <= ((fastRate * seconds) / 2) * 0.05, `${fastBytes.join(' vs ')} bytes between the two fast transfers`);
+    });
+  }
 
   it('a timetable change in the middle of a file applies within a second', async () => {
     // Monday 07:59:58; 1M until 08:00, then 100k.
