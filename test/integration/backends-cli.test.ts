@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { runVmftp, startVmftp, writeConfig, type CliResult } from '../support/cli.js';
+import { loginTo, runVmftp, startVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from '../support/fault-proxy.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
 import { requireMethod } from '../support/methods.js';
@@ -54,7 +54,7 @@ async function setUp(
   const { configPath, env } = await writeConfig(work, {
     source,
     targets: {
-      nas: { host: proxy.host, port: proxy.port, user: server.user, password: options.configPassword ?? server.password, ...options.target },
+      nas: { ...loginTo(server, proxy), password: options.configPassword ?? server.password, ...options.target },
     },
   });
   // The external programs' private folders go under TMPDIR: this test's own, so it can check they are gone.

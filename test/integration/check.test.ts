@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { STARTER_PASSWORD_ENV } from '../../src/commands/init.js';
 import { loadConfig } from '../../src/config/load.js';
-import { runVmftp, writeConfig } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
@@ -37,9 +37,9 @@ describe('vmftp check', () => {
     const { configPath, env } = await writeConfig(work, {
       source: work,
       targets: {
-        nas: { host: good.host, port: good.port, user: good.user, password: good.password },
-        badpass: { host: good.host, port: good.port, user: good.user, password: wrong },
-        readonly: { host: proxy.host, port: proxy.port, user: locked.user, password: locked.password },
+        nas: loginTo(good),
+        badpass: { ...loginTo(good), password: wrong },
+        readonly: loginTo(locked, proxy),
       },
     });
 
@@ -77,7 +77,7 @@ describe('vmftp check', () => {
     const { work, good } = await servers(t);
     const { configPath, env } = await writeConfig(work, {
       source: work,
-      targets: { nas: { host: good.host, port: good.port, user: good.user, password: good.password, remoteDir: '/new/vm' } },
+      targets: { nas: { ...loginTo(good), remoteDir: '/new/vm' } },
     });
     const run = await runVmftp(['-c', configPath, 'check'], { env });
     assert.equal(run.code, 0, run.stderr);

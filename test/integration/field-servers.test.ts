@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { runVmftp, writeConfig, type CliResult } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir, type TreeSpec } from '../support/fixtures.js';
 import { requireMethod } from '../support/methods.js';
 import { requireProftpd, startProftpd } from '../support/proftpd.js';
@@ -48,7 +48,7 @@ async function setUp(
   const { configPath, env } = await writeConfig(work, {
     source,
     targets: {
-      nas: { host: ftp.host, port: ftp.port, user: ftp.user, password: ftp.password, retryDelaySeconds: 0.1, ...options.target },
+      nas: { ...loginTo(ftp), retryDelaySeconds: 0.1, ...options.target },
     },
   });
   const vmftp = (...args: string[]) => runVmftp(['-c', configPath, ...args], { env, timeoutMs: 60_000 });
@@ -212,8 +212,8 @@ describe('vmftp check: what each server offers and what vmftp does about it', ()
     const { configPath, env } = await writeConfig(work, {
       source: work,
       targets: {
-        odd: { host: odd.host, port: odd.port, user: odd.user, password: odd.password },
-        secure: { host: tls.host, port: tls.port, user: tls.user, password: tls.password, secure: true, allowSelfSigned: true, verify: 'hash', maxConnections: 3 },
+        odd: loginTo(odd),
+        secure: { ...loginTo(tls), secure: true, allowSelfSigned: true, verify: 'hash', maxConnections: 3 },
       },
     });
 

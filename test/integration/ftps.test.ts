@@ -17,7 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { Client } from 'basic-ftp';
-import { runVmftp, writeConfig, type CliResult } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { requireMethod } from '../support/methods.js';
 import { makeCertificate, requireProftpd, startProftpd, type Certificate, type ProftpdHandle } from '../support/proftpd.js';
@@ -95,7 +95,7 @@ for (const mode of MODES) {
         source,
         keep: 5,
         targets: {
-          nas: { host: srv.host, port: srv.port, user: srv.user, password: srv.password, remoteDir, secure: mode.secure, retryDelaySeconds: 0, ...target },
+          nas: { ...loginTo(srv), remoteDir, secure: mode.secure, retryDelaySeconds: 0, ...target },
         },
       });
       const vmftp = (...args: string[]): Promise<CliResult> =>

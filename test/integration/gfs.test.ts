@@ -9,7 +9,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { addDays, format } from 'date-fns';
 import { applyRetention } from '../../src/core/retention.js';
 import type { GfsPolicy } from '../../src/core/model.js';
-import { runVmftp, writeConfig } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { startFtpSrv } from '../support/ftp-srv.js';
 import { parseReport, parseSimulation } from '../support/report.js';
@@ -42,7 +42,7 @@ for (const kind of SERVER_KINDS.filter((candidate) => candidate.name === 'pure-f
       const { configPath, env } = await writeConfig(work, {
         source,
         keep: policy,
-        targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password } },
+        targets: { nas: loginTo(server) },
       });
       const vmftp = (...args: string[]) => {
         kind.chown(server.root);
@@ -98,8 +98,8 @@ describe('one VM to several targets', () => {
     const { configPath, env } = await writeConfig(work, {
       source,
       targets: {
-        nas: { host: nas.host, port: nas.port, user: nas.user, password: nas.password, keep: 3 },
-        offsite: { host: offsite.host, port: offsite.port, user: offsite.user, password: offsite.password, keep: { monthly: 2 } },
+        nas: { ...loginTo(nas), keep: 3 },
+        offsite: { ...loginTo(offsite), keep: { monthly: 2 } },
       },
       vms: { Db: ['nas', 'offsite'], Mail: 'nas' },
     });

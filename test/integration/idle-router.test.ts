@@ -23,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { output, runVmftp, writeConfig, type CliResult } from '../support/cli.js';
+import { loginTo, output, runVmftp, writeConfig, type CliResult } from '../support/cli.js';
 import { makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { requireMethod } from '../support/methods.js';
 import { forgetIdleConnections, inPrivateNetwork, limitRate, setSystemKeepaliveSeconds, type ForgetfulRouter } from '../support/private-network.js';
@@ -74,7 +74,7 @@ async function uploadThroughForgetfulRouter(
   chownToFtpUser(server.root);
   const { configPath, env } = await writeConfig(work, {
     source,
-    targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password, ...fields } },
+    targets: { nas: { ...loginTo(server), ...fields } },
   });
   const vmftp = () => runVmftp(['-c', configPath, '-u', method], { env, timeoutMs: RUN_TIMEOUT_MS });
   const localBefore = readTree(source);

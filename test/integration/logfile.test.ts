@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { runVmftp, writeConfig } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { startFtpSrv } from '../support/ftp-srv.js';
 import { editConfig, setUpScenario } from '../support/scenario.js';
@@ -23,7 +23,7 @@ async function setUp(t: TestContext, log: Record<string, unknown>) {
   t.after(() => server.stop());
   const { configPath, env } = await writeConfig(work, {
     source,
-    targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password } },
+    targets: { nas: loginTo(server) },
     extra: { log },
   });
   const logDir = path.join(work, 'var', 'log');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { runVmftp, writeConfig } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
@@ -34,7 +34,7 @@ async function setUp(t: TestContext, options: { ftpPassword?: string; mail?: Rec
   const smtp = await startSmtpServer({ user: SMTP_USER, password: smtpPassword });
   t.after(() => smtp.stop());
   const ftpPassword = options.ftpPassword ?? server.password;
-  const targets = { nas: { host: server.host, port: server.port, user: server.user, password: ftpPassword } };
+  const targets = { nas: { ...loginTo(server), password: ftpPassword } };
   const mail = {
     from: 'vmftp@backup.lan',
     to: ['ops@backup.lan', 'admin@backup.lan'],
@@ -185,7 +185,7 @@ describe('-m without a mail block', () => {
     t.after(() => server.stop());
     const { configPath, env } = await writeConfig(work, {
       source,
-      targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password } },
+      targets: { nas: loginTo(server) },
     });
     const run = await runVmftp(['-c', configPath, '-m'], { env });
     assert.equal(run.code, 2, run.stderr);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { runVmftp, writeConfig } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
@@ -21,7 +21,7 @@ async function setUp(t: TestContext, notify: (base: string) => Record<string, un
   t.after(() => monitor.stop());
   const { configPath, env } = await writeConfig(work, {
     source,
-    targets: { nas: { host: server.host, port: server.port, user: server.user, password: ftpPassword ?? server.password } },
+    targets: { nas: { ...loginTo(server), password: ftpPassword ?? server.password } },
     extra: { notify: notify(monitor.url) },
   });
   return { monitor, server, vmftp: (...args: string[]) => runVmftp(['-c', configPath, ...args], { env }) };

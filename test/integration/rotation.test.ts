@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { runVmftp, writeConfig } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import { requireMethod } from '../support/methods.js';
 import { actionKinds, parseReport, parseSimulation } from '../support/report.js';
@@ -23,7 +23,7 @@ for (const kind of SERVER_KINDS) {
       t.after(() => server.stop());
       const { configPath, env } = await writeConfig(work, {
         source,
-        targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password } },
+        targets: { nas: loginTo(server) },
       });
       const remoteRoot = path.join(server.root, 'backups');
       const vmftp = (...args: string[]) => {

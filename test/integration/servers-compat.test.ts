@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { runVmftp, writeConfig } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
 import { copyFixture, makeBackupTree, readTree, tmpDir } from '../support/fixtures.js';
 import type { FtpServerHandle } from '../support/ftp-srv.js';
 import { requireMethod } from '../support/methods.js';
@@ -38,7 +38,7 @@ for (const kind of COMPAT_SERVER_KINDS) {
       const remoteRoot = path.join(srv.root, remoteDir);
       const { configPath, env } = await writeConfig(dir, {
         source,
-        targets: { nas: { host: srv.host, port: srv.port, user: srv.user, password: srv.password, remoteDir, ...extraTarget } },
+        targets: { nas: { ...loginTo(srv), remoteDir, ...extraTarget } },
       });
       const vmftp = (...args: string[]) => {
         // Folders the test wrote on the server's disk must belong to the FTP user, as uploads would.

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { runVmftp, writeConfig } from '../support/cli.js';
+import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
 import { startDelivery } from '../support/delivery.js';
 import { copyFixture, tmpDir } from '../support/fixtures.js';
 import { startFtpSrv } from '../support/ftp-srv.js';
@@ -33,7 +33,7 @@ async function setUp(t: TestContext) {
   const { monitor, smtp, config, env: deliveryEnv } = await startDelivery(t);
   const written = await writeConfig(work, {
     source,
-    targets: { nas: { host: server.host, port: server.port, user: server.user, password: server.password } },
+    targets: { nas: loginTo(server) },
     extra: {
       log: { file: 'logs/vmftp.log' },
       ...config,

@@ -71,6 +71,14 @@ export interface TargetSpec {
   readonly [field: string]: unknown;
 }
 
+/** Returns the host and port of `via` (the server itself, or a proxy in front of it) with the user and password of `server`: a target's login. */
+export function loginTo(
+  server: { readonly host: string; readonly port: number; readonly user: string; readonly password: string },
+  via: { readonly host: string; readonly port: number } = server,
+): TargetSpec & { password: string } {
+  return { host: via.host, port: via.port, user: server.user, password: server.password };
+}
+
 /**
  * Writes `<dir>/vmftp.config.json` for one or more targets (password from the
  * env var VMFTP_TEST_PASSWORD_<TARGET>), with `maxAge: false` unless `extra` sets it, and

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { TargetConfig } from '../../src/config/types.js';
 import { FtpSession } from '../../src/ftp/session.js';
-import { startVmftp, writeConfig, type CliResult, type RunningCli } from './cli.js';
+import { loginTo, startVmftp, writeConfig, type CliResult, type RunningCli } from './cli.js';
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from './fault-proxy.js';
 import { makeBackupTree, tmpDir, type TreeSpec } from './fixtures.js';
 import type { FtpServerHandle } from './ftp-srv.js';
@@ -96,7 +96,7 @@ export async function setUpScenario(t: TestContext, kind: ServerKind, options: S
     targets: Object.fromEntries(
       Object.entries(targetDirs).map(([name, remoteDir]) => [
         name,
-        { host: proxy.host, port: proxy.port, user: server.user, password, remoteDir, ...options.targetFields },
+        { ...loginTo(server, proxy), password, remoteDir, ...options.targetFields },
       ]),
     ),
     ...(options.vms === undefined ? {} : { vms: options.vms }),
