@@ -3,10 +3,10 @@
  * and every real server (ftp-srv in-process; pure-ftpd, proftpd and vsftpd from
  * Debian): the same file on the server's disk, the same error kinds, whichever
  * program moved the bytes. Judged by the server's disk and the fault proxy's
- * command log.
+ * command log. The certificate checks of FTPS run on the servers with TLS here
+ * (pure-ftpd, proftpd).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
@@ -24,6 +24,7 @@ import { startFaultProxy, type FaultProxyHandle, type FaultRules } from '../supp
 import { pseudoRandomBytes, tmpDir } from '../support/fixtures.js';
 import type { FtpServerHandle } from '../support/ftp-srv.js';
 import { requireMethod } from '../support/methods.js';
+import { makeCertificate, requireProftpd, startProftpd, type Certificate } from '../support/proftpd.js';
 import { requirePureFtpd, startPureFtpd } from '../support/pure-ftpd.js';
 import { ALL_SERVER_KINDS } from '../support/servers.js';
 import { freePort as closedPort } from '../support/ports.js';
@@ -333,59 +334,71 @@ for (const kind of ALL_SERVER_KINDS) {
   }
 }
 
-/** Returns a self-signed certificate for 127.0.0.1: the PEM alone, and cert + key in one file for pure-ftpd. */
-function selfSignedCertificate(dir: string): { certPem: string; combinedFile: string } {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  const made = spawnSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-    { encoding: 'utf8' },
-  );
-  assert.equal(made.status, 0, made.stderr);
-  const certPem = readFileSync(cert, 'utf8');
-  const combinedFile = path.join(dir, 'combined.pem');
-  writeFileSync(combinedFile, certPem + readFileSync(key, 'utf8'));
-  return { certPem, combinedFile };
+/** A server that can be started with explicit FTPS and a given certificate. */
+interface TlsServerKind {
+  readonly name: string;
+  readonly usable: (t: TestContext) => boolean;
+  start(root: string, certificate: Certificate): Promise<Server>;
 }
 
-describe('explicit FTPS (AUTH TLS) against pure-ftpd', () => {
-  const tlsBackends = BACKENDS.filter((backend) => backend.method !== 'ncftpput'); // ncftpput has no TLS: refused at config time
-  for (const backend of tlsBackends) {
-    test(`${backend.method}: certificate checks on by default; ca or allowSelfSigned let a self-signed server through`, BOUNDED, async (t) => {
-      if (!requirePureFtpd(t) || !backend.usable(t)) return;
-      const work = tmpDir(`backends-tls-${backend.method}`, t);
-      const { certPem, combinedFile } = selfSignedCertificate(work);
-      // -Y 2: TLS required for the login; the password never crosses in clear.
-      const server = await startPureFtpd({ root: path.join(work, 'ftp'), extraArgs: ['-Y', '2', '-2', combinedFile] });
-      t.after(() => server.stop());
-      const data = pseudoRandomBytes(200_000, `tls-${backend.method}`);
-      const localPath = path.join(work, 'disk 1.vmdk');
-      writeFileSync(localPath, data);
-      const job = (name: string): UploadJob => ({ localPath, remotePath: `/tls/${name}`, offset: 0, size: data.length });
-      const send = async (target: TargetConfig, name: string): Promise<void> => {
-        const instance = await backend.create(target);
-        try {
-          await instance.upload(job(name));
-        } finally {
-          instance.close();
-        }
-      };
-      const base = targetFor(server, server, { secure: true });
-      const setup = await FtpSession.open({ ...base, allowSelfSigned: true });
-      await setup.ensureDir('/tls');
-      setup.close();
+/**
+ * The servers with explicit FTPS here: pure-ftpd and proftpd, each requiring TLS for the login (the
+ * password never crosses in clear). Not ftp-srv (the tests do not use its TLS) nor vsftpd (its test
+ * instance has none): docs/ftp-servers.md, "What the servers offer".
+ */
+const TLS_SERVER_KINDS: readonly TlsServerKind[] = [
+  {
+    name: 'pure-ftpd',
+    usable: requirePureFtpd,
+    start: async (root, certificate) => {
+      // pure-ftpd reads certificate and key from one file; -Y 2: TLS required.
+      const combined = path.join(path.dirname(certificate.certFile), 'combined.pem');
+      writeFileSync(combined, readFileSync(certificate.certFile, 'utf8') + readFileSync(certificate.keyFile, 'utf8'));
+      return startPureFtpd({ root, extraArgs: ['-Y', '2', '-2', combined] });
+    },
+  },
+  { name: 'proftpd', usable: requireProftpd, start: (root, certificate) => startProftpd({ root, tls: 'explicit', certificate }) },
+];
 
-      const refused = await rejection(send(base, 'untrusted.vmdk'));
-      // Not retried: waiting does not make a certificate trusted.
-      assertKind(refused, 'permanent');
-      assert.ok(!existsSync(path.join(server.root, 'tls', 'untrusted.vmdk')));
+for (const kind of TLS_SERVER_KINDS) {
+  describe(`explicit FTPS (AUTH TLS) against ${kind.name}`, () => {
+    const tlsBackends = BACKENDS.filter((backend) => backend.method !== 'ncftpput'); // ncftpput has no TLS: refused at config time
+    for (const backend of tlsBackends) {
+      test(`${backend.method}: certificate checks on by default; ca or allowSelfSigned let a self-signed server through`, BOUNDED, async (t) => {
+        if (!kind.usable(t) || !backend.usable(t)) return;
+        const work = tmpDir(`backends-tls-${backend.method}-${kind.name}`, t);
+        const certificate = makeCertificate(path.join(work, 'certs'));
+        const certPem = readFileSync(certificate.certFile, 'utf8');
+        const server = await kind.start(path.join(work, 'ftp'), certificate);
+        t.after(() => server.stop());
+        const data = pseudoRandomBytes(200_000, `tls-${backend.method}`);
+        const localPath = path.join(work, 'disk 1.vmdk');
+        writeFileSync(localPath, data);
+        const job = (name: string): UploadJob => ({ localPath, remotePath: `/tls/${name}`, offset: 0, size: data.length });
+        const send = async (target: TargetConfig, name: string): Promise<void> => {
+          const instance = await backend.create(target);
+          try {
+            await instance.upload(job(name));
+          } finally {
+            instance.close();
+          }
+        };
+        const base = targetFor(server, server, { secure: true });
+        const setup = await FtpSession.open({ ...base, allowSelfSigned: true });
+        await setup.ensureDir('/tls');
+        setup.close();
 
-      await send({ ...base, allowSelfSigned: true }, 'self-signed.vmdk');
-      assert.ok(readFileSync(path.join(server.root, 'tls', 'self-signed.vmdk')).equals(data));
+        const refused = await rejection(send(base, 'untrusted.vmdk'));
+        // Not retried: waiting does not make a certificate trusted.
+        assertKind(refused, 'permanent');
+        assert.ok(!existsSync(path.join(server.root, 'tls', 'untrusted.vmdk')));
 
-      await send({ ...base, ca: certPem }, 'ca.vmdk');
-      assert.ok(readFileSync(path.join(server.root, 'tls', 'ca.vmdk')).equals(data));
-    });
-  }
-});
+        await send({ ...base, allowSelfSigned: true }, 'self-signed.vmdk');
+        assert.ok(readFileSync(path.join(server.root, 'tls', 'self-signed.vmdk')).equals(data));
+
+        await send({ ...base, ca: certPem }, 'ca.vmdk');
+        assert.ok(readFileSync(path.join(server.root, 'tls', 'ca.vmdk')).equals(data));
+      });
+    }
+  });
+}
