@@ -7,27 +7,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
-import { copyFixture, tmpDir } from '../support/fixtures.js';
-import { startFtpSrv } from '../support/ftp-srv.js';
-import { editConfig, setUpScenario } from '../support/scenario.js';
+import { editConfig, setUpFixtureRun, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { bounded, waitFor } from '../support/wait.js';
 
 const LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (ERROR|WARN |INFO |DEBUG) /;
 
 async function setUp(t: TestContext, log: Record<string, unknown>) {
-  const work = tmpDir('logfile', t);
-  const source = copyFixture('VMbackupFolder', path.join(work, 'source'));
-  const server = await startFtpSrv({ root: path.join(work, 'ftp') });
-  t.after(() => server.stop());
-  const { configPath, env } = await writeConfig(work, {
-    source,
-    targets: { nas: loginTo(server) },
-    extra: { log },
-  });
-  const logDir = path.join(work, 'var', 'log');
-  return { logDir, server, vmftp: (...args: string[]) => runVmftp(['-c', configPath, ...args], { env }) };
+  const { work, server, vmftp } = await setUpFixtureRun(t, 'logfile', { extra: { log } });
+  return { logDir: path.join(work, 'var', 'log'), server, vmftp };
 }
 
 /** The log files in `dir`, oldest rotation last: vmftp.log, vmftp.log.1, vmftp.log.2, ... */

@@ -7,13 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
-import { copyFixture, tmpDir } from '../support/fixtures.js';
-import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
+import { randomPassword } from '../support/ftp-srv.js';
 import { writeLockFile } from '../support/lock-file.js';
 import { parseReport } from '../support/report.js';
-import { editConfig } from '../support/scenario.js';
+import { editConfig, setUpFixtureRun } from '../support/scenario.js';
 import { startSmtpServer, type ReceivedMail } from '../support/smtp.js';
 import { BOUNDED } from '../support/wait.js';
 
@@ -26,25 +24,22 @@ function everyText(mail: ReceivedMail): string {
 }
 
 async function setUp(t: TestContext, options: { ftpPassword?: string; mail?: Record<string, unknown>; smtpPassword?: string } = {}) {
-  const work = tmpDir('mail', t);
-  const source = copyFixture('VMbackupFolder', path.join(work, 'source'));
-  const server = await startFtpSrv({ root: path.join(work, 'ftp') });
-  t.after(() => server.stop());
   const smtpPassword = randomPassword();
   const smtp = await startSmtpServer({ user: SMTP_USER, password: smtpPassword });
   t.after(() => smtp.stop());
-  const ftpPassword = options.ftpPassword ?? server.password;
-  const targets = { nas: { ...loginTo(server), password: ftpPassword } };
   const mail = {
     from: 'vmftp@backup.lan',
     to: ['ops@backup.lan', 'admin@backup.lan'],
     smtp: { host: smtp.host, port: smtp.port, user: SMTP_USER, password: { env: 'VMFTP_TEST_SMTP_PASSWORD' } },
     ...options.mail,
   };
-  const written = await writeConfig(work, { source, targets, extra: { mail, log: { file: 'logs/vmftp.log' } } });
-  const env = { ...written.env, VMFTP_TEST_SMTP_PASSWORD: options.smtpPassword ?? smtpPassword };
-  const vmftp = (...args: string[]) => runVmftp(['-c', written.configPath, ...args], { env });
-  return { work, server, smtp, smtpPassword, ftpPassword, vmftp, configPath: written.configPath, lockFile: written.lockFile, logFile: path.join(work, 'logs', 'vmftp.log') };
+  const run = await setUpFixtureRun(t, 'mail', {
+    ...(options.ftpPassword === undefined ? {} : { target: { password: options.ftpPassword } }),
+    extra: { mail, log: { file: 'logs/vmftp.log' } },
+    env: { VMFTP_TEST_SMTP_PASSWORD: options.smtpPassword ?? smtpPassword },
+  });
+  const ftpPassword = options.ftpPassword ?? run.server.password;
+  return { ...run, smtp, smtpPassword, ftpPassword, logFile: path.join(run.work, 'logs', 'vmftp.log') };
 }
 
 describe('-m e-mails the report', () => {
@@ -179,15 +174,8 @@ describe('-m e-mails the report', () => {
 
 describe('-m without a mail block', () => {
   test('is a config error (exit 2) naming mail, and nothing is uploaded', BOUNDED, async (t) => {
-    const work = tmpDir('mail-missing', t);
-    const source = copyFixture('VMbackupFolder', path.join(work, 'source'));
-    const server = await startFtpSrv({ root: path.join(work, 'ftp') });
-    t.after(() => server.stop());
-    const { configPath, env } = await writeConfig(work, {
-      source,
-      targets: { nas: loginTo(server) },
-    });
-    const run = await runVmftp(['-c', configPath, '-m'], { env });
+    const { server, vmftp } = await setUpFixtureRun(t, 'mail-missing');
+    const run = await vmftp('-m');
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /mail: missing/);
     assert.match(run.stderr, /add mail: \{ from, to, smtp: \{ host \} \}/);

@@ -4,27 +4,20 @@
  * never a failed run.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { loginTo, runVmftp, writeConfig } from '../support/cli.js';
-import { copyFixture, tmpDir } from '../support/fixtures.js';
-import { randomPassword, startFtpSrv } from '../support/ftp-srv.js';
+import { randomPassword } from '../support/ftp-srv.js';
 import { startPingServer } from '../support/http.js';
+import { setUpFixtureRun } from '../support/scenario.js';
 import { BOUNDED } from '../support/wait.js';
 
 async function setUp(t: TestContext, notify: (base: string) => Record<string, unknown>, ftpPassword?: string) {
-  const work = tmpDir('notify', t);
-  const source = copyFixture('VMbackupFolder', path.join(work, 'source'));
-  const server = await startFtpSrv({ root: path.join(work, 'ftp') });
-  t.after(() => server.stop());
   const monitor = await startPingServer();
   t.after(() => monitor.stop());
-  const { configPath, env } = await writeConfig(work, {
-    source,
-    targets: { nas: { ...loginTo(server), password: ftpPassword ?? server.password } },
+  const { server, vmftp } = await setUpFixtureRun(t, 'notify', {
+    ...(ftpPassword === undefined ? {} : { target: { password: ftpPassword } }),
     extra: { notify: notify(monitor.url) },
   });
-  return { monitor, server, vmftp: (...args: string[]) => runVmftp(['-c', configPath, ...args], { env }) };
+  return { monitor, server, vmftp };
 }
 
 describe('notify pings, healthchecks style', () => {

@@ -17,10 +17,10 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { TargetConfig } from '../../src/config/types.js';
 import { FtpSession } from '../../src/ftp/session.js';
-import { loginTo, startVmftp, writeConfig, type CliResult, type RunningCli } from './cli.js';
+import { loginTo, runVmftp, startVmftp, writeConfig, type CliResult, type RunningCli } from './cli.js';
 import { startFaultProxy, type FaultProxyHandle, type FaultRules } from './fault-proxy.js';
-import { makeBackupTree, tmpDir, type TreeSpec } from './fixtures.js';
-import type { FtpServerHandle } from './ftp-srv.js';
+import { copyFixture, makeBackupTree, tmpDir, type TreeSpec } from './fixtures.js';
+import { startFtpSrv, type FtpServerHandle } from './ftp-srv.js';
 import type { ServerKind } from './servers.js';
 import { serverTarget } from './target.js';
 
@@ -121,6 +121,39 @@ export async function setUpScenario(t: TestContext, kind: ServerKind, options: S
     vmftp: (...args) => start(...args).done,
     start,
   };
+}
+
+/** The fixture tree (test/fixtures/VMbackupFolder) and a config sending it straight to ftp-srv: no proxy, for what a run reports. */
+export interface FixtureRun {
+  readonly work: string;
+  readonly server: FtpServerHandle;
+  readonly configPath: string;
+  readonly lockFile: string;
+  /** Runs `vmftp -c <config> ...args` to its end. */
+  vmftp(...args: string[]): Promise<CliResult>;
+}
+
+/**
+ * Returns a fixture run in a temp folder named after `name`: ftp-srv (stopped in t.after) and a
+ * config with target `nas` on it, `target` fields over its login and `extra` top-level fields;
+ * `env` is added to what the CLI runs with.
+ */
+export async function setUpFixtureRun(
+  t: Pick<TestContext, 'after'>,
+  name: string,
+  options: { target?: Record<string, unknown>; extra?: Record<string, unknown>; env?: NodeJS.ProcessEnv } = {},
+): Promise<FixtureRun> {
+  const work = tmpDir(name, t);
+  const source = copyFixture('VMbackupFolder', path.join(work, 'source'));
+  const server = await startFtpSrv({ root: path.join(work, 'ftp') });
+  t.after(() => server.stop());
+  const written = await writeConfig(work, {
+    source,
+    targets: { nas: { ...loginTo(server), ...options.target } },
+    ...(options.extra === undefined ? {} : { extra: options.extra }),
+  });
+  const env = { ...written.env, ...options.env };
+  return { work, server, configPath: written.configPath, lockFile: written.lockFile, vmftp: (...args) => runVmftp(['-c', written.configPath, ...args], { env }) };
 }
 
 /**
