@@ -6,7 +6,7 @@
  */
 import type { LocalBackup, MaxAge, Plan, TargetInventory, VmRoute } from './model.js';
 import { isCompleteOn, routeFor } from './plan.js';
-import { durationBefore, parseWithinDuration } from './retention.js';
+import { durationBefore, parseWithinDuration, type WithinDuration } from './retention.js';
 import { compareStamps, isStamp, parseStamp } from './stamp.js';
 
 /** The part of the configuration the age check needs. */
@@ -44,6 +44,21 @@ export function maxAgeFor(settings: AgeSettings, vm: string, target: string): Ma
   return routeFor(settings, vm)?.maxAge ?? targetLimit ?? settings.maxAge;
 }
 
+/** Returns the limit of a VM on a target that is checked, with its duration; undefined when it never is too old (false). */
+function checkedLimit(settings: AgeSettings, vm: string, target: string): { readonly limit: string; readonly duration: WithinDuration } | undefined {
+  const limit = maxAgeFor(settings, vm, target);
+  const duration = limit === false ? undefined : parseWithinDuration(limit);
+  return limit === false || duration === undefined ? undefined : { limit, duration };
+}
+
+/**
+ * Returns true when findTooOld has something to judge: some VM the plan covers on some target has
+ * a maxAge. Without one it finds nothing whatever the targets hold, so no listing is needed for it.
+ */
+export function checksAge(plan: Plan, settings: AgeSettings): boolean {
+  return plan.targets.some(({ target, vms }) => vms.some(({ vm }) => checkedLimit(settings, vm, target) !== undefined));
+}
+
 /** Returns an age as `3d 4h` or `17h` (whole hours, rounded down). */
 export function formatAge(ms: number): string {
   const hours = Math.floor(Math.max(0, ms) / 3_600_000);
@@ -73,9 +88,9 @@ export function findTooOld(
     const inventory = inventoriesAfter.find((candidate) => candidate.target === target);
     if (inventory === undefined) continue;
     for (const { vm } of targetPlan.vms) {
-      const limit = maxAgeFor(settings, vm, target);
-      const duration = limit === false ? undefined : parseWithinDuration(limit);
-      if (limit === false || duration === undefined) continue;
+      const checked = checkedLimit(settings, vm, target);
+      if (checked === undefined) continue;
+      const { limit, duration } = checked;
       if ('error' in inventory) {
         tooOld.push({ target, vm, maxAge: limit, message: `${vm} on ${target}: not checked against maxAge ${limit}: listing ${target} after the run failed (${inventory.error})` });
         continue;

@@ -8,7 +8,7 @@ import { createNcftpputBackend } from '../backends/ncftpput.js';
 import type { ProgramControl } from '../backends/programs.js';
 import type { ResolvedConfig, TargetConfig, UploadMethod } from '../config/types.js';
 import type { Forecast, LocalBackup, Plan, PlanSettings, TargetInventory } from '../core/model.js';
-import { findTooOld, type AgeSettings, type TooOld, type Unlisted } from '../core/age.js';
+import { checksAge, findTooOld, type AgeSettings, type TooOld, type Unlisted } from '../core/age.js';
 import { describeDeferred, runDeadline, type Deadline } from '../core/deadline.js';
 import { forecastPlan } from '../core/forecast.js';
 import { planRun } from '../core/plan.js';
@@ -126,8 +126,10 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       closeWindow?.();
       const outcomes = [...connected.failures, ...executed];
       await keepMeasuredSpeeds(outcomes, config, { startedAt, interrupted: interrupted(), heldMs: (target) => transferLimits.get(target)?.heldMs() ?? 0 }, log);
-      // What the targets hold now, listed once: judged for maxAge, for what a deferred backup has there and, with a bare -x, for the purge.
-      const after = interrupted() ? [] : await listAfterRun(pools, options.signal);
+      // What the targets hold now, listed once: judged for maxAge, for what a deferred backup has there and, with a bare -x, for
+      // the purge. A run that needs none of them (every maxAge false, no deadline, no bare -x) lists nothing more.
+      const listingNeeded = checksAge(plan, ageSettings(config)) || deadline !== undefined || options.afterSuccess === true;
+      const after = interrupted() || !listingNeeded ? [] : await listAfterRun(pools, options.signal);
       const tooOld = findTooOld(plan, after, scan.backups, ageSettings(config), new Date());
       for (const stale of tooOld) log.error(stale.message);
       const windowClosed = deadline === undefined ? undefined : deferredBy(deadline, outcomes, after, scan.backups);

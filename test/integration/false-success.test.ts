@@ -149,4 +149,30 @@ describe('maxAge: a VM whose newest backup on a target is too old fails the run 
     assert.equal(second.code, 0, second.stderr);
     assert.doesNotMatch(second.stdout, /too old/);
   });
+
+  test('ftp-srv: the target is listed again after the uploads when a maxAge or a bare -x needs it, and only then', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, {});
+    /** Runs vmftp on a new backup of Bart; returns whether remoteDir was listed after its rename. */
+    const listedAfterRename = async (stamp: string, ...args: string[]): Promise<boolean> => {
+      mkdirSync(path.join(s.source, 'Bart', stamp), { recursive: true });
+      writeFileSync(path.join(s.source, 'Bart', stamp, 'disk.vmdk'), stamp);
+      const logStart = s.proxy.log.length;
+      const run = await s.vmftp(...args);
+      assert.equal(run.code, 0, run.stderr);
+      const commands = s.proxy.log.slice(logStart);
+      const renamed = commands.indexOf(`RNTO /backups/Bart/${stamp}`);
+      assert.ok(renamed > 0, commands.join('\n'));
+      return commands.slice(renamed).some((line) => /^(MLSD|LIST)( -a)? \/backups$/.test(line));
+    };
+
+    // The scenario's config has maxAge false: nothing after the run would read a listing.
+    assert.equal(await listedAfterRename(stampHoursAgo(30)), false);
+    const purged = stampHoursAgo(20);
+    assert.equal(await listedAfterRename(purged, '-x'), true, 'a bare -x purges by what the target holds after the run');
+    assert.ok(!existsSync(path.join(s.source, 'Bart', purged)), 'and purged by it');
+    editConfig(s, (config) => {
+      config.maxAge = '8d';
+    });
+    assert.equal(await listedAfterRename(stampHoursAgo(10)), true, 'maxAge is judged on what the target holds after the run');
+  });
 });

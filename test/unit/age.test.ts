@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findTooOld, formatAge, maxAgeFor, type AgeSettings } from '../../src/core/age.js';
+import { checksAge, findTooOld, formatAge, maxAgeFor, type AgeSettings } from '../../src/core/age.js';
 import type { LocalBackup, Plan, TargetInventory } from '../../src/core/model.js';
 import { DEFAULT_FILES, inventoryOf, localBackup, partialBackup, planOf, remoteBackup, targetPlan, vmPlan } from '../support/plan.js';
 
@@ -106,6 +106,30 @@ describe('findTooOld (maxAge)', () => {
       ['Bart on nas: not checked against maxAge 36h: listing nas after the run failed (connection reset)'],
     );
   });
+});
+
+describe('checksAge: whether the listing after the run has a maxAge to serve', () => {
+  const plan = covering({ nas: ['Bart', 'Old'], offsite: ['Bart'] });
+  const unreachable = [{ target: 'nas', error: 'connection reset' }, { target: 'offsite', error: 'connection reset' }];
+
+  it('every VM of the plan at maxAge false on every target: nothing to check, and findTooOld finds nothing whatever it is given', () => {
+    const never = settings({ maxAge: false });
+    assert.equal(checksAge(plan, never), false);
+    assert.deepEqual(findTooOld(plan, unreachable, [], never, NOW), []);
+    assert.deepEqual(findTooOld(plan, [inventoryOf('nas', []), inventoryOf('offsite', [])], [], never, NOW), []);
+  });
+
+  const checked: [string, Partial<AgeSettings>][] = [
+    ['the config\'s maxAge', {}],
+    ['one target\'s maxAge', { maxAge: false, targetMaxAge: { offsite: '2d' } }],
+    ['one VM\'s maxAge', { maxAge: false, vms: { Old: { targets: ['nas'], maxAge: '2d' }, '*': { targets: ['nas', 'offsite'] } } }],
+  ];
+  for (const [what, overrides] of checked) {
+    it(`${what} is checked: findTooOld has something to judge`, () => {
+      assert.equal(checksAge(plan, settings(overrides)), true);
+      assert.notDeepEqual(findTooOld(plan, unreachable, [], settings(overrides), NOW), []);
+    });
+  }
 });
 
 describe('formatAge', () => {
