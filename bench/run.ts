@@ -785,7 +785,7 @@ function render(results: Results, options: Options, verdicts: Verdict[]): string
   out.push(
     'Written by `npm run bench` (bench/run.ts). Everything on 127.0.0.1 against pure-ftpd from Debian',
     '(virtual user, passive ports, temporary root) started and stopped by the bench; medians of',
-    `${options.reps} interleaved runs; MB = 10^6 bytes. CLI times are wall times of the whole process`,
+    `${options.reps} interleaved runs (sections 6-9 say where they take fewer); MB = 10^6 bytes. CLI times are wall times of the whole process`,
     '(node start, config, login, inventory, transfer, verify, rename). The machine is shared and noisy:',
     'compare figures within one run only.',
     '',
