@@ -20,9 +20,10 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_AGE } from '../src/config/schema.js';
 import { CLI, writeConfig } from '../test/support/cli.js';
 import { startFaultProxy } from '../test/support/fault-proxy.js';
-import { pseudoRandomBytes } from '../test/support/fixtures.js';
+import { pseudoRandomBytes, stampHoursAgo } from '../test/support/fixtures.js';
 import type { FtpServerHandle } from '../test/support/ftp-srv.js';
 import { startPureFtpd } from '../test/support/pure-ftpd.js';
 import {
@@ -71,7 +72,8 @@ export interface PeerFigures {
   readonly idealMs?: number;
 }
 
-const STAMP = '2024-05-01-013000';
+/** Last night's backup: recent, so vmftp's default maxAge holds and is checked, as in an administrator's config. */
+const STAMP = stampHoursAgo(6);
 /** The small files of every VM's backup, as a VMware backup job leaves them (bytes). */
 const VM_SMALL_FILES = { 'vm.vmx': 3_100, 'vm.vmxf': 260, 'vm.nvram': 8_684, 'vm.vmsd': 0, 'vmware.log': 180_000 } as const;
 /**
@@ -153,6 +155,9 @@ async function vmftpRunner(work: string, name: string, upstream: Upstream, sourc
   const { configPath, env } = await writeConfig(dir, {
     source,
     targets: { nas: { host: upstream.host, port: upstream.port, user: upstream.user, password: upstream.password, remoteDir: '/up' } },
+    // The default maxAge, not writeConfig's `false` for tests: the run then lists the target after
+    // its uploads to check the backups' age, as every night with a config vmftp init writes.
+    extra: { maxAge: DEFAULT_MAX_AGE },
   });
   return (args) =>
     runChild({

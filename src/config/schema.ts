@@ -45,6 +45,9 @@ const within = z.string().superRefine((value, ctx) => {
 });
 
 /** How old the newest backup of a VM on a target may be after a run, or false: no check. */
+/** Eight days: never a false alarm for a nightly, a weekdays-only or a weekly backup job (README). */
+export const DEFAULT_MAX_AGE = '8d';
+
 export const maxAgeSchema = z
   .union([z.literal(false), z.string()], { error: 'expected a duration like "36h" or "8d" (units y, m, d, h), or false (no check)' })
   .superRefine((value, ctx) => {
@@ -278,8 +281,7 @@ export const windowSchema = z.strictObject({ end: clockTime });
 export const configFields = z.strictObject({
   source: localPath.optional(),
   keep: keepSchema.default(3),
-  // Eight days: never a false alarm for a nightly, a weekdays-only or a weekly backup job (README).
-  maxAge: maxAgeSchema.default('8d'),
+  maxAge: maxAgeSchema.default(DEFAULT_MAX_AGE),
   // One limit for all the uploads of a run together; --bwlimit replaces it.
   bwlimit: bwlimitSchema.optional(),
   targets: targetsOf(targetSchema),
