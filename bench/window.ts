@@ -170,6 +170,9 @@ interface Switch {
   readonly fail?: string;
 }
 
+/** Returns `ms` from the switch in words: the lines of two rates can meet a little before it (the limiter runs a tenth of a second ahead). */
+const fromSwitch = (ms: number) => (ms < 0 ? `${seconds(-ms)} before the switch` : `${seconds(ms)} after the switch`);
+
 const hhmm = (at: Date) => `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
 
 /**
@@ -260,7 +263,7 @@ export async function measureBwlimit(context: WindowContext): Promise<WindowResu
     '',
     `The timetable's next entry is the next wall-clock minute; the run starts ${BWLIMIT.leadSeconds} s before it and its file lasts`,
     `~${BWLIMIT.afterSeconds} s after. The rates before and after are lines fitted to the sizes (from 1 s after the first byte`,
-    `to the switch, and from 3 s after it on) meet ${seconds(change.kneeMs)} after the switch. The rate (a line fitted to the next`,
+    `to the switch, and from 3 s after it on) meet ${fromSwitch(change.kneeMs)}. The rate (a line fitted to the next`,
     `${RATE_WINDOW_MS / 1000} s of sizes: the limiter lets bytes go in pieces of a tenth of a second) is within ${RATE_TOLERANCE * 100} % of the new`,
     `limit, and stays so, from **${seconds(change.settledMs)} after the switch**.`,
     ...closingLines(change.fail, load),
@@ -277,7 +280,7 @@ export async function measureBwlimit(context: WindowContext): Promise<WindowResu
         target: `a timetable change: the rate within ±${RATE_TOLERANCE * 100} % of the new limit at most ${SWITCH_WITHIN_MS / 1000} s after the switch (issue 14, point 1)`,
         measured:
           change.fail ??
-          `${seconds(change.settledMs)} (the lines of the two rates meet ${seconds(change.kneeMs)} after it); ${ofLimit(change.rateBefore, change.before)} of the limit before, ${ofLimit(change.rateAfter, change.after)} after`,
+          `${seconds(change.settledMs)} (the lines of the two rates meet ${fromSwitch(change.kneeMs)}); ${ofLimit(change.rateBefore, change.before)} of the limit before, ${ofLimit(change.rateAfter, change.after)} after`,
         result: changeOk ? 'PASS' : 'FAIL',
       },
     ],
