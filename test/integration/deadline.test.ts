@@ -73,8 +73,6 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
       // Nothing lost: old backups intact but the one the completed VM's rotation deletes, nothing
       // incomplete under a final name, the local backups not purged by -x.
       assertSafeFailure(run, before, {
-        source: s.source,
-        remoteRoot: s.remoteRoot,
         code: 5,
         cause: new RegExp(`the window closed \\(--max-duration ${MAX_DURATION}\\)`),
         deletedOnPurpose: [`Homer/${HOMER_OLD[0]}`],

@@ -4,7 +4,7 @@
  *
  *   const before = snapshot(source, remoteRoot);
  *   const run = await vmftp('-x');
- *   assertSafeFailure(run, before, { source, remoteRoot, code: 1, cause: /552/ });
+ *   assertSafeFailure(run, before, { code: 1, cause: /552/ });    // before knows its two trees
  *
  * 1. old backups intact: every final-named folder that was on the server before is still there,
  *    byte for byte (pass `deletedOnPurpose` for the ones the scenario deletes by design);
@@ -47,13 +47,15 @@ export function remoteEntries(remoteRoot: string, vm: string): string[] {
 }
 
 export interface Snapshot {
+  readonly source: string;
+  readonly remoteRoot: string;
   readonly local: Record<string, Buffer>;
   readonly remote: FinalFolders;
 }
 
 /** Returns what the scenario starts from: the whole local tree and the final-named remote folders. */
 export function snapshot(source: string, remoteRoot: string): Snapshot {
-  return { local: readTree(source), remote: finalFolders(remoteRoot) };
+  return { source, remoteRoot, local: readTree(source), remote: finalFolders(remoteRoot) };
 }
 
 /** Asserts that every final-named folder on the server is complete: identical to its local backup, or unchanged since `before`. */
@@ -78,8 +80,6 @@ export function assertSafeFailure(
   run: CliResult,
   before: Snapshot,
   expected: {
-    readonly source: string;
-    readonly remoteRoot: string;
     readonly code: number;
     /** Must match stdout + stderr. */
     readonly cause: RegExp;
@@ -90,13 +90,13 @@ export function assertSafeFailure(
   const output = `${run.stdout}\n${run.stderr}`;
   assert.equal(run.code, expected.code, `exit code\n${output}`);
   assert.match(output, expected.cause);
-  const after = finalFolders(expected.remoteRoot);
+  const after = finalFolders(before.remoteRoot);
   for (const [name, files] of before.remote) {
     if (expected.deletedOnPurpose?.includes(name)) continue;
     const now = after.get(name);
     assert.ok(now !== undefined, `old backup ${name} is gone from the server`);
     assert.ok(sameFiles(now, files), `old backup ${name} changed on the server`);
   }
-  assertNoIncompleteFinal(expected.remoteRoot, expected.source, before.remote);
-  assert.deepEqual(readTree(expected.source), before.local, 'the local backups must not be touched after a failure');
+  assertNoIncompleteFinal(before.remoteRoot, before.source, before.remote);
+  assert.deepEqual(readTree(before.source), before.local, 'the local backups must not be touched after a failure');
 }
