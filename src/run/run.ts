@@ -128,9 +128,10 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       await keepMeasuredSpeeds(outcomes, config, { startedAt, interrupted: interrupted(), heldMs: (target) => transferLimits.get(target)?.heldMs() ?? 0 }, log);
       // What the targets hold now, listed once: judged for maxAge, for what a deferred backup has there and, with a bare -x, for
       // the purge. A run that needs none of them (every maxAge false, no deadline, no bare -x) lists nothing more.
-      const listingNeeded = checksAge(plan, ageSettings(config)) || deadline !== undefined || options.afterSuccess === true;
+      const age = ageSettings(config);
+      const listingNeeded = checksAge(plan, age) || deadline !== undefined || options.afterSuccess === true;
       const after = interrupted() || !listingNeeded ? [] : await listAfterRun(pools, options.signal);
-      const tooOld = findTooOld(plan, after, scan.backups, ageSettings(config), new Date());
+      const tooOld = findTooOld(plan, after, scan.backups, age, new Date());
       for (const stale of tooOld) log.error(stale.message);
       const windowClosed = deadline === undefined ? undefined : deferredBy(deadline, outcomes, after, scan.backups);
       let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan, tooOld, windowClosed);
