@@ -19,6 +19,19 @@ export interface LocalBackup {
   readonly bytes: number;
 }
 
+/**
+ * A VM folder, or one of its backup folders, that the scan could not read to the end (no
+ * permission, a file gone between the listing and its size, a broken link): what is in it is not
+ * known whole, so none of it is sent or purged, and the run fails naming it (core/plan.ts).
+ */
+export interface UnreadableFolder {
+  readonly vm: string;
+  /** Absolute path of `<source>/<vm>` or `<source>/<vm>/<stamp>`. */
+  readonly dir: string;
+  /** The system's words, naming the entry that failed: `ENOENT: no such file or directory, stat '...'`. */
+  readonly reason: string;
+}
+
 /** A backup folder on a target: `<remoteDir>/<vm>/<stamp>` or `<remoteDir>/<vm>/<stamp>.partial`. */
 export interface RemoteBackup {
   readonly vm: string;

@@ -19,6 +19,7 @@ import type {
   SkipAction,
   TargetInventory,
   TargetPlan,
+  UnreadableFolder,
   UploadAction,
   VmPlan,
   VmRoute,
@@ -30,6 +31,8 @@ import { compareStamps, isStamp, vmNameProblem } from './stamp.js';
 /** The facts and settings one plan is made from. */
 export interface PlanInput {
   readonly local: readonly LocalBackup[];
+  /** Local folders the scan could not read: each is a problem of the plan. */
+  readonly unreadable?: readonly UnreadableFolder[];
   /** One per target to plan; a target without an inventory here is not planned. */
   readonly inventories: readonly TargetInventory[];
   readonly settings: PlanSettings;
@@ -211,14 +214,18 @@ function planVm(vm: string, policy: KeepPolicy, local: readonly LocalBackup[], r
  * Returns the plan of a run: for every target with an inventory (in `inventories` order) and every
  * VM routed to it (by name), what to upload, resume, keep, skip and delete, each with its reason,
  * and the order the target's uploads start in (core/order.ts); plus the problems it refused to
- * decide (a local VM with no route, an invalid VM name).
+ * decide (a local VM with no route, an invalid VM name, a local folder that could not be read).
  * A VM found only on a target keeps its newest backups there when its route includes that target;
  * a remote VM with no route at all is left untouched. Deletes only ever name a valid stamp of a
  * valid VM (invariant 4, docs/design.md).
  */
 export function planRun(input: PlanInput): Plan {
   const { settings } = input;
-  const problems: PlanProblem[] = [];
+  // Its backups are unknown, not absent: retention over fewer candidates keeps more, never less.
+  const problems: PlanProblem[] = (input.unreadable ?? []).map(({ vm, dir, reason }) => ({
+    vm,
+    message: `local folder ${dir} could not be read (${reason}): none of it is sent or purged; check its permissions, or whether the backup job still writes it`,
+  }));
 
   const local = input.local.filter((backup) => {
     if (isStamp(backup.stamp)) return true;

@@ -1,11 +1,13 @@
 import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
-import type { BackupFile, LocalBackup } from '../core/model.js';
+import type { BackupFile, LocalBackup, UnreadableFolder } from '../core/model.js';
 import { isStamp, vmNameProblem } from '../core/stamp.js';
 import { ConfigError } from '../errors.js';
 
 export interface ScanResult {
   readonly backups: LocalBackup[];
+  /** Folders that could not be read to the end: the other VMs still go up, and the plan fails the run naming these. */
+  readonly unreadable: UnreadableFolder[];
   /** Things under the source that are not backups: never uploaded, deleted or purged. */
   readonly warnings: string[];
   /** Names of the folders right under the source (the VM folders, when `source` is right). */
@@ -14,7 +16,8 @@ export interface ScanResult {
 
 /**
  * Returns the backups under `source` (`<source>/<VM>/<STAMP>/...`) with every
- * file's relative path and size, and a warning for everything else found there.
+ * file's relative path and size, a warning for everything else found there, and the folders
+ * that could not be read (only the source itself failing rejects).
  */
 export async function scanSource(source: string): Promise<ScanResult> {
   const vmEntries = await readDir(source).catch((error: NodeJS.ErrnoException) => {
@@ -25,6 +28,7 @@ export async function scanSource(source: string): Promise<ScanResult> {
     );
   });
   const backups: LocalBackup[] = [];
+  const unreadable: UnreadableFolder[] = [];
   const warnings: string[] = [];
   const folders = vmEntries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
   for (const vmEntry of vmEntries) {
@@ -38,13 +42,21 @@ export async function scanSource(source: string): Promise<ScanResult> {
       warnings.push(`${vmPath}: ${problem}, ignored`);
       continue;
     }
-    for (const stampEntry of await readDir(vmPath)) {
+    const stampEntries = await readDir(vmPath).catch((error: Error) => {
+      unreadable.push({ vm: vmEntry.name, dir: vmPath, reason: error.message });
+      return [];
+    });
+    for (const stampEntry of stampEntries) {
       const dir = path.join(vmPath, stampEntry.name);
       if (!stampEntry.isDirectory() || !isStamp(stampEntry.name)) {
         warnings.push(`${dir}: not a backup folder (expected yyyy-MM-dd-HHmmss), ignored`);
         continue;
       }
-      const files = await listFiles(dir, '');
+      const files = await listFiles(dir, '').catch((error: Error) => {
+        unreadable.push({ vm: vmEntry.name, dir, reason: error.message });
+        return undefined;
+      });
+      if (files === undefined) continue;
       if (files.length === 0) {
         // An empty folder is more likely a job still starting than a backup; counting it would rotate out a real one.
         warnings.push(`${dir}: backup folder holds no file, ignored`);
@@ -54,7 +66,7 @@ export async function scanSource(source: string): Promise<ScanResult> {
       backups.push({ vm: vmEntry.name, stamp: stampEntry.name, dir, files, bytes });
     }
   }
-  return { backups, warnings, folders };
+  return { backups, unreadable, warnings, folders };
 }
 
 /**

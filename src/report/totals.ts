@@ -96,7 +96,7 @@ export interface RunTotals extends Tally {
   readonly unreachable: readonly string[];
   /** Targets that refused the login. */
   readonly loginRefused: readonly string[];
-  /** VMs the plan could not handle (no route). */
+  /** What the plan could not handle: a VM with no route, a local folder that could not be read. */
   readonly problems: number;
   /** VM-and-target pairs whose newest complete backup is older than their `maxAge`. */
   readonly tooOld: number;
@@ -136,7 +136,7 @@ export function describeTotals(totals: RunTotals): string {
   if (totals.deferred > 0) parts.push(`${totals.deferred} deferred${totals.deferredOnServer === undefined ? '' : ` (${totals.deferredOnServer} on the server)`}`);
   if (totals.unreachable.length > 0) parts.push(`${totals.unreachable.join(', ')} unreachable`);
   if (totals.loginRefused.length > 0) parts.push(`${totals.loginRefused.join(', ')} login refused`);
-  if (totals.problems > 0) parts.push(`${totals.problems} VM${totals.problems === 1 ? '' : 's'} without a target`);
+  if (totals.problems > 0) parts.push(`${totals.problems} problem${totals.problems === 1 ? '' : 's'}`);
   if (totals.tooOld > 0) parts.push(`${totals.tooOld} older than maxAge`);
   if (parts.length === 0) parts.push(totals.kept > 0 ? `nothing to do, ${totals.kept} kept` : 'nothing to do');
   return parts.join(', ');

@@ -92,7 +92,8 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
     for (const notice of notices) log.warn(notice);
     const scan = await scanSource(config.source);
     for (const warning of scan.warnings) log.warn(warning);
-    if (scan.backups.length === 0) throw noBackupError(config.source, scan);
+    // A VM folder that could not be read is not an empty source: the plan names it and fails the run.
+    if (scan.backups.length === 0 && scan.unreadable.length === 0) throw noBackupError(config.source, scan);
     // MLSD/LIST only: --simulate shows the plan the run makes, and these connections go on to rename and delete.
     const connected = await connectTargets(config, targetsInUse(config), log, 'proven', options.signal);
     // The inventory's connection becomes the first of each target's pool: at most maxConnections in all.
@@ -104,7 +105,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
       if (interrupted()) throw new InterruptedError('interrupted before the uploads started: nothing was changed');
-      const plan = planRun({ local: scan.backups, inventories: connected.inventories, settings: planSettings(config) });
+      const plan = planRun({ local: scan.backups, unreadable: scan.unreadable, inventories: connected.inventories, settings: planSettings(config) });
       const strays = strayWarnings(connected.inventories);
       for (const warning of strays) log.warn(warning);
       const warnings = [...notices, ...scan.warnings, ...strays];

@@ -1,17 +1,18 @@
 /**
  * Fault class: permanent faults. A server that refuses the upload (452, 552), a delete (550) or the
  * rename (553), and a local file that changes while it is sent, fail their backup at once, without
- * a retry, with the server's reply in the report. The built CLI against ftp-srv and pure-ftpd on
+ * a retry, with the server's reply in the report; a local backup that cannot be read fails the run
+ * naming it, and the other VMs still go up. The built CLI against ftp-srv and pure-ftpd on
  * 127.0.0.1, with the fault proxy between them. After each: old backups intact, nothing incomplete
  * under a final name, the local folder not purged, and a follow-up run that ends with exactly the
  * tree retention expects.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { output } from '../support/cli.js';
-import { assertFollowUp, DISK, expectedAfterRotation, FAST_RETRIES, OLD_BART, OLD_STAMPS, setUpNight, stalledAt, STAMP, uploadsOf } from '../support/faults.js';
+import { assertFollowUp, DISK, expectedAfterRotation, FAST_RETRIES, NEW_BART, OLD_BART, OLD_STAMPS, setUpNight, stalledAt, STAMP, uploadsOf } from '../support/faults.js';
 import { readTree } from '../support/fixtures.js';
 import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { serverWrites, setUpScenario } from '../support/scenario.js';
@@ -156,5 +157,24 @@ describe('permanent faults: a local file that changes while it is sent', () => {
     assert.ok(!s.proxy.log.some((line) => line.startsWith(`RNTO /backups/Bart/${STAMP}`)), 'no rename into place');
     assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS, `${STAMP}.partial`]);
     await assertFollowUp(s, () => expectedAfterRotation(s));
+  });
+});
+
+describe('permanent faults: a local backup that cannot be read', () => {
+  test('ftp-srv: a file of one VM\'s backup gone (a broken link) fails the run naming it; the other VM goes up; -x purges nothing', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: { ...NEW_BART, [`Homer/${STAMP}`]: { 'vm.ovf': '<vm name="Homer"/>' } } });
+    const homer = path.join(s.source, 'Homer', STAMP);
+    symlinkSync(path.join(s.work, 'deleted-by-the-backup-job.vmdk'), path.join(homer, DISK));
+
+    const run = await s.vmftp('-x');
+
+    assert.equal(run.code, 1, output(run));
+    assert.ok(run.stdout.includes(`problem: Homer: local folder ${homer} could not be read (ENOENT: `), run.stdout);
+    assert.match(run.stdout, /\/disk1\.vmdk'\): none of it is sent or purged/);
+    assert.match(run.stdout, /-x: not run: the run had failures/);
+    assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)), 'the readable VM is on the server, complete');
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Homer'), [], 'nothing of the unreadable backup is on the server');
+    assert.deepEqual(readdirSync(homer).sort(), [DISK, 'vm.ovf'], 'the unreadable backup stays as it was');
+    assert.deepEqual(readdirSync(path.join(s.source, 'Bart')), [STAMP], 'nothing purged');
   });
 });

@@ -253,6 +253,24 @@ describe('planRun: routes and retention settings', () => {
     assert.deepEqual(plan.targets[0]?.vms.map((v) => v.vm), ['Bart']);
   });
 
+  it('a local folder that could not be read is a problem naming it; retention then keeps more, never less', () => {
+    const readable = planRun({ local: [local('Bart', S(4))], inventories: [inventory('nas', [S(1), S(2), S(3)].map((s) => remote('Bart', s)))], settings: settings() });
+    const plan = planRun({
+      local: [],
+      unreadable: [{ vm: 'Bart', dir: `/src/Bart/${S(4)}`, reason: 'EACCES: permission denied' }],
+      inventories: [inventory('nas', [S(1), S(2), S(3)].map((s) => remote('Bart', s)))],
+      settings: settings(),
+    });
+    assert.deepEqual(plan.problems, [
+      {
+        vm: 'Bart',
+        message: `local folder /src/Bart/${S(4)} could not be read (EACCES: permission denied): none of it is sent or purged; check its permissions, or whether the backup job still writes it`,
+      },
+    ]);
+    assert.deepEqual(summary(vmPlanOf(readable, 'nas', 'Bart')), { upload: [S(4)], keep: [S(3), S(2)], delete: [S(1)] });
+    assert.deepEqual(summary(vmPlanOf(plan, 'nas', 'Bart')), { keep: [S(3), S(2), S(1)] });
+  });
+
   it('a remote-only VM without a route, or routed elsewhere, is left untouched', () => {
     const plan = planRun({
       local: [],

@@ -96,8 +96,20 @@ describe('scanSource', () => {
     assert.equal(backups[0]?.bytes, 4111);
   });
 
+  test('a backup folder that cannot be read to the end is unreadable, naming the entry; the other backups are scanned', async (t) => {
+    const source = tmpDir('scan', t);
+    makeBackupTree(source, { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm/>' }, [`Bart/${OLDER}`]: { 'vm.ovf': '<old/>' }, [`Homer/${STAMP}`]: { 'vm.ovf': '<vm/>' } });
+    // The backup job removed what the link points at (or is still writing): its size cannot be known.
+    const gone = path.join(source, 'Bart', STAMP, 'disk1.vmdk');
+    symlinkSync(path.join(source, 'no-such-disk.vmdk'), gone);
+
+    const { backups, unreadable } = await scanSource(source);
+    assert.deepEqual(backups.map((backup) => `${backup.vm}/${backup.stamp}`), [`Bart/${OLDER}`, `Homer/${STAMP}`]);
+    assert.deepEqual(unreadable, [{ vm: 'Bart', dir: path.join(source, 'Bart', STAMP), reason: `ENOENT: no such file or directory, stat '${gone}'` }]);
+  });
+
   test('an empty source is no backup and no warning', async (t) => {
-    assert.deepEqual(await scanSource(tmpDir('scan', t)), { backups: [], warnings: [], folders: [] });
+    assert.deepEqual(await scanSource(tmpDir('scan', t)), { backups: [], unreadable: [], warnings: [], folders: [] });
   });
 
   for (const [what, make] of [
