@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { format } from 'date-fns/format';
 import { PRIVATE_DIR_PREFIX } from '../backends/secret-files.js';
-import { LockError } from '../errors.js';
+import { ConfigError, LockError } from '../errors.js';
 import { markProcess, presenceOf, type ProgramMark } from './process-identity.js';
 
 interface LockOwner {
@@ -86,7 +86,8 @@ export function leaveLocksForNextRun(forcedOut: string): void {
  * lock left by a process that is gone is taken over and `onStale` says so,
  * unless `changesNothing`: such a run (`-S`) must not consume the next
  * backup run's report of it (see HeldLock.unreported), and its own lock is
- * never left for the next run to report (leaveLocksForNextRun).
+ * never left for the next run to report (leaveLocksForNextRun). Rejects with a
+ * ConfigError (exit 2) naming the file when the lock cannot be created at all.
  */
 export async function acquireLock(
   file: string,
@@ -103,10 +104,14 @@ export async function acquireLock(
     program: self.program,
     processStartedAt: self.startedAt,
   };
-  await fs.mkdir(path.dirname(file), { recursive: true });
   // Written aside and hard-linked into place, so a reader never sees a half-written lock.
   const draft = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(draft, JSON.stringify(owner));
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(draft, JSON.stringify(owner));
+  } catch (error) {
+    throw unwritableLock(file, error);
+  }
   let previous: AbandonedRun | undefined;
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -155,7 +160,7 @@ export async function acquireLock(
           },
         };
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritableLock(file, error);
       }
       const holder = await readOwner(file);
       if (holder !== undefined && isAlive(holder)) {
@@ -190,6 +195,19 @@ export async function acquireLock(
   } finally {
     await fs.rm(draft, { force: true });
   }
+}
+
+/**
+ * Returns the error for a lock this account cannot create (a folder without write permission, a
+ * file where its folder should be, a full disk, a file system without hard links): a setting or
+ * the machine to fix, found before anything was touched.
+ */
+function unwritableLock(file: string, error: unknown): ConfigError {
+  return new ConfigError(
+    `cannot create the lock file ${file} (${(error as Error).message}): nothing was sent or deleted`,
+    [],
+    'let the account that runs vmftp write to that folder, or set `lockFile` to a file in one it can write (without `lockFile` the lock sits next to `log.file`, else in the temp folder)',
+  );
 }
 
 /** Returns what the dead owner left: each program it was running is ended when it is proven to be that program. */

@@ -1,7 +1,7 @@
 /**
  * A run that stops before it starts still reports: with a config whose log, mail and notify
  * blocks are valid, a password variable that is not set, a bad target field, a missing source
- * folder or a held lock still write the log, send the failure ping and (-m) the failure e-mail,
+ * folder, a lock that cannot be created or a held lock still write the log, send the failure ping and (-m) the failure e-mail,
  * and exit with their own code. A broken mail or notify block is said on stderr and in the log.
  * The built CLI against real FTP, SMTP and HTTP servers on 127.0.0.1.
  */
@@ -21,6 +21,7 @@ import { bounded } from '../support/wait.js';
 /** The fields of the written config these tests change. */
 interface EditableConfig {
   source: string;
+  lockFile: string;
   targets: { nas: Record<string, unknown> };
   mail: { smtp: Record<string, unknown> };
 }
@@ -84,6 +85,19 @@ describe('a run that stops before it starts still reports', () => {
         todo: /→ /,
       },
       {
+        name: 'the lock cannot be created (a file where its folder should be)',
+        prepare: () => {
+          writeFileSync(path.join(s.work, 'not-a-folder'), 'x');
+          s.editConfig((config) => {
+            config.lockFile = path.join(s.work, 'not-a-folder', 'vmftp.lock');
+          });
+        },
+        env: s.env,
+        code: 2,
+        says: /cannot create the lock file .*not-a-folder[/\\]vmftp\.lock \(EEXIST: [^)]*\): nothing was sent or deleted/,
+        todo: /→ let the account that runs vmftp write to that folder, or set `lockFile`/,
+      },
+      {
         name: 'the lock is held',
         prepare: () => {
           s.editConfig(() => undefined);
@@ -119,7 +133,7 @@ describe('a run that stops before it starts still reports', () => {
     assert.equal(s.monitor.pings.length, 2 * cases.length);
     // Only the run that held the lock (missing source) started a new log; the others appended.
     const logs = [`${s.logFile}.1`, s.logFile].map((file) => readFileSync(file, 'utf8'));
-    assert.deepEqual(logs.map((text) => text.match(/INFO  vmftp backup run started/g)?.length), [2, 2], 'each run left its lines');
+    assert.deepEqual(logs.map((text) => text.match(/INFO  vmftp backup run started/g)?.length), [2, 3], 'each run left its lines');
   });
 
   test('a broken mail block is said on stderr and in the log; the fail ping still goes out', bounded(120), async (t) => {
