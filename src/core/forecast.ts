@@ -1,8 +1,10 @@
 /**
  * How long each target's uploads take, forecast for `--simulate`, all targets together as the run
- * sends them: the run's bandwidth limit shared among the transfers under way, each target within
- * its own limit and the speed the last run measured there; and, with a deadline, which backups
- * would not be complete by then. Pure: the clock, the limits and the measured speeds are parameters.
+ * sends them (each target's files side by side, as many as its connections): the run's bandwidth
+ * limit shared among the transfers under way, each target within its own limit and the speed the
+ * last run measured there; and, with a deadline, which backups would not be complete by then, or
+ * that this cannot be judged where the time is unknown. Pure: the clock, the limits and the
+ * measured speeds are parameters.
  */
 import { format } from 'date-fns/format';
 import type { Forecast, ForecastDeferred, MeasuredSpeed, Plan, RateBasis, ScheduledUpload, TargetForecast, TargetPlan } from './model.js';
@@ -102,25 +104,37 @@ function loadOf(targetPlan: TargetPlan): LoadUpload[] {
   });
 }
 
+/** One file of a target's uploads while the forecast runs. */
+interface FileFlow {
+  /** Which of the target's uploads it belongs to (its index in TargetLoad.uploads). */
+  readonly upload: number;
+  readonly bytes: number;
+  sent: number;
+}
+
 /** One target while the forecast runs. */
 interface Flow {
   readonly load: TargetLoad;
   readonly bytes: number;
   readonly measuredRate: number | undefined;
-  /** Where each file ends, counted in the target's bytes in start order. */
-  readonly fileEnds: readonly number[];
-  /** Where each upload ends, likewise. */
-  readonly uploadEnds: readonly number[];
-  /** When each upload ends (ms), as far as the forecast got. */
-  readonly ends: number[];
+  /** Its files in the order their transfers start (the executor's turns: upload by upload, file by file). */
+  readonly files: readonly FileFlow[];
+  /** The files under way: at most its connections, the next ones starting as these end. */
+  readonly active: FileFlow[];
+  /** The files of each upload not ended yet. */
+  readonly filesLeft: number[];
+  /** When each upload ends (ms), as far as the forecast got; undefined: not yet. */
+  readonly ends: (number | undefined)[];
   readonly basis: Set<RateBasis>;
-  /** The other targets that took a share of the run's limit while it held this one. */
+  /** The other targets that took a share of the run's limit while it held this one back. */
   readonly sharedWith: Set<string>;
-  sent: number;
+  /** The next of `files` to start. */
   nextFile: number;
   startRate?: number;
-  sentByDeadline?: number;
-  noEstimate?: string;
+  /** The bytes of each upload sent by the deadline, once the forecast reached it. */
+  sentByDeadline?: number[];
+  /** Why its time is unknown, and from when (ms): a moment with no rate for it. */
+  unknown?: { readonly reason: string; readonly from: number };
 }
 
 /** What holds a target back for a while: its rate, and the limit or speed that sets it. */
@@ -132,34 +146,39 @@ interface Share {
 }
 
 /**
- * Returns the forecast of every target, all sending at once: its bytes, how long its uploads
- * take and when they end; with a deadline, the uploads that would not end by it. At each moment
- * a target sends at most its own limit in force and the speed the last run measured there (the
- * link's: see run/speed-record.ts), and the run's limit in force is shared among the transfers
- * under way, evenly by bytes, as the limiter shares it (backends/bandwidth.ts): a target with two files
- * under way gets two parts, a target held below its part by its own limit or speed leaves the
- * rest to the others, and one that is done frees its part. A target's uploads go one after the
- * other in start order at the target's rate, as many of its files under way as its connections
- * allow. No estimate for a target when some moment has neither a limit nor a measured speed for
- * it: it is left out from then on.
+ * Returns the forecast of every target, all sending at once, as the executor sends them: its
+ * bytes, how long its uploads take and when they end; with a deadline, the uploads that would
+ * not end by it. Within a target the files start in the order of its uploads (each upload's
+ * files in turn), as many under way at once as its connections allow, the next one starting when
+ * one ends (run/execute.ts); the target's rate is shared evenly among its files under way, so
+ * uploads started together end together. At each moment a target sends at most its own limit in
+ * force and the speed the last run measured there (the link's: see run/speed-record.ts), and the
+ * run's limit in force is shared among the transfers under way, evenly by bytes, as the limiter
+ * shares it (backends/bandwidth.ts): a target held below its part by its own limit or speed leaves
+ * the rest to the others, and one that is done frees its part.
+ *
+ * A target with neither a limit nor a measured speed at some moment has no time from then on
+ * (`unknown`): it still holds its transfers, takes its full part of the run's limit wherever that
+ * holds and is assumed to send nothing elsewhere, so it is not taken to free its part early and
+ * the others' times are not too short.
  */
 export function forecastTargets(input: ForecastInput): TargetForecast[] {
   const { start } = input;
   const deadline = input.deadline?.getTime();
   const flows = input.targets.map(flowOf);
   let now = start.getTime();
-  let sending = flows.filter((flow) => flow.bytes > 0);
   for (const flow of flows.filter((candidate) => candidate.bytes === 0)) {
     const rate = ratesAt(input, [flow], start)[0];
-    if (rate === undefined) flow.noEstimate = noRateReason(input, flow.load);
+    if (rate === undefined) flow.unknown = { reason: unknownReason(input, flow.load), from: now };
     else flow.startRate = rate.rate;
-    flow.ends.push(...flow.uploadEnds.map(() => start.getTime()));
   }
-  if (deadline !== undefined && deadline <= now) for (const flow of sending) flow.sentByDeadline = 0;
+  let sending = flows.filter((flow) => flow.bytes > 0);
+  if (deadline !== undefined && deadline <= now) for (const flow of sending) flow.sentByDeadline = flow.load.uploads.map(() => 0);
 
-  while (sending.length > 0) {
+  // Until every target whose time is known is done: one whose time is unknown only matters for the others' parts.
+  while (sending.some((flow) => flow.unknown === undefined)) {
     if (now - start.getTime() > HORIZON_MS) {
-      for (const flow of sending) flow.noEstimate = 'the uploads would take more than a year at the bandwidth limits in force';
+      for (const flow of sending) flow.unknown ??= { reason: 'the uploads would take more than a year at the bandwidth limits in force', from: now };
       break;
     }
     const time = new Date(now);
@@ -167,9 +186,10 @@ export function forecastTargets(input: ForecastInput): TargetForecast[] {
     sending.forEach((flow, index) => {
       const share = shares[index];
       if (share === undefined) {
-        flow.noEstimate = noRateReason(input, flow.load, now === start.getTime() ? undefined : time);
+        flow.unknown ??= { reason: unknownReason(input, flow.load, now === start.getTime() ? undefined : time), from: now };
         return;
       }
+      if (flow.unknown !== undefined) return;
       flow.startRate ??= share.rate;
       flow.basis.add(share.basis);
       if (share.byRunLimit) for (const other of sending) if (other !== flow) flow.sharedWith.add(other.load.target);
@@ -181,63 +201,84 @@ export function forecastTargets(input: ForecastInput): TargetForecast[] {
     for (const end of fileEndsAt) until = Math.min(until, end);
     sending.forEach((flow, index) => advance(flow, shares[index]?.rate ?? 0, now, until, (fileEndsAt[index] ?? Infinity) <= until));
     now = until;
-    if (deadline === now) for (const flow of flows) flow.sentByDeadline ??= flow.sent;
-    sending = sending.filter((flow) => flow.noEstimate === undefined && flow.nextFile < flow.fileEnds.length);
+    if (deadline === now) for (const flow of flows) flow.sentByDeadline ??= sentPerUpload(flow);
+    sending = sending.filter((flow) => flow.active.length > 0);
   }
   return flows.map((flow) => forecastOf(flow, start, deadline));
 }
 
 function flowOf(load: TargetLoad): Flow {
   const { measured } = load;
-  const fileEnds: number[] = [];
-  const uploadEnds: number[] = [];
-  let bytes = 0;
-  for (const upload of load.uploads) {
-    for (const file of upload.files) fileEnds.push((bytes += file));
-    uploadEnds.push(bytes);
-  }
-  return {
+  const files = load.uploads.flatMap((upload, index) => upload.files.map((bytes) => ({ upload: index, bytes, sent: 0 })));
+  const flow: Flow = {
     load,
-    bytes,
+    bytes: files.reduce((sum, file) => sum + file.bytes, 0),
     measuredRate: measured !== undefined && measured.bytes > 0 && measured.seconds > 0 ? measured.bytes / measured.seconds : undefined,
-    fileEnds,
-    uploadEnds,
-    ends: [],
+    files,
+    active: [],
+    filesLeft: load.uploads.map((upload) => upload.files.length),
+    // An upload with nothing left to send ends at once.
+    ends: load.uploads.map((upload) => (upload.files.length === 0 ? Number.NEGATIVE_INFINITY : undefined)),
     basis: new Set(),
     sharedWith: new Set(),
-    sent: 0,
     nextFile: 0,
   };
+  startFiles(flow);
+  return flow;
 }
 
-/** Returns when (ms) `flow`'s file under way ends at `rate` from `now` on; Infinity at no rate. */
+/** Starts `flow`'s next files while it has a connection free for them. */
+function startFiles(flow: Flow): void {
+  const connections = Math.max(1, flow.load.connections);
+  while (flow.active.length < connections && flow.nextFile < flow.files.length) {
+    const file = flow.files[flow.nextFile++];
+    if (file !== undefined) flow.active.push(file);
+  }
+}
+
+/** Returns the bytes of each of `flow`'s uploads sent so far. */
+function sentPerUpload(flow: Flow): number[] {
+  const sent = flow.load.uploads.map(() => 0);
+  for (const file of flow.files) sent[file.upload] = (sent[file.upload] ?? 0) + file.sent;
+  return sent;
+}
+
+/** Returns the bytes the first of `flow`'s files under way to end still sends: they all go at the same rate. */
+function leastLeft(flow: Flow): number {
+  return Math.min(...flow.active.map((file) => file.bytes - file.sent));
+}
+
+/** Returns when (ms) the first of `flow`'s files under way ends at `rate` (the target's, shared by its files) from `now` on; Infinity at no rate. */
 function fileEndAt(flow: Flow, rate: number, now: number): number {
-  const end = flow.fileEnds[flow.nextFile];
-  return rate > 0 && end !== undefined ? now + ((end - flow.sent) * 1000) / rate : Number.POSITIVE_INFINITY;
+  return rate > 0 && flow.active.length > 0 ? now + (leastLeft(flow) * flow.active.length * 1000) / rate : Number.POSITIVE_INFINITY;
 }
 
 /**
- * Sends `flow`'s bytes at `rate` from `from` to `until` (ms), noting the end of every upload on
- * the way; `fileEnds`: its file under way ends at `until`, exactly (no rounding may leave a
- * fraction of a byte, and the forecast without progress).
+ * Sends `flow`'s files under way at `rate`, shared evenly, from `from` to `until` (ms), noting the
+ * end of every upload on the way and starting the next files; `fileEnds`: the first of them ends at
+ * `until`, exactly (no rounding may leave a fraction of a byte, and the forecast without progress).
  */
 function advance(flow: Flow, rate: number, from: number, until: number, fileEnds: boolean): void {
-  const before = flow.sent;
-  const reached = fileEnds ? (flow.fileEnds[flow.nextFile] ?? flow.bytes) : before + (rate * (until - from)) / 1000;
-  flow.sent = Math.min(flow.bytes, reached);
-  while ((flow.fileEnds[flow.nextFile] ?? Infinity) <= flow.sent) flow.nextFile++;
-  while ((flow.uploadEnds[flow.ends.length] ?? Infinity) <= flow.sent) {
-    const end = flow.uploadEnds[flow.ends.length] ?? 0;
-    flow.ends.push(rate > 0 ? Math.min(until, from + ((end - before) * 1000) / rate) : from);
+  if (flow.active.length === 0) return;
+  const each = fileEnds ? leastLeft(flow) : (rate * (until - from)) / 1000 / flow.active.length;
+  const least = leastLeft(flow);
+  for (const file of [...flow.active]) {
+    const left = file.bytes - file.sent;
+    file.sent = fileEnds && left <= least ? file.bytes : Math.min(file.bytes, file.sent + each);
+    if (file.sent < file.bytes) continue;
+    flow.active.splice(flow.active.indexOf(file), 1);
+    const filesLeft = (flow.filesLeft[file.upload] ?? 1) - 1;
+    flow.filesLeft[file.upload] = filesLeft;
+    if (filesLeft === 0) flow.ends[file.upload] = until;
   }
+  startFiles(flow);
 }
 
 /**
  * Returns the rate of each of `flows` at `time`, undefined for one with no limit and no measured
  * speed while the run's limit is not in force either: each is held to its own limit and measured
- * speed, then the run's limit is shared among the transfers under way (each target's count
- * at most its connections, and not more than its files left), the least one first, so that
- * what one cannot use goes to the others.
+ * speed, then the run's limit is shared among the transfers under way (each target's files
+ * under way), the least one first, so that what one cannot use goes to the others.
  */
 function ratesAt(input: ForecastInput, flows: readonly Flow[], time: Date): (Share | undefined)[] {
   const caps = flows.map((flow) => {
@@ -247,7 +288,7 @@ function ratesAt(input: ForecastInput, flows: readonly Flow[], time: Date): (Sha
   });
   const runLimit = input.runLimitAt?.(time);
   if (runLimit === undefined) return caps.map((cap) => (cap === undefined ? undefined : { ...cap, byRunLimit: false }));
-  const transfers = flows.map((flow) => Math.max(1, Math.min(flow.load.connections, flow.fileEnds.length - flow.nextFile)));
+  const transfers = flows.map((flow) => Math.max(1, flow.active.length));
   const shares: (Share | undefined)[] = flows.map(() => undefined);
   // Water-filling: the target whose cap per transfer is lowest takes its cap if its part allows it, and leaves the rest.
   const byCapPerTransfer = flows.map((_, index) => index).sort((a, b) => (caps[a]?.rate ?? Infinity) / (transfers[a] ?? 1) - (caps[b]?.rate ?? Infinity) / (transfers[b] ?? 1));
@@ -267,8 +308,9 @@ function ratesAt(input: ForecastInput, flows: readonly Flow[], time: Date): (Sha
 function forecastOf(flow: Flow, start: Date, deadline: number | undefined): TargetForecast {
   const { target, measured } = flow.load;
   const { bytes } = flow;
-  if (flow.noEstimate !== undefined || flow.startRate === undefined) return { target, bytes, noEstimate: flow.noEstimate ?? 'no estimate' };
-  const durationMs = (flow.ends.at(-1) ?? start.getTime()) - start.getTime();
+  const deferred = deadline === undefined ? {} : deferredBy(flow, deadline);
+  if (flow.unknown !== undefined || flow.startRate === undefined) return { target, bytes, noEstimate: flow.unknown?.reason ?? 'time unknown', ...deferred };
+  const durationMs = Math.max(start.getTime(), ...flow.ends.map((end) => end ?? start.getTime())) - start.getTime();
   return {
     target,
     bytes,
@@ -280,29 +322,33 @@ function forecastOf(flow: Flow, start: Date, deadline: number | undefined): Targ
       ...(flow.sharedWith.size === 0 ? {} : { sharedWith: [...flow.sharedWith] }),
     },
     ...(flow.basis.has('measured') && measured !== undefined ? { measured } : {}),
-    ...(deadline === undefined ? {} : { deferred: deferredBy(flow, deadline) }),
+    ...deferred,
   };
 }
 
-/** Returns the uploads that end after the deadline, with the bytes of each sent by then. */
-function deferredBy(flow: Flow, deadline: number): ForecastDeferred[] {
-  const sentByDeadline = flow.sentByDeadline ?? flow.bytes;
+/**
+ * Returns the uploads that end after the deadline, with the bytes of each sent by then; or, when
+ * the time of an upload the deadline may cut is unknown, why they cannot be judged.
+ */
+function deferredBy(flow: Flow, deadline: number): Pick<TargetForecast, 'deferred' | 'deferredUnknown'> {
+  const knownUntil = flow.unknown?.from ?? Number.POSITIVE_INFINITY;
+  const unjudged = flow.load.uploads.some((_, index) => !((flow.ends[index] ?? Number.POSITIVE_INFINITY) <= knownUntil) && deadline > knownUntil);
+  if (unjudged) return { deferredUnknown: `which backups the deadline would defer on ${flow.load.target} cannot be judged: the time of its uploads is unknown` };
+  const sentByDeadline = flow.sentByDeadline ?? sentPerUpload(flow);
   const deferred: ForecastDeferred[] = [];
-  let before = 0;
   flow.load.uploads.forEach((upload, index) => {
     if ((flow.ends[index] ?? Number.POSITIVE_INFINITY) > deadline) {
-      const sent = Math.round(Math.min(upload.bytes, Math.max(0, sentByDeadline - before)));
+      const sent = Math.round(Math.min(upload.bytes, sentByDeadline[index] ?? 0));
       deferred.push({ vm: upload.vm, stamp: upload.stamp, bytes: upload.bytes, sentByDeadline: sent });
     }
-    before += upload.bytes;
   });
-  return deferred;
+  return { deferred };
 }
 
-/** Returns why a target has no estimate: no limit in force (at `from`, or at all) and no measured speed. */
-function noRateReason(input: ForecastInput, load: TargetLoad, from?: Date): string {
+/** Returns why a target's time is unknown: no limit in force (at `from`, or at all) and no measured speed. */
+function unknownReason(input: ForecastInput, load: TargetLoad, from?: Date): string {
   const anyLimit = input.runLimitAt !== undefined || load.limitAt !== undefined;
   const limit = !anyLimit ? 'no bwlimit' : from === undefined ? 'no bwlimit in force now' : `no bwlimit in force from ${format(from, 'EEE HH:mm')}`;
-  const speed = input.measuredUnreadable ?? `no run has measured the speed to ${load.target} yet`;
-  return `no estimate yet: ${limit}, and ${speed}`;
+  const speed = input.measuredUnreadable ?? `no run has measured the speed to ${load.target} yet (the first run that uploads there measures it)`;
+  return `time unknown: ${limit}, and ${speed}`;
 }

@@ -223,13 +223,18 @@ export interface TargetForecast {
   readonly target: string;
   /** Bytes the target's uploads send. */
   readonly bytes: number;
-  /** Absent when some moment has no rate: `noEstimate` says why. */
+  /** Absent when the time is unknown (a moment with neither a limit nor a measured speed): `noEstimate` says why. */
   readonly estimate?: Estimate;
   readonly noEstimate?: string;
   /** The last run's speed, when the estimate used it. */
   readonly measured?: MeasuredSpeed;
-  /** With a deadline and an estimate: the uploads the deadline would leave unfinished, in start order. */
+  /**
+   * With a deadline: the uploads it would leave unfinished, in start order. Also without an
+   * estimate when the time became unknown only after the deadline.
+   */
   readonly deferred?: readonly ForecastDeferred[];
+  /** With a deadline, instead of `deferred`: why which uploads it would cut cannot be judged (their time is unknown). */
+  readonly deferredUnknown?: string;
 }
 
 /** How long the uploads of a plan would take, from `from` on. */

@@ -18,7 +18,7 @@ function clock(iso: string, from: string): string {
 /** Returns the lines that say how long a target's uploads take, and what the deadline would defer. */
 function forecastLines(target: TargetForecast, forecast: Forecast): string[] {
   const { estimate } = target;
-  if (estimate === undefined) return [`  forecast: ${target.noEstimate ?? 'no estimate'}`];
+  if (estimate === undefined) return [`  forecast: ${formatBytes(target.bytes)}, ${target.noEstimate ?? 'time unknown'}`, ...deadlineLines(target, forecast)];
   const measured = target.measured;
   const lastRun =
     measured === undefined ? '' : `${formatSpeed(measured.bytes, measured.seconds * 1000)}, measured by the run of ${clock(measured.measuredAt, forecast.from)}`;
@@ -30,15 +30,25 @@ function forecastLines(target: TargetForecast, forecast: Forecast): string[] {
       : estimate.basis[0] === 'bwlimit'
         ? `at ${bwlimit}, ${formatSpeed(estimate.startRate, 1000)} at the start`
         : `at ${lastRun}`;
-  const lines = [`  forecast: ${formatBytes(target.bytes)} in about ${formatDuration(estimate.durationMs)}, done around ${clock(estimate.endsAt, forecast.from)} (${rate})`];
+  return [
+    `  forecast: ${formatBytes(target.bytes)} in about ${formatDuration(estimate.durationMs)}, done around ${clock(estimate.endsAt, forecast.from)} (${rate})`,
+    ...deadlineLines(target, forecast),
+  ];
+}
+
+/** Returns the lines that say what the deadline would defer on a target, or that it cannot be judged; none without a deadline. */
+function deadlineLines(target: TargetForecast, forecast: Forecast): string[] {
   const { deadline } = forecast;
-  if (deadline === undefined || target.deferred === undefined) return lines;
-  if (target.deferred.length === 0) return [...lines, `  deadline ${clock(deadline.at, forecast.from)} (${deadline.by}): every upload ends before it`];
+  if (deadline === undefined) return [];
+  const named = `  deadline ${clock(deadline.at, forecast.from)} (${deadline.by})`;
+  if (target.deferred === undefined) return [`${named}: ${target.deferredUnknown ?? 'which backups it would defer cannot be judged'}`];
+  if (target.deferred.length === 0) return [`${named}: every upload ends before it`];
   const count = target.deferred.length === 1 ? '1 backup' : `${target.deferred.length} backups`;
-  lines.push(`  deadline ${clock(deadline.at, forecast.from)} (${deadline.by}) would defer ${count}, resumed by the next run:`);
   const sent = (bytes: number) => (bytes === 0 ? 'not started' : `${formatBytes(bytes)} of it sent by then`);
-  lines.push(table(target.deferred.map((upload) => [`    ${upload.vm}`, upload.stamp, formatBytes(upload.bytes), sent(upload.sentByDeadline)])));
-  return lines;
+  return [
+    `${named} would defer ${count}, resumed by the next run:`,
+    table(target.deferred.map((upload) => [`    ${upload.vm}`, upload.stamp, formatBytes(upload.bytes), sent(upload.sentByDeadline)])),
+  ];
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
- * The forecast of `-S`, through the built CLI against a real server: no estimate before any run,
- * an estimate at the speed a real run measured after one, none kept from a run the bwlimit held
- * back, and a broken record of speeds said as such; the run's bwlimit shared by two targets; with a deadline, the backups it would defer and
- * how much of each would be on the server by then.
+ * The forecast of `-S`, through the built CLI against a real server: the time unknown before any
+ * run (and, with a deadline, its deferrals said to be unjudgeable), an estimate at the speed a real
+ * run measured after one, none kept from a run the bwlimit held back, and a broken record of speeds
+ * said as such; the run's bwlimit shared by two targets; with a deadline, the backups it would defer
+ * and how much of each would be on the server by then, uploads side by side as the run sends them,
+ * the same backups a run under the same limit and deadline defers.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +25,7 @@ function forecastOf(stdout: string): ForecastJson {
 }
 
 describe('-S forecasts how long the uploads take', () => {
-  test('no estimate yet before any run; after a real run, at the speed it measured; --json carries it', BOUNDED, async (t: TestContext) => {
+  test('time unknown before any run; after a real run, at the speed it measured; --json carries it', BOUNDED, async (t: TestContext) => {
     const s = await setUpScenario(t, FTP_SRV, {
       local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 3_000_000, 'vm.ovf': 2000 }, 'Homer/2026-11-27-020000': { 'disk.vmdk': 1_000_000 } },
     });
@@ -31,12 +33,20 @@ describe('-S forecasts how long the uploads take', () => {
 
     const before = await s.vmftp('-S');
     assert.equal(before.code, 0, before.stderr);
-    assert.match(before.stdout, /^ {2}forecast: no estimate yet: no bwlimit, and no run has measured the speed to nas yet$/m);
+    assert.match(before.stdout, /^ {2}forecast: 3\.8 MiB, time unknown: no bwlimit, and no run has measured the speed to nas yet \(the first run that uploads there measures it\)$/m, before.stdout);
     const beforeJson = await s.vmftp('-S', '--json');
     const fresh = forecastOf(beforeJson.stdout).targets[0];
     assert.equal(fresh?.estimate, undefined);
     assert.equal(fresh?.bytes, 4_002_000);
-    assert.match(fresh?.noEstimate ?? '', /^no estimate yet/);
+    assert.match(fresh?.noEstimate ?? '', /^time unknown: /);
+    assert.equal(fresh?.deferred, undefined);
+
+    // A deadline cannot be judged without a time: -S says so, not that every upload ends before it.
+    const withDeadline = await s.vmftp('-S', '--max-duration', '1h');
+    assert.match(withDeadline.stdout, /^ {2}deadline \S+( \S+)* \(--max-duration 1h\): which backups the deadline would defer on nas cannot be judged: the time of its uploads is unknown$/m, withDeadline.stdout);
+    const unjudged = forecastOf((await s.vmftp('-S', '--json', '--max-duration', '1h')).stdout).targets[0];
+    assert.equal(unjudged?.deferred, undefined);
+    assert.match(unjudged?.deferredUnknown ?? '', /cannot be judged/);
     assert.ok(!existsSync(record), '-S writes no record');
 
     const run = await s.vmftp('--json');
@@ -66,7 +76,7 @@ describe('-S forecasts how long the uploads take', () => {
     writeFileSync(record, '{"version":1,"targets":{"nas":');
     const simulated = await s.vmftp('-S');
     assert.equal(simulated.code, 0, simulated.stderr);
-    assert.match(simulated.stdout, /forecast: no estimate yet: no bwlimit, and the record of measured speeds .*vmftp\.speeds\.json is not a speed record/);
+    assert.match(simulated.stdout, /forecast: 1000 B, time unknown: no bwlimit, and the record of measured speeds .*vmftp\.speeds\.json is not a speed record/);
     assert.match(simulated.stderr, /no upload time estimate from the last run: .*vmftp\.speeds\.json is not a speed record/);
 
     const run = await s.vmftp();
@@ -115,6 +125,8 @@ describe('-S forecasts how long the uploads take', () => {
   test('with --max-duration, -S lists the backups the deadline would defer and what each has sent by then', BOUNDED, async (t: TestContext) => {
     const s = await setUpScenario(t, FTP_SRV, {
       local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 3000 }, 'Homer/2026-11-27-020000': { 'disk.vmdk': 4000 } },
+      // One file at a time: Bart's, then Homer's.
+      targetFields: { maxConnections: 1 },
     });
     // 1000 B/s: Bart's 3000 bytes go first (fewer bytes first in a round), Homer's start at 3 s and have 2000 bytes up at 5 s.
     const record = path.join(path.dirname(s.lockFile), 'vmftp.speeds.json');
@@ -132,5 +144,26 @@ describe('-S forecasts how long the uploads take', () => {
     assert.match(text.stdout, /deadline \d\d:\d\d(:\d\d)? \(--max-duration 5s\) would defer 1 backup, resumed by the next run:/, text.stdout);
     assert.match(text.stdout, /^ {4}Homer +2026-11-27-020000 /m, text.stdout);
     assert.ok(existsSync(path.join(s.source, 'Homer', '2026-11-27-020000')), '-S changes nothing');
+  });
+
+  test('uploads side by side, as the run sends them: -S defers the backups a run under the same bwlimit and deadline defers', BOUNDED, async (t: TestContext) => {
+    // Two connections: Bart's and Homer's 40 kB go at once, half of 10 KiB/s each, and end after 7.8 s; Lisa's start
+    // then. A 6 s deadline cuts all three (one after the other, Bart's would end at 3.9 s and only two be deferred).
+    const files = { 'disk.vmdk': 40_000 };
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { 'Bart/2026-11-27-020000': files, 'Homer/2026-11-27-020000': files, 'Lisa/2026-11-27-020000': files },
+    });
+    const limits = ['--bwlimit', '10k', '--max-duration', '6s'];
+    const simulated = await s.vmftp('-S', '--json', ...limits);
+    assert.equal(simulated.code, 0, simulated.stderr);
+    const forecast = forecastOf(simulated.stdout).targets[0];
+    assert.equal(forecast?.estimate?.durationMs, Math.round((120_000 / 10_240) * 1000));
+    const forecastDeferred = (forecast?.deferred ?? []).map((upload) => `${upload.vm}:${upload.sentByDeadline > 0 ? 'started' : 'not started'}`);
+    assert.deepEqual(forecastDeferred, ['Bart:started', 'Homer:started', 'Lisa:not started']);
+
+    const run = await s.vmftp('--json', ...limits);
+    assert.equal(run.code, 5, run.stderr);
+    const runDeferred = (parseRunJson(run.stdout).report.windowClosed?.deferred ?? []).map((upload) => `${upload.vm}:${(upload.onServer ?? 0) > 0 ? 'started' : 'not started'}`);
+    assert.deepEqual(runDeferred.sort(), forecastDeferred);
   });
 });

@@ -92,6 +92,8 @@ export interface TargetForecastJson {
   readonly noEstimate?: string;
   readonly measured?: { readonly bytes: number };
   readonly deferred?: readonly { readonly vm: string; readonly stamp: string; readonly sentByDeadline: number }[];
+  /** With a deadline and no time for the target: why its deferrals cannot be judged (instead of `deferred`). */
+  readonly deferredUnknown?: string;
 }
 
 /** `-S`'s forecast of how long the uploads take, and what a deadline would defer. */

@@ -73,16 +73,16 @@ describe('forecastTargets, one target: how long the uploads take', () => {
     assert.deepEqual(forecast.estimate?.basis, ['bwlimit', 'measured']);
   });
 
-  it('says there is no estimate yet when no limit holds and no run measured the target', () => {
+  it('says the time is unknown when no limit holds and no run measured the target, and that the first run measures it', () => {
     const forecast = alone([10]);
     assert.equal(forecast.estimate, undefined);
-    assert.match(forecast.noEstimate ?? '', /^no estimate yet: no bwlimit, and no run has measured the speed to nas yet$/);
+    assert.equal(forecast.noEstimate, 'time unknown: no bwlimit, and no run has measured the speed to nas yet (the first run that uploads there measures it)');
   });
 
-  it('has no estimate when the timetable turns the limit off before the end and nothing was measured', () => {
+  it('the time is unknown when the timetable turns the limit off before the end and nothing was measured', () => {
     const forecast = alone([600], { limitAt: timetable(at(60), MB, undefined) });
     assert.equal(forecast.estimate, undefined);
-    assert.match(forecast.noEstimate ?? '', /^no estimate yet: no bwlimit in force from \w{3} \d\d:\d\d, and no run has measured the speed to nas yet$/);
+    assert.match(forecast.noEstimate ?? '', /^time unknown: no bwlimit in force from \w{3} \d\d:\d\d, and no run has measured the speed to nas yet /);
   });
 
   it('a measurement of nothing is no measurement', () => {
@@ -139,12 +139,11 @@ describe('forecastTargets, several targets: the run\'s bwlimit is shared', () =>
   });
 
   it('the limit is shared per transfer, as the limiter serves them: two files under way take two parts', () => {
-    // 3 MB/s: nas's two files go at once (2 MB/s) until the first ends at 20 s, then one file each at 1.5 MB/s;
-    // offsite's 40 MB are up at 20 + 20/1.5 s, nas's last 20 MB after it at the whole 3 MB/s.
-    const forecasts = together(() => 3 * MB, [load('nas', [40, 40]), load('offsite', [40])]);
+    // 3 MB/s, 1 MB/s per file: nas's 20 MB are up at 20 s; then one file each at 1.5 MB/s, 20 MB left each.
+    const forecasts = together(() => 3 * MB, [load('nas', [20, 40]), load('offsite', [40])]);
     assert.equal(forecasts.nas?.estimate?.startRate, 2 * MB);
     assert.equal(forecasts.offsite?.estimate?.durationMs, Math.round(20_000 + 20_000 / 1.5));
-    assert.equal(forecasts.nas?.estimate?.durationMs, 40_000);
+    assert.equal(forecasts.nas?.estimate?.durationMs, Math.round(20_000 + 20_000 / 1.5));
   });
 
   it('one connection, one part, whatever the files', () => {
@@ -164,14 +163,59 @@ describe('forecastTargets, several targets: the run\'s bwlimit is shared', () =>
     // nas: 30 MB in the first minute at its half, then 60 MB at its measured 1 MB/s.
     assert.equal(forecasts.nas?.estimate?.durationMs, 120_000);
     assert.deepEqual(forecasts.nas?.estimate?.basis, ['bwlimit', 'measured']);
-    assert.match(forecasts.offsite?.noEstimate ?? '', /^no estimate yet: no bwlimit in force from \w{3} \d\d:\d\d, and no run has measured the speed to offsite yet$/);
+    assert.match(forecasts.offsite?.noEstimate ?? '', /^time unknown: no bwlimit in force from \w{3} \d\d:\d\d, and no run has measured the speed to offsite yet /);
+  });
+
+  it('a target whose time is unknown still takes its part of the run\'s limit when the limit holds again', () => {
+    // 1 MB/s for the first minute, off for the second, 1 MB/s again from then on. nas (measured 2 MB/s) sends 30 MB
+    // at its half, then 120 MB at its own speed. offsite's speed is unknown: it is taken to have sent nothing while no
+    // limit held, so it still takes half of the limit when it holds again: nas's last 150 MB go at 0.5 MB/s.
+    const runLimitAt: LimitAt = (time) => (time < at(60) || time >= at(120) ? MB : undefined);
+    const forecasts = together(runLimitAt, [load('nas', [300], { measured: measured(2 * MB, 1) }), load('offsite', [600])]);
+    assert.equal(forecasts.nas?.estimate?.durationMs, 120_000 + 300_000);
+    assert.deepEqual(forecasts.nas?.estimate?.sharedWith, ['offsite']);
+    assert.equal(forecasts.offsite?.estimate, undefined);
+  });
+});
+
+describe('forecastTargets: the files of a target go up side by side, as the executor sends them', () => {
+  it('uploads under way together share the target\'s rate: with two connections the first two end together', () => {
+    const forecast = alone([60, 60, 60], { measured: measured(MB, 1), deadline: at(90) });
+    // 0.5 MB/s each: VM1 and VM2 end at 120 s, VM3 starts then and ends at 180 s.
+    assert.equal(forecast.estimate?.durationMs, 180_000);
+    assert.deepEqual(forecast.deferred, [
+      { vm: 'VM1', stamp: '2026-11-28-220000', bytes: 60 * MB, sentByDeadline: 45 * MB },
+      { vm: 'VM2', stamp: '2026-11-28-220000', bytes: 60 * MB, sentByDeadline: 45 * MB },
+      { vm: 'VM3', stamp: '2026-11-28-220000', bytes: 60 * MB, sentByDeadline: 0 },
+    ]);
+  });
+
+  it('a file that ends frees its connection for the next file in start order, whether of the same upload or the next', () => {
+    // 2 MB/s over 2 connections: A's two files first, 1 MB/s each; A's 10 MB file ends at 10 s and B's starts;
+    // B's 30 MB end at 40 s, A's last 10 MB at the whole 2 MB/s after them (45 s). One after the other, B would end last.
+    const twoFiles = [
+      { vm: 'A', stamp: '2026-11-28-220000', bytes: 60 * MB, files: [10 * MB, 50 * MB] },
+      { vm: 'B', stamp: '2026-11-28-220000', bytes: 30 * MB, files: [30 * MB] },
+    ];
+    const [forecast] = forecastTargets({
+      start: START,
+      targets: [{ target: 'nas', uploads: twoFiles, connections: 2, measured: measured(2 * MB, 1) }],
+      deadline: at(42),
+    });
+    assert.equal(forecast?.estimate?.durationMs, 45_000);
+    assert.deepEqual(forecast?.deferred, [{ vm: 'A', stamp: '2026-11-28-220000', bytes: 60 * MB, sentByDeadline: 54 * MB }]);
+  });
+
+  it('with one connection the uploads go one after the other', () => {
+    const forecast = alone([60, 60, 60], { connections: 1, measured: measured(MB, 1), deadline: at(90) });
+    assert.deepEqual(forecast.deferred?.map((upload) => [upload.vm, upload.sentByDeadline]), [['VM2', 30 * MB], ['VM3', 0]]);
   });
 });
 
 describe('forecastTargets: what a deadline would defer', () => {
   it('lists the backups that would not end by the deadline, with what of each would be on the server', () => {
-    // 1 MB/s: VM1 ends at 60 s, VM2 at 120 s, VM3 at 180 s; the deadline at 90 s.
-    const forecast = alone([60, 60, 60], { measured: measured(MB, 1), deadline: at(90) });
+    // 1 MB/s over one connection: VM1 ends at 60 s, VM2 at 120 s, VM3 at 180 s; the deadline at 90 s.
+    const forecast = alone([60, 60, 60], { connections: 1, measured: measured(MB, 1), deadline: at(90) });
     assert.deepEqual(forecast.deferred, [
       { vm: 'VM2', stamp: '2026-11-28-220000', bytes: 60 * MB, sentByDeadline: 30 * MB },
       { vm: 'VM3', stamp: '2026-11-28-220000', bytes: 60 * MB, sentByDeadline: 0 },
@@ -189,12 +233,21 @@ describe('forecastTargets: what a deadline would defer', () => {
 
   it('the deadline is judged at the rates of the timetable', () => {
     // 60 MB in the first minute, then 10 MB/s: VM1 (100 MB) ends at 64 s, before a deadline at 70 s.
-    const forecast = alone([100, 100], { limitAt: timetable(at(60), MB, 10 * MB), deadline: at(70) });
+    const forecast = alone([100, 100], { connections: 1, limitAt: timetable(at(60), MB, 10 * MB), deadline: at(70) });
     assert.deepEqual(forecast.deferred?.map((upload) => [upload.vm, upload.sentByDeadline]), [['VM2', 60 * MB]]);
   });
 
-  it('no estimate, no list: without rates the deadline cannot be judged', () => {
-    assert.equal(alone([1], { deadline: at(1) }).deferred, undefined);
+  it('without a time the deadline cannot be judged, and the forecast says so instead of listing nothing', () => {
+    const forecast = alone([1], { deadline: at(1) });
+    assert.equal(forecast.deferred, undefined);
+    assert.equal(forecast.deferredUnknown, 'which backups the deadline would defer on nas cannot be judged: the time of its uploads is unknown');
+  });
+
+  it('a deadline before the time becomes unknown is judged: the rates up to it are known', () => {
+    // 1 MB/s until 60 s, then no limit and no measured speed; the deadline at 30 s.
+    const forecast = alone([60, 60], { connections: 1, limitAt: timetable(at(60), MB, undefined), deadline: at(30) });
+    assert.equal(forecast.estimate, undefined);
+    assert.deepEqual(forecast.deferred?.map((upload) => [upload.vm, upload.sentByDeadline]), [['VM1', 30 * MB], ['VM2', 0]]);
   });
 });
 
@@ -223,7 +276,8 @@ describe('forecastPlan: every target of a plan', () => {
     assert.equal(offsite?.estimate?.durationMs, 60_000);
     assert.equal(offsite?.measured, undefined, 'a limit, not the measured speed');
     assert.deepEqual(offsite?.deferred, []);
-    assert.match(fresh?.noEstimate ?? '', /^no estimate yet: no bwlimit, and no run has measured the speed to new yet$/);
+    assert.match(fresh?.noEstimate ?? '', /^time unknown: no bwlimit, and no run has measured the speed to new yet /);
+    assert.match(fresh?.deferredUnknown ?? '', /cannot be judged/);
   });
 
   it("the run's limit is shared by the targets' transfers, as many at once as each target's connections and files allow", () => {
@@ -249,7 +303,7 @@ describe('forecastPlan: every target of a plan', () => {
       connectionsOf: oneConnection,
       measuredUnreadable: 'the record of measured speeds /x/vmftp.speeds.json is not a speed record',
     });
-    assert.equal(forecast.targets[0]?.noEstimate, 'no estimate yet: no bwlimit, and the record of measured speeds /x/vmftp.speeds.json is not a speed record');
+    assert.equal(forecast.targets[0]?.noEstimate, 'time unknown: no bwlimit, and the record of measured speeds /x/vmftp.speeds.json is not a speed record');
     assert.equal(forecast.deadline, undefined);
   });
 });

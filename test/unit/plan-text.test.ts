@@ -67,7 +67,18 @@ describe('formatPlan: order and forecast', () => {
       [],
     );
     assert.match(shared, /\(at the bwlimit shared with offsite, cloud, 0\.5 MB\/s at the start\)/);
-    const none = formatPlan(planWith({ target: 'nas', bytes: 40 * MIB, noEstimate: 'no estimate yet: x' }), []);
-    assert.match(none, /^ {2}forecast: no estimate yet: x$/m);
+    const none = formatPlan(planWith({ target: 'nas', bytes: 40 * MIB, noEstimate: 'time unknown: x' }), []);
+    assert.match(none, /^ {2}forecast: 40\.0 MiB, time unknown: x$/m);
+  });
+
+  it('with a deadline and no time, says the deferrals cannot be judged rather than nothing', () => {
+    const deadline = { at: local(23, 30), by: '--stop-at 23:30' };
+    const unknown = formatPlan(planWith({ target: 'nas', bytes: 40 * MIB, noEstimate: 'time unknown: x', deferredUnknown: 'which backups cannot be judged: y' }, deadline), []);
+    assert.match(unknown, /^ {2}forecast: 40\.0 MiB, time unknown: x\n {2}deadline 23:30 \(--stop-at 23:30\): which backups cannot be judged: y$/m);
+    const judged = formatPlan(
+      planWith({ target: 'nas', bytes: 40 * MIB, noEstimate: 'time unknown: x', deferred: [{ vm: 'Bart', stamp: '2026-11-28-020000', bytes: 30 * MIB, sentByDeadline: 0 }] }, deadline),
+      [],
+    );
+    assert.match(judged, /^ {2}deadline 23:30 \(--stop-at 23:30\) would defer 1 backup, resumed by the next run:\n {4}Bart +2026-11-28-020000 +30\.0 MiB +not started$/m);
   });
 });
