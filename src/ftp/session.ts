@@ -2,7 +2,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { type Client, FTPError } from 'basic-ftp';
+import { type Client, type FileInfo, FTPError } from 'basic-ftp';
 import type { TargetConfig } from '../config/types.js';
 import { FtpError, type FtpErrorKind } from '../errors.js';
 import { chooseRemoteHash, parseRemoteHash, type RemoteHashMethod } from './hash.js';
@@ -186,6 +186,14 @@ export class FtpSession {
   #tlsSessionReused: boolean | undefined;
   /** The format of the last listing that held a line. */
   #listingFormat: ListingFormat | undefined;
+  /** The command of the last listing that held a line. */
+  #listingCommand: string | undefined;
+  /**
+   * The commands this connection lists folders with, best first: basic-ftp's choice at login (MLSD
+   * where FEAT names MLST, then `LIST -a`, LIST), until a listing proved which one lists this
+   * server's folders (see #listByBestCommand).
+   */
+  #listCommands: readonly string[] = [];
   /** 'listing' once SIZE proved unknown to this server: sizes then come from the folder's listing. */
   #sizeBy: 'SIZE' | 'listing' | undefined;
 
@@ -207,11 +215,11 @@ export class FtpSession {
   }
 
   /**
-   * Returns how this connection lists folders: the command basic-ftp settled on (MLSD, `LIST -a`
-   * or LIST) and the format of its lines; undefined before a listing that held a line.
+   * Returns how this connection lists folders: the command of the last listing that held a line
+   * (MLSD, `LIST -a` or LIST) and the format of its lines; undefined before such a listing.
    */
   get listing(): { readonly command: string; readonly format: ListingFormat } | undefined {
-    const [command] = this.#client.availableListCommands;
+    const command = this.#listingCommand;
     return this.#listingFormat === undefined || command === undefined ? undefined : { command, format: this.#listingFormat };
   }
 
@@ -253,6 +261,7 @@ export class FtpSession {
       });
       refuseSshGreeting(this.#client, target);
       await access;
+      this.#listCommands = this.#client.availableListCommands;
       this.#keepControlConnectionAlive();
       this.#connected = true;
       this.#hashSelected = undefined;
@@ -353,13 +362,47 @@ export class FtpSession {
   async #listPlain(dir: string): Promise<RemoteEntry[] | undefined> {
     try {
       return await this.#run(`list ${dir}`, async (client) =>
-        (await client.list(dir)).map((info) => ({ name: info.name, kind: kindOfFileType(info.type), size: info.size })),
+        (await this.#listByBestCommand(client, dir)).map((info) => ({ name: info.name, kind: kindOfFileType(info.type), size: info.size })),
       );
     } catch (error) {
       // Servers answer a listing of a missing folder with 550, 450 or 451: only CWD tells "missing" from "failing".
       if (error instanceof FtpError && error.replyCode !== undefined && !(await this.#exists(dir))) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Returns the listing of `dir` by the first of the connection's list commands the server answers,
+   * trying the next after any refusal, as basic-ftp's list() does. basic-ftp then keeps the command
+   * that answered as the only one for the rest of the connection: pure-ftpd refuses MLSD of a
+   * missing folder and answers `LIST -a` of it with an empty 226, so after a first night's listing
+   * of a folder not made yet every listing went by `LIST -a` (no exact facts, nothing at all on some
+   * servers). Here that narrowing is kept only when the listing proved it: it held entries, and every
+   * command before it was refused for good (5xx). A refusal to try again (4xx) or an empty listing
+   * proves nothing: the next listing asks the best command again. Once narrowed, a refusal is about
+   * the folder (#listPlain then asks whether it exists).
+   */
+  async #listByBestCommand(client: Client, dir: string): Promise<FileInfo[]> {
+    let refusedForGood = true;
+    let lastRefusal: unknown;
+    for (const command of this.#listCommands) {
+      client.availableListCommands = [command];
+      let entries: FileInfo[];
+      try {
+        entries = await client.list(dir);
+      } catch (error) {
+        if (!(error instanceof FTPError)) throw error;
+        refusedForGood &&= error.code >= 500;
+        lastRefusal = error;
+        continue;
+      }
+      if (entries.length > 0) {
+        this.#listingCommand = command;
+        if (refusedForGood) this.#listCommands = [command];
+      }
+      return entries;
+    }
+    throw lastRefusal;
   }
 
   async #exists(dir: string): Promise<boolean> {
