@@ -157,6 +157,7 @@ function formatAfterSuccess(afterSuccess: NonNullable<RunReport['afterSuccess']>
     case 'purge': {
       const lines = afterSuccess.purged.length === 0 ? ['-x: no local backup to purge'] : ['-x: purged local backups:', ...afterSuccess.purged.map((dir) => `  ${dir}`)];
       if (afterSuccess.left.length > 0) lines.push('-x: left local backups:', ...afterSuccess.left.map(({ dir, reason }) => `  ${dir}: ${reason}`));
+      if (afterSuccess.failed.length > 0) lines.push('-x: could not purge (complete on their targets; the next successful run with -x purges what is left):', ...afterSuccess.failed.map(({ dir, reason }) => `  ${dir}: ${reason}`));
       return lines.join('\n');
     }
     case 'command':

@@ -1,6 +1,6 @@
 /** What a run came to, in counts: per target and VM, for the whole run, and as the short phrase a subject line says. */
 import type { DeferredBackup } from '../core/deadline.js';
-import type { ActionOutcome, RunReport } from '../run/outcome.js';
+import { afterSuccessFailure, type ActionOutcome, type RunReport } from '../run/outcome.js';
 import { formatBytes } from './format.js';
 
 /** What one target and VM (or a whole run) came to. */
@@ -100,6 +100,8 @@ export interface RunTotals extends Tally {
   readonly problems: number;
   /** VM-and-target pairs whose newest complete backup is older than their `maxAge`. */
   readonly tooOld: number;
+  /** What `-x` failed to do (run/outcome.ts afterSuccessFailure); absent when it did not fail. */
+  readonly afterSuccessFailed?: string;
   /** Of the deferred backups, how much the servers hold: `97.7 KiB of 390.6 KiB`; absent without a deferral. */
   readonly deferredOnServer?: string;
 }
@@ -107,6 +109,7 @@ export interface RunTotals extends Tally {
 /** Returns the totals of a run over every target and VM; its time is the whole run's (report.durationMs). */
 export function runTotals(report: RunReport): RunTotals {
   const sum = tally(report.targets.flatMap((target) => target.actions));
+  const afterSuccessFailed = afterSuccessFailure(report.afterSuccess);
   return {
     ...sum,
     durationMs: report.durationMs,
@@ -114,6 +117,7 @@ export function runTotals(report: RunReport): RunTotals {
     loginRefused: missedTargets(report.targets, 'login refused'),
     problems: report.problems.length,
     tooOld: report.tooOld?.length ?? 0,
+    ...(afterSuccessFailed === undefined ? {} : { afterSuccessFailed }),
     ...(report.windowClosed === undefined ? {} : { deferredOnServer: describeOnServer(report.windowClosed.deferred) }),
   };
 }
@@ -138,6 +142,7 @@ export function describeTotals(totals: RunTotals): string {
   if (totals.loginRefused.length > 0) parts.push(`${totals.loginRefused.join(', ')} login refused`);
   if (totals.problems > 0) parts.push(`${totals.problems} problem${totals.problems === 1 ? '' : 's'}`);
   if (totals.tooOld > 0) parts.push(`${totals.tooOld} older than maxAge`);
+  if (totals.afterSuccessFailed !== undefined) parts.push(totals.afterSuccessFailed);
   if (parts.length === 0) parts.push(totals.kept > 0 ? `nothing to do, ${totals.kept} kept` : 'nothing to do');
   return parts.join(', ');
 }

@@ -51,9 +51,22 @@ export type AfterSuccess =
       readonly purged: readonly string[];
       /** The local backups a bare `-x` left, each with why. */
       readonly left: readonly { readonly dir: string; readonly reason: string }[];
+      /** The local backups it was to purge but could not delete (whole or in part), each with the system's error. */
+      readonly failed: readonly { readonly dir: string; readonly reason: string }[];
     }
   | { readonly kind: 'command'; readonly command: string; readonly exitCode: number }
   | { readonly kind: 'not-run'; readonly reason: string };
+
+/**
+ * Returns what `-x` failed to do, in a few words (`1 local purge failed`, `-x command failed`), or
+ * undefined when it did what it was to do or did not run: such a run fails (exit 1), and its
+ * headline says why.
+ */
+export function afterSuccessFailure(afterSuccess: AfterSuccess | undefined): string | undefined {
+  if (afterSuccess?.kind === 'command') return afterSuccess.exitCode === 0 ? undefined : '-x command failed';
+  if (afterSuccess?.kind !== 'purge' || afterSuccess.failed.length === 0) return undefined;
+  return `${afterSuccess.failed.length} local purge${afterSuccess.failed.length === 1 ? '' : 's'} failed`;
+}
 
 /** The one summary of a run: console, --json, log and e-mail all show this. */
 export interface RunReport {

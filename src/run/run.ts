@@ -22,7 +22,7 @@ import { takeInventory, takeInventoryOver, type Listing } from '../facts/invento
 import { acquireLock } from './lock.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
-import type { AfterSuccess, RunReport, TargetOutcome, WindowClosed } from './outcome.js';
+import { afterSuccessFailure, type AfterSuccess, type RunReport, type TargetOutcome, type WindowClosed } from './outcome.js';
 import { describePreviousRun, describeUnreportedRun } from '../report/report.js';
 import { formatClock } from '../report/format.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
@@ -148,7 +148,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
                     ? 'the window closed before every upload was done: nothing purged, no command run'
                     : 'the run had failures: nothing purged, no command run',
               };
-        if (afterSuccess.kind === 'command' && afterSuccess.exitCode !== 0) exitCode = ExitCode.PartialFailure;
+        if (afterSuccessFailure(afterSuccess) !== undefined) exitCode = ExitCode.PartialFailure;
       }
       const report: RunReport = {
         startedAt: startedAt.toISOString(),
@@ -442,15 +442,24 @@ async function runAfterSuccess(
   }
   const inventories = after.filter((inventory): inventory is TargetInventory => !('error' in inventory));
   const decisions = decidePurge(local, inventories, planSettings(config));
+  const purged: string[] = [];
+  const failed: { dir: string; reason: string }[] = [];
   for (const decision of decisions) {
-    if (decision.purge) {
+    if (!decision.purge) {
+      log.info(`left local ${decision.dir}: ${decision.reason}`);
+      continue;
+    }
+    try {
       await fs.rm(decision.dir, { recursive: true, force: true });
+      purged.push(decision.dir);
       log.info(`purged local ${decision.dir} (${decision.reason})`);
-    } else log.info(`left local ${decision.dir}: ${decision.reason}`);
+    } catch (error) {
+      // A file held open (on Windows the backup tool or an antivirus scan) or no permission: the
+      // backup is safe on its targets, only this disk is not freed; the other purges go on.
+      const reason = (error as Error).message;
+      failed.push({ dir: decision.dir, reason });
+      log.error(`-x: could not purge local ${decision.dir} (${reason}); it is complete on its targets: the next successful run with -x purges what is left of it`);
+    }
   }
-  return {
-    kind: 'purge',
-    purged: decisions.filter((decision) => decision.purge).map((decision) => decision.dir),
-    left: decisions.filter((decision) => !decision.purge).map(({ dir, reason }) => ({ dir, reason })),
-  };
+  return { kind: 'purge', purged, left: decisions.filter((decision) => !decision.purge).map(({ dir, reason }) => ({ dir, reason })), failed };
 }

@@ -439,6 +439,37 @@ describe('invariant 5: -x only after full success; bare -x purges what every tar
     assert.equal(failing.code, 1, output(failing));
     assert.match(failing.stdout, /exited with 3/);
   });
+
+  test('ftp-srv: a local backup -x cannot delete (a file held open) fails the run with its report whole; the others are purged; the next run purges the rest', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE });
+    const held = path.join(s.source, 'Raoul', '2012-07-13-154137', 'samplefile.txt');
+    // The immutable flag refuses the delete as Windows does for a file the backup tool or an antivirus holds open.
+    if (spawnSync('chattr', ['+i', held]).status !== 0) return t.skip('chattr +i does not work here (not root, or a file system without the flag)');
+    const local = readTree(s.source);
+    let run: CliResult;
+    try {
+      run = await s.vmftp('-x', '--json');
+    } finally {
+      spawnSync('chattr', ['-i', held]);
+    }
+
+    assert.equal(run.code, 1, output(run));
+    const report = parseReport(run.stdout);
+    assert.deepEqual(report.targets[0]?.actions.filter((action) => action.status === 'done').map((action) => `${action.action} ${action.vm}/${action.stamp}`).sort(), [
+      'upload Bart/2000-08-28-154138',
+      'upload Bart/2012-08-18-154137',
+      'upload Raoul/2012-07-13-154137',
+    ]);
+    assert.deepEqual(report.afterSuccess?.failed?.map((failure) => failure.dir), [path.dirname(held)]);
+    assert.deepEqual([...(report.afterSuccess?.purged ?? [])].sort(), [path.join(s.source, 'Bart', '2000-08-28-154138'), path.join(s.source, 'Bart', '2012-08-18-154137')]);
+    assert.match(run.stderr, new RegExp(`-x: could not purge local .*Raoul.2012-07-13-154137 \\(`));
+    assert.deepEqual(readTree(s.source), { 'Raoul/2012-07-13-154137/samplefile.txt': Buffer.from('Raoul\n') });
+    assert.deepEqual(readTree(s.remoteRoot), local, 'every backup is on the server, complete');
+
+    const next = await s.vmftp('-x');
+    assert.equal(next.code, 0, output(next));
+    assert.deepEqual(readTree(s.source), {}, 'what the failed purge left goes with the next run');
+  });
 });
 
 describe('invariant 6: one run at a time', () => {

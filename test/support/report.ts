@@ -44,6 +44,8 @@ export interface ReportJson {
   readonly afterSuccess?: {
     readonly kind: string;
     readonly purged?: readonly string[];
+    /** The local backups a bare -x was to purge but could not delete. */
+    readonly failed?: readonly { readonly dir: string; readonly reason: string }[];
     readonly command?: string;
     readonly exitCode?: number;
     readonly reason?: string;

@@ -136,6 +136,14 @@ describe('describeTotals (the e-mail subject)', () => {
     const quiet: RunReport = { ...REPORT, exitCode: 0, targets: [{ target: 'nas', durationMs: 1, actions: [action('Bart', '2026-11-21-020000', 'keep')] }] };
     assert.equal(describeTotals(runTotals(quiet)), 'nothing to do, 1 kept');
   });
+
+  test('says what -x failed to do: a purge it could not finish, a command that failed', () => {
+    const purge: RunReport = { ...REPORT, afterSuccess: { kind: 'purge', purged: [], left: [], failed: [{ dir: '/src/Bart/2026-11-21-020000', reason: 'EBUSY' }] } };
+    assert.match(describeTotals(runTotals(purge)), /, 1 local purge failed$/);
+    const command: RunReport = { ...REPORT, afterSuccess: { kind: 'command', command: 'post.cmd', exitCode: 3 } };
+    assert.match(describeTotals(runTotals(command)), /, -x command failed$/);
+    assert.doesNotMatch(describeTotals(runTotals({ ...REPORT, afterSuccess: { kind: 'command', command: 'post.cmd', exitCode: 0 } })), /-x/);
+  });
 });
 
 describe('formatDisplay (-d)', () => {
