@@ -148,24 +148,16 @@ interface Clients {
   readonly curl: Client;
 }
 
-/**
- * Returns a vmftp run (whole CLI) of `source` into `/up` on `upstream`, with the run's own
- * arguments. `maxAge` is the default unless given: the run then lists the target after its uploads
- * to check the backups' age, as every night with a config vmftp init writes.
- */
-async function vmftpRunner(
-  work: string,
-  name: string,
-  upstream: Upstream,
-  source: string,
-  maxAge: string | false = DEFAULT_MAX_AGE,
-): Promise<(args: readonly string[]) => Promise<ChildResult>> {
+/** Returns a vmftp run (whole CLI) of `source` into `/up` on `upstream`, with the run's own arguments. */
+async function vmftpRunner(work: string, name: string, upstream: Upstream, source: string): Promise<(args: readonly string[]) => Promise<ChildResult>> {
   const dir = path.join(work, 'cfg', name);
   mkdirSync(dir, { recursive: true });
   const { configPath, env } = await writeConfig(dir, {
     source,
     targets: { nas: { host: upstream.host, port: upstream.port, user: upstream.user, password: upstream.password, remoteDir: '/up' } },
-    extra: { maxAge },
+    // The default maxAge, not writeConfig's `false` for tests: the run then lists the target after
+    // its uploads to check the backups' age, as every night with a config vmftp init writes.
+    extra: { maxAge: DEFAULT_MAX_AGE },
   });
   return (args) =>
     runChild({
@@ -443,9 +435,7 @@ async function main(): Promise<void> {
     transferLog,
     shapeLink,
     writeSet: (name, vms, vmdkBytes, withSmallFiles) => writeNightlySet(work, name, vms, vmdkBytes, withSmallFiles),
-    // maxAge false: the deadline section defers a VM's only backup, and a VM with no complete
-    // backup on a target fails the default maxAge check (exit 1) before exit 5 can say "deferred".
-    vmftp: (source, name) => vmftpRunner(work, name, server, source, false),
+    vmftp: (source, name) => vmftpRunner(work, name, server, source),
     log,
     loadText,
   };

@@ -1,9 +1,12 @@
 /**
  * `maxAge`: after a run, is the newest complete backup of every VM on every target recent enough?
  * A VM whose newest copy is older than its limit means the backup job stopped producing it, or
- * its uploads keep failing; either way the run fails so that someone looks. Pure: the clock is a
- * parameter.
+ * its uploads keep failing; either way the run fails so that someone looks. A VM whose newer backup
+ * the deadline deferred this run is judged on that backup: young enough, it meets the limit once
+ * the next run completes it (the run is deferred, not failed); too old, the window is what keeps
+ * it off the target, and the run fails saying so. Pure: the clock is a parameter.
  */
+import type { DeferredUpload } from './deadline.js';
 import type { LocalBackup, MaxAge, Plan, TargetInventory, VmRoute } from './model.js';
 import { isCompleteOn, routeFor } from './plan.js';
 import { durationBefore, parseWithinDuration, type WithinDuration } from './retention.js';
@@ -27,9 +30,34 @@ export interface TooOld {
   readonly newest?: string;
   /** How old that backup was at the check. */
   readonly ageMs?: number;
+  /** Stamp of a newer backup the deadline deferred this run, itself older than the limit: the window kept it off the target. */
+  readonly deferred?: string;
   readonly maxAge: string;
   /** What happened and what to do, naming VM, target and age. */
   readonly message: string;
+}
+
+/**
+ * One VM on one target whose newest complete backup is missing or older than its `maxAge`, while
+ * a newer backup within the limit was deferred by the deadline this run: not a failure, it is
+ * deferred with that backup and meets the limit once the next run completes it.
+ */
+export interface AwaitingDeferred {
+  readonly target: string;
+  readonly vm: string;
+  /** Stamp of the newest complete backup there; absent when there is none. */
+  readonly newest?: string;
+  /** Stamp of the deferred backup that meets the limit once uploaded. */
+  readonly deferred: string;
+  readonly maxAge: string;
+  /** What happened, naming VM, target and the deferred stamp, and that it resumes next run. */
+  readonly message: string;
+}
+
+/** The maxAge verdict of a run: what fails it, and what waits for a deferred backup. */
+export interface MaxAgeCheck {
+  readonly tooOld: TooOld[];
+  readonly awaitingDeferred: AwaitingDeferred[];
 }
 
 /** A target that could not be listed after the run, and why. */
@@ -52,7 +80,7 @@ function checkedLimit(settings: AgeSettings, vm: string, target: string): { read
 }
 
 /**
- * Returns true when findTooOld has something to judge: some VM the plan covers on some target has
+ * Returns true when checkMaxAge has something to judge: some VM the plan covers on some target has
  * a maxAge. Without one it finds nothing whatever the targets hold, so no listing is needed for it.
  */
 export function checksAge(plan: Plan, settings: AgeSettings): boolean {
@@ -66,23 +94,91 @@ export function formatAge(ms: number): string {
   return days > 0 ? `${days}d ${hours % 24}h` : `${hours}h`;
 }
 
+/** Returns the newest of `stamps` that is a backup stamp, undefined when there is none. */
+function newestStamp(stamps: readonly string[]): string | undefined {
+  return stamps.filter(isStamp).sort((a, b) => compareStamps(b, a))[0];
+}
+
+/** What the age check knows of one VM on one listed target. */
+interface VmOnTarget {
+  readonly vm: string;
+  readonly target: string;
+  readonly limit: string;
+  readonly duration: WithinDuration;
+  /** Stamp of its newest complete backup there. */
+  readonly newest?: string;
+  /** Stamp of its newest backup for that target the deadline deferred this run. */
+  readonly deferred?: string;
+}
+
+/** Returns the verdict on one VM on one target: undefined when its newest complete backup there is within the limit. */
+function judge(on: VmOnTarget, now: Date): { readonly tooOld: TooOld } | { readonly awaiting: AwaitingDeferred } | undefined {
+  const { vm, target, limit, newest } = on;
+  const cutoff = durationBefore(now, on.duration);
+  const ageOf = (stamp: string) => now.getTime() - parseStamp(stamp)!.getTime();
+  const withinLimit = (stamp: string) => parseStamp(stamp)!.getTime() >= cutoff;
+  if (newest !== undefined && withinLimit(newest)) return undefined;
+  // A deferred backup no newer than the newest complete one would not make the VM any younger there.
+  const deferred = on.deferred !== undefined && (newest === undefined || compareStamps(on.deferred, newest) > 0) ? on.deferred : undefined;
+  const complete = newest === undefined ? `no complete backup on ${target}` : `the newest complete backup on ${target}, ${newest}, is ${formatAge(ageOf(newest))} old`;
+  if (deferred !== undefined && withinLimit(deferred)) {
+    return {
+      awaiting: {
+        target,
+        vm,
+        ...(newest === undefined ? {} : { newest }),
+        deferred,
+        maxAge: limit,
+        message: `${vm}: ${complete}, but its backup ${deferred} (${formatAge(ageOf(deferred))} old, within maxAge ${limit}) was deferred by the window: not a failure, it resumes next run`,
+      },
+    };
+  }
+  const found = { target, vm, ...(newest === undefined ? {} : { newest, ageMs: ageOf(newest) }), maxAge: limit };
+  if (deferred !== undefined) {
+    return {
+      tooOld: {
+        ...found,
+        deferred,
+        message:
+          `${vm}: ${complete}, and its backup ${deferred}, deferred by the window before its upload ended (it resumes next run), ` +
+          `is ${formatAge(ageOf(deferred))} old, older than maxAge ${limit}: give the uploads more time (a later window.end or --stop-at, ` +
+          `a longer --max-duration), a higher bwlimit, or a higher vms.${vm}.priority`,
+      },
+    };
+  }
+  const next = `is the backup job still backing up ${vm}, and do its uploads to ${target} succeed? (a VM no longer backed up: set vms.${vm}.maxAge to false, or remove its folder on ${target})`;
+  return {
+    tooOld: {
+      ...found,
+      message:
+        newest === undefined
+          ? `${vm} has no complete backup on ${target} (maxAge ${limit}): ${next}`
+          : `${vm} on ${target}: the newest complete backup, ${newest}, is ${formatAge(ageOf(newest))} old, older than maxAge ${limit}: ${next}`,
+    },
+  };
+}
+
 /**
- * Returns every VM the plan covers on a target (its route includes it) whose newest complete
- * backup there, judged on `inventoriesAfter` (listed after the run), was made before `now` minus
- * its `maxAge`, or that has no complete backup there at all, or could not be checked because
- * listing the target after the run failed. A target missing from `inventoriesAfter` (unreachable
- * from the start, reported as such) is not judged; a `maxAge` of false, or a stamp in the
- * future, is never too old.
+ * Returns the maxAge verdict of a run. Too old: every VM the plan covers on a target (its route
+ * includes it) whose newest complete backup there, judged on `inventoriesAfter` (listed after the
+ * run), was made before `now` minus its `maxAge`, or that has no complete backup there at all, or
+ * could not be checked because listing the target after the run failed. When the newest of its
+ * backups the deadline deferred for that target this run (`deferred`) is newer than that complete
+ * one, that backup decides: within the limit, the VM awaits it (no failure); older, it is too old
+ * because the window kept that backup off the target. A target missing from `inventoriesAfter`
+ * (unreachable from the start, reported as such) is not judged; a `maxAge` of false, or a stamp in
+ * the future, is never too old.
  */
-export function findTooOld(
+export function checkMaxAge(
   plan: Plan,
   inventoriesAfter: readonly (TargetInventory | Unlisted)[],
   local: readonly LocalBackup[],
+  deferred: readonly DeferredUpload[],
   settings: AgeSettings,
   now: Date,
-): TooOld[] {
+): MaxAgeCheck {
   const localByKey = new Map(local.map((backup) => [`${backup.vm}/${backup.stamp}`, backup]));
-  const tooOld: TooOld[] = [];
+  const check: MaxAgeCheck = { tooOld: [], awaitingDeferred: [] };
   for (const targetPlan of plan.targets) {
     const { target } = targetPlan;
     const inventory = inventoriesAfter.find((candidate) => candidate.target === target);
@@ -92,30 +188,21 @@ export function findTooOld(
       if (checked === undefined) continue;
       const { limit, duration } = checked;
       if ('error' in inventory) {
-        tooOld.push({ target, vm, maxAge: limit, message: `${vm} on ${target}: not checked against maxAge ${limit}: listing ${target} after the run failed (${inventory.error})` });
+        check.tooOld.push({ target, vm, maxAge: limit, message: `${vm} on ${target}: not checked against maxAge ${limit}: listing ${target} after the run failed (${inventory.error})` });
         continue;
       }
-      const newest = inventory.backups
-        .filter((remote) => remote.vm === vm && isStamp(remote.stamp) && isCompleteOn(remote, localByKey.get(`${vm}/${remote.stamp}`)))
-        .map((remote) => remote.stamp)
-        .sort((a, b) => compareStamps(b, a))[0];
-      const next = `is the backup job still backing up ${vm}, and do its uploads to ${target} succeed? (a VM no longer backed up: set vms.${vm}.maxAge to false, or remove its folder on ${target})`;
-      if (newest === undefined) {
-        tooOld.push({ target, vm, maxAge: limit, message: `${vm} has no complete backup on ${target} (maxAge ${limit}): ${next}` });
-        continue;
-      }
-      const made = parseStamp(newest)!.getTime();
-      if (made >= durationBefore(now, duration)) continue;
-      const ageMs = now.getTime() - made;
-      tooOld.push({
-        target,
-        vm,
-        newest,
-        ageMs,
-        maxAge: limit,
-        message: `${vm} on ${target}: the newest complete backup, ${newest}, is ${formatAge(ageMs)} old, older than maxAge ${limit}: ${next}`,
-      });
+      const newest = newestStamp(
+        inventory.backups.filter((remote) => remote.vm === vm && isCompleteOn(remote, localByKey.get(`${vm}/${remote.stamp}`))).map((remote) => remote.stamp),
+      );
+      const newestDeferred = newestStamp(deferred.filter((upload) => upload.target === target && upload.vm === vm).map((upload) => upload.stamp));
+      const verdict = judge(
+        { vm, target, limit, duration, ...(newest === undefined ? {} : { newest }), ...(newestDeferred === undefined ? {} : { deferred: newestDeferred }) },
+        now,
+      );
+      if (verdict === undefined) continue;
+      if ('tooOld' in verdict) check.tooOld.push(verdict.tooOld);
+      else check.awaitingDeferred.push(verdict.awaiting);
     }
   }
-  return tooOld;
+  return check;
 }

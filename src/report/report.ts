@@ -1,4 +1,4 @@
-/** The end-of-run report as text: the summary table, what failed and why, what the deadline deferred, `-x`, a previous run that died. */
+/** The end-of-run report as text: the summary table, what failed and why, what the deadline deferred (and the maxAge verdicts waiting for it), `-x`, a previous run that died. */
 import { PARTIAL_SUFFIX } from '../core/stamp.js';
 import { ExitCode } from '../errors.js';
 import { NO_COLORS, type Colors } from './color.js';
@@ -44,8 +44,8 @@ function tallyRow(target: string, vm: string, sum: Tally): string[] {
  * Returns the end-of-run summary: one row per target and VM (uploaded,
  * resumed, re-sent, deleted, kept, skipped, failed, bytes sent, wall time,
  * MB/s over the uploads' wall time; `deferred` after `failed` when the window closed), a total
- * row (the whole run's time), then failures, problems, what was deferred and `-x`, and the
- * one-line verdict.
+ * row (the whole run's time), then failures, problems, what was deferred (with the VMs whose maxAge
+ * waits for a deferred backup) and `-x`, and the one-line verdict.
  */
 export function formatReport(report: RunReport, style: ReportStyle = {}): string {
   const c = style.colors ?? NO_COLORS;
@@ -97,6 +97,7 @@ export function formatReport(report: RunReport, style: ReportStyle = {}): string
   for (const problem of report.problems) lines.push(c.red(`problem: ${problem.vm}: ${problem.message}`));
   for (const stale of report.tooOld ?? []) lines.push(c.red(`too old: ${stale.message}`));
   if (report.windowClosed !== undefined) lines.push('', ...formatWindowClosed(report.windowClosed).map((line) => c.yellow(line)));
+  for (const awaiting of report.awaitingDeferred ?? []) lines.push(c.yellow(`maxAge: ${awaiting.message}`));
   if (style.detail === true && details.length > 0) lines.push('', 'every action:', ...details);
   if (report.afterSuccess !== undefined) lines.push('', formatAfterSuccess(report.afterSuccess));
   if (report.previousRun !== undefined) lines.push('', c.red(describePreviousRun(report.previousRun)));

@@ -1,4 +1,4 @@
-import type { TooOld } from '../core/age.js';
+import type { AwaitingDeferred, TooOld } from '../core/age.js';
 import type { DeferredBackup } from '../core/deadline.js';
 import type { PlanProblem } from '../core/model.js';
 import type { ExitCode } from '../errors.js';
@@ -80,6 +80,8 @@ export interface RunReport {
   readonly previousRun?: AbandonedRun;
   /** VMs whose newest complete backup on a target is older than their `maxAge` after the run: each fails it. */
   readonly tooOld?: readonly TooOld[];
+  /** VMs that would be older than their `maxAge` but for a backup the deadline deferred, young enough to meet it: not failures, they resume next run. */
+  readonly awaitingDeferred?: readonly AwaitingDeferred[];
   /** Set when the deadline deferred uploads to the next run. */
   readonly windowClosed?: WindowClosed;
   readonly afterSuccess?: AfterSuccess;

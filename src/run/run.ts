@@ -8,7 +8,7 @@ import { createNcftpputBackend } from '../backends/ncftpput.js';
 import type { ProgramControl } from '../backends/programs.js';
 import type { ResolvedConfig, TargetConfig, UploadMethod } from '../config/types.js';
 import type { Forecast, LocalBackup, Plan, PlanSettings, TargetInventory } from '../core/model.js';
-import { checksAge, findTooOld, type AgeSettings, type TooOld, type Unlisted } from '../core/age.js';
+import { checkMaxAge, checksAge, type AgeSettings, type TooOld, type Unlisted } from '../core/age.js';
 import { describeDeferred, runDeadline, type Deadline } from '../core/deadline.js';
 import { forecastPlan } from '../core/forecast.js';
 import { planRun } from '../core/plan.js';
@@ -132,9 +132,11 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       const age = ageSettings(config);
       const listingNeeded = checksAge(plan, age) || deadline !== undefined || options.afterSuccess === true;
       const after = interrupted() || !listingNeeded ? [] : await listAfterRun(pools, options.signal);
-      const tooOld = findTooOld(plan, after, scan.backups, age, new Date());
-      for (const stale of tooOld) log.error(stale.message);
+      // What the deadline deferred first: a VM whose newer backup it kept off a target is judged on that backup.
       const windowClosed = deadline === undefined ? undefined : deferredBy(deadline, outcomes, after, scan.backups);
+      const { tooOld, awaitingDeferred } = checkMaxAge(plan, after, scan.backups, windowClosed?.deferred ?? [], age, new Date());
+      for (const stale of tooOld) log.error(stale.message);
+      for (const awaiting of awaitingDeferred) log.warn(awaiting.message);
       let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan, tooOld, windowClosed);
       let afterSuccess: AfterSuccess | undefined;
       if (options.afterSuccess !== undefined) {
@@ -159,6 +161,7 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         warnings,
         ...(previousRun === undefined ? {} : { previousRun }),
         tooOld,
+        ...(awaitingDeferred.length === 0 ? {} : { awaitingDeferred }),
         ...(windowClosed === undefined ? {} : { windowClosed }),
         ...(afterSuccess === undefined ? {} : { afterSuccess }),
         exitCode,
@@ -216,7 +219,6 @@ function targetRuntime(
   };
 }
 
-/** Returns the run's bandwidth limits: config `bwlimit` (or `--bwlimit`) for all uploads together, and each target's own. */
 /** The longest wait a timer can hold (about 24.8 days); no run lasts that long. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -4,6 +4,8 @@
  * deadline, for each upload method, and exits 5; the `.partial` stays, the completed VM's rotation
  * still happens, nothing is purged by -x, and the log, the ping, the e-mail and --json say what was
  * deferred and how much of it is on the server. The next run sends only the rest (APPE from there).
+ * With the default maxAge, a VM whose first backup the deadline defers is deferred too (exit 5),
+ * not reported as a VM the backup job stopped producing (exit 1).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -15,6 +17,8 @@ import { startDelivery } from '../support/delivery.js';
 import { requireMethod } from '../support/methods.js';
 import { parseReport } from '../support/report.js';
 import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
+import { DEFAULT_MAX_AGE } from '../../src/config/schema.js';
+import { stampHoursAgo } from '../support/fixtures.js';
 import { setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { bounded, waitFor } from '../support/wait.js';
@@ -129,4 +133,53 @@ describe(`deadline: --max-duration ${MAX_DURATION} over a stalled upload`, () =>
       assert.deepEqual(readFileSync(path.join(s.remoteRoot, 'Bart', BART_NEW, DISK)), readFileSync(path.join(s.source, 'Bart', BART_NEW, DISK)));
     });
   }
+});
+
+describe('deadline and the default maxAge: a first backup the window defers', () => {
+  test('exit 5, not 1: the log, --json, the ping and the e-mail say deferred and resumes next run, not "backup job"; the next run completes it, exit 0', bounded(90), async (t) => {
+    const bartFirst = stampHoursAgo(2);
+    const homerFirst = stampHoursAgo(1);
+    const { monitor, smtp, config, env } = await startDelivery(t, SMTP_USER);
+    const s = await setUpScenario(t, FTP_SRV, {
+      // Nothing of Bart on the server yet: the deferred backup would be its first complete one there.
+      local: { [`Bart/${bartFirst}`]: { [DISK]: DISK_BYTES, 'vm.ovf': OVF }, [`Homer/${homerFirst}`]: { 'vm.ovf': HOMER_OVF } },
+      rules: { stallUpload: { match: DISK, afterBytes: STALL_AT } },
+      targetFields: { retries: 3, retryDelaySeconds: 0.05, timeoutSeconds: TIMEOUT_SECONDS },
+      // writeConfig's maxAge false for tests is not what an administrator's config holds.
+      config: { maxAge: DEFAULT_MAX_AGE, log: { file: 'logs/vmftp.log' }, ...config },
+    });
+    Object.assign(s.env, env);
+
+    const run = await s.vmftp('--max-duration', MAX_DURATION, '-m', '--json');
+    assert.equal(run.code, 5, output(run));
+    const report = parseReport(run.stdout);
+    assert.deepEqual(report.tooOld, [], 'no maxAge failure');
+    assert.deepEqual(report.windowClosed?.deferred.map((backup) => `${backup.vm}/${backup.stamp}`), [`Bart/${bartFirst}`]);
+    assert.deepEqual(
+      report.awaitingDeferred?.map(({ target, vm, newest, deferred, maxAge }) => ({ target, vm, newest, deferred, maxAge })),
+      [{ target: 'nas', vm: 'Bart', newest: undefined, deferred: bartFirst, maxAge: DEFAULT_MAX_AGE }],
+    );
+    const awaiting = new RegExp(`Bart: no complete backup on nas, but its backup ${bartFirst} \\(\\d+h old, within maxAge ${DEFAULT_MAX_AGE}\\) was deferred by the window: not a failure, it resumes next run`);
+    assert.match(report.awaitingDeferred?.[0]?.message ?? '', awaiting);
+
+    const log = readFileSync(path.join(s.work, 'logs', 'vmftp.log'), 'utf8');
+    const told = { log, ping: monitor.pings[1]?.body ?? '', mail: smtp.messages[0]?.parsed.text ?? '' };
+    assert.deepEqual(monitor.pings.map((ping) => ping.path), ['/ping/night/start', '/ping/night/fail']);
+    assert.equal(smtp.messages.length, 1, 'one e-mail');
+    assert.match(smtp.messages[0]!.parsed.subject ?? '', /^vmftp: INCOMPLETE — .*1 deferred/);
+    assert.doesNotMatch(smtp.messages[0]!.parsed.subject ?? '', /maxAge/);
+    for (const [where, text] of Object.entries(told)) {
+      assert.match(text, /INCOMPLETE \(exit code 5: deferred: the window closed/, where);
+      assert.match(text, awaiting, where);
+      assert.doesNotMatch(text, /backup job|too old|FAILED/, where);
+    }
+
+    s.proxy.setRules({});
+    const next = await s.vmftp('--json');
+    assert.equal(next.code, 0, output(next));
+    const nextReport = parseReport(next.stdout);
+    assert.deepEqual(nextReport.tooOld, []);
+    assert.equal(nextReport.awaitingDeferred, undefined);
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [bartFirst], 'Bart complete on the server');
+  });
 });

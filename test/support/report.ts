@@ -25,8 +25,15 @@ export interface TooOldJson {
   readonly target: string;
   readonly vm: string;
   readonly newest?: string;
+  /** A newer backup the deadline deferred, itself older than the limit. */
+  readonly deferred?: string;
   readonly maxAge: string;
   readonly message: string;
+}
+
+/** A VM that would be older than its maxAge on a target but for a deferred backup within it: not a failure. */
+export interface AwaitingDeferredJson extends TooOldJson {
+  readonly deferred: string;
 }
 
 /** A backup the deadline deferred, with how much of it the server holds. */
@@ -56,6 +63,7 @@ export interface ReportJson {
     readonly removedPrivateDirs?: readonly string[];
   };
   readonly tooOld?: readonly TooOldJson[];
+  readonly awaitingDeferred?: readonly AwaitingDeferredJson[];
   readonly windowClosed?: { readonly at: string; readonly by: string; readonly deferred: readonly DeferredJson[] };
   readonly targets: readonly { readonly target: string; readonly error?: string; readonly actions: readonly ActionJson[] }[];
 }

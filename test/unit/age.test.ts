@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checksAge, findTooOld, formatAge, maxAgeFor, type AgeSettings } from '../../src/core/age.js';
+import { checkMaxAge, checksAge, formatAge, maxAgeFor, type AgeSettings, type Unlisted } from '../../src/core/age.js';
 import type { LocalBackup, Plan, TargetInventory } from '../../src/core/model.js';
 import { DEFAULT_FILES, inventoryOf, localBackup, partialBackup, planOf, remoteBackup, targetPlan, vmPlan } from '../support/plan.js';
 
@@ -16,12 +16,17 @@ function settings(overrides: Partial<AgeSettings> = {}): AgeSettings {
 /** The clock: Monday 2026-11-30, 06:00 local time. */
 const NOW = new Date(2026, 10, 30, 6, 0, 0);
 
+/** What the check finds too old when the deadline deferred nothing. */
+function findTooOld(plan: Plan, inventories: readonly (TargetInventory | Unlisted)[], local: LocalBackup[], ageSettings: AgeSettings, now: Date) {
+  return checkMaxAge(plan, inventories, local, [], ageSettings, now).tooOld;
+}
+
 /** `VM@target` of what is too old, in order. */
 function names(plan: Plan, inventories: TargetInventory[], ageSettings = settings(), local: LocalBackup[] = []): string[] {
   return findTooOld(plan, inventories, local, ageSettings, NOW).map((tooOld) => `${tooOld.vm}@${tooOld.target}`);
 }
 
-describe('findTooOld (maxAge)', () => {
+describe('checkMaxAge (maxAge) when the deadline deferred nothing', () => {
   it('the newest complete backup decides: 35h old passes a 36h limit, 37h old fails it', () => {
     const plan = covering({ nas: ['Fresh', 'Stale'] });
     const nas = inventoryOf('nas', [
@@ -108,11 +113,77 @@ describe('findTooOld (maxAge)', () => {
   });
 });
 
+describe('checkMaxAge when the deadline deferred backups this run', () => {
+  const plan = covering({ nas: ['Bart'], offsite: ['Bart'] });
+  /** 4 h before NOW: within 36h. */
+  const FRESH = '2026-11-30-020000';
+  /** 2 days before NOW: older than 36h. */
+  const STALE = '2026-11-28-060000';
+  const deferredOn = (target: string, stamp: string) => ({ target, vm: 'Bart', stamp });
+  /** The check of Bart on a nas that holds none of his backups, `stamp` deferred there. */
+  const firstDeferred = (stamp: string) => checkMaxAge(plan, [inventoryOf('nas', [])], [], [deferredOn('nas', stamp)], settings(), NOW);
+  const bartOnNas = { target: 'nas', vm: 'Bart', maxAge: '36h' };
+
+  it("a VM's first backup deferred within maxAge is not too old: it awaits that backup, and the words say which and that it resumes", () => {
+    const message = `Bart: no complete backup on nas, but its backup ${FRESH} (4h old, within maxAge 36h) was deferred by the window: not a failure, it resumes next run`;
+    assert.deepEqual(firstDeferred(FRESH), { tooOld: [], awaitingDeferred: [{ ...bartOnNas, deferred: FRESH, message }] });
+  });
+
+  it('an older complete backup past maxAge with a fresh one deferred: awaiting, naming both', () => {
+    const nas = inventoryOf('nas', [remoteBackup('Bart', '2026-11-20-020000')]);
+    const check = checkMaxAge(plan, [nas], [], [deferredOn('nas', FRESH)], settings(), NOW);
+    assert.deepEqual(check.tooOld, []);
+    assert.deepEqual(check.awaitingDeferred.map((awaiting) => [awaiting.newest, awaiting.deferred]), [['2026-11-20-020000', FRESH]]);
+    assert.match(check.awaitingDeferred[0]!.message, /^Bart: the newest complete backup on nas, 2026-11-20-020000, is 10d 4h old, but its backup 2026-11-30-020000 /);
+  });
+
+  it('the deferred backup itself older than maxAge: too old, and the message blames the window, not the backup job', () => {
+    const message =
+      `Bart: no complete backup on nas, and its backup ${STALE}, deferred by the window before its upload ended (it resumes next run), is 2d 0h old, ` +
+      'older than maxAge 36h: give the uploads more time (a later window.end or --stop-at, a longer --max-duration), a higher bwlimit, or a higher vms.Bart.priority';
+    assert.deepEqual(firstDeferred(STALE), { tooOld: [{ ...bartOnNas, deferred: STALE, message }], awaitingDeferred: [] });
+  });
+
+  it('of several deferred backups the newest decides', () => {
+    const deferred = [deferredOn('nas', STALE), deferredOn('nas', FRESH)];
+    assert.deepEqual(checkMaxAge(plan, [inventoryOf('nas', [])], [], deferred, settings(), NOW).tooOld, []);
+  });
+
+  it('a deferred backup no newer than the newest complete one excuses nothing: the message is the usual one', () => {
+    const nas = inventoryOf('nas', [remoteBackup('Bart', STALE)]);
+    const check = checkMaxAge(plan, [nas], [], [deferredOn('nas', '2026-11-27-060000')], settings(), NOW);
+    assert.deepEqual(check.awaitingDeferred, []);
+    assert.deepEqual(check.tooOld.map((tooOld) => tooOld.deferred), [undefined]);
+    assert.match(check.tooOld[0]!.message, /is the backup job still backing up Bart/);
+  });
+
+  it('a deferral on another target does not excuse this one', () => {
+    const check = checkMaxAge(plan, [inventoryOf('nas', [remoteBackup('Bart', FRESH)]), inventoryOf('offsite', [])], [], [deferredOn('nas', FRESH)], settings(), NOW);
+    assert.deepEqual(check.awaitingDeferred, []);
+    assert.deepEqual(check.tooOld.map((tooOld) => `${tooOld.vm}@${tooOld.target}`), ['Bart@offsite']);
+    assert.match(check.tooOld[0]!.message, /^Bart has no complete backup on offsite \(maxAge 36h\): is the backup job still backing up Bart/);
+  });
+
+  it("another VM's deferral does not excuse this VM, and a VM within maxAge is not judged at all", () => {
+    const twoVms = covering({ nas: ['Bart', 'Lisa'] });
+    const nas = inventoryOf('nas', [remoteBackup('Bart', FRESH)]);
+    const check = checkMaxAge(twoVms, [nas], [], [deferredOn('nas', '2026-11-30-030000'), { target: 'nas', vm: 'Homer', stamp: FRESH }], settings(), NOW);
+    assert.deepEqual(check.awaitingDeferred, []);
+    assert.deepEqual(check.tooOld.map((tooOld) => `${tooOld.vm}@${tooOld.target}`), ['Lisa@nas']);
+  });
+
+  it('a target that could not be listed after the run fails the check, deferral or not', () => {
+    const check = checkMaxAge(covering({ nas: ['Bart'] }), [{ target: 'nas', error: 'connection reset' }], [], [deferredOn('nas', FRESH)], settings(), NOW);
+    assert.deepEqual(check.awaitingDeferred, []);
+    assert.equal(check.tooOld.length, 1);
+  });
+});
+
 describe('checksAge: whether the listing after the run has a maxAge to serve', () => {
   const plan = covering({ nas: ['Bart', 'Old'], offsite: ['Bart'] });
   const unreachable = [{ target: 'nas', error: 'connection reset' }, { target: 'offsite', error: 'connection reset' }];
 
-  it('every VM of the plan at maxAge false on every target: nothing to check, and findTooOld finds nothing whatever it is given', () => {
+  it('every VM of the plan at maxAge false on every target: nothing to check, and checkMaxAge finds nothing whatever it is given', () => {
     const never = settings({ maxAge: false });
     assert.equal(checksAge(plan, never), false);
     assert.deepEqual(findTooOld(plan, unreachable, [], never, NOW), []);
@@ -125,7 +196,7 @@ describe('checksAge: whether the listing after the run has a maxAge to serve', (
     ['one VM\'s maxAge', { maxAge: false, vms: { Old: { targets: ['nas'], maxAge: '2d' }, '*': { targets: ['nas', 'offsite'] } } }],
   ];
   for (const [what, overrides] of checked) {
-    it(`${what} is checked: findTooOld has something to judge`, () => {
+    it(`${what} is checked: checkMaxAge has something to judge`, () => {
       assert.equal(checksAge(plan, settings(overrides)), true);
       assert.notDeepEqual(findTooOld(plan, unreachable, [], settings(overrides), NOW), []);
     });
