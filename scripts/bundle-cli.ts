@@ -1,73 +1,123 @@
 /**
- * The last step of `npm run build`: dist/cli.js becomes one file holding vmftp and the small
- * libraries every run loads, in place of the ~220 files tsc and node_modules would make it load.
+ * The last step of `npm run build`: dist/cli.cjs becomes one CommonJS file holding vmftp and the
+ * small libraries every run loads, in place of the ~220 files tsc and node_modules would make it
+ * load, and dist/cli.js the bin that runs it from its V8 code cache (src/bin.ts, src/code-cache.ts).
  * Node's module loader, not the code, was most of a run's start: `vmftp --version` read 99 files of
  * zod, 38 of date-fns and 48 of vmftp, and resolving and linking them took longer than running them
- * (bench/RESULTS.md, section 8). The rest of dist/ stays as tsc wrote it (dist/index.js is the package's
- * library entry, `import { defineConfig } from 'vmftp'`).
+ * (bench/RESULTS.md, section 8). CommonJS because V8 code caches are for scripts: Node 20 compiles
+ * an ES module only from its source. The rest of dist/ stays as tsc wrote it (dist/index.js is the
+ * package's library entry, `import { defineConfig } from 'vmftp'`).
  *
- * The other dependencies stay in node_modules, loaded when a run needs them: jiti (a .ts config,
- * ~15 MB; dist/jiti-babel.v8cache, written last, spares it compiling its babel), yaml (a YAML
- * config, or a JSON one JSON.parse refuses), nodemailer (-m), execa (-u curl/ncftpput, -x),
- * cli-progress, rotating-file-stream (log.file). A dependency added later stays outside too unless
- * it is named here.
+ * The other dependencies stay in node_modules, required when a run needs them: jiti (a .ts config,
+ * ~15 MB; dist/jiti-babel.v8cache spares it compiling its babel), yaml (a YAML config, or a JSON
+ * one JSON.parse refuses), nodemailer (-m), execa (-u curl/ncftpput, -x; an ES module, which
+ * require() loads from Node 20.19 on: package.json `engines`), cli-progress, rotating-file-stream
+ * (log.file). A dependency added later stays outside too unless it is named here.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { createJiti } from 'jiti';
+import { CLI_BUNDLE_FILE, CLI_CODE_CACHE_FILE } from '../src/code-cache.js';
 import { BABEL_CACHE_FILE, babelFile, compileBabel } from '../src/config/babel-cache.js';
+import { ExitCode } from '../src/errors.js';
 import * as vmftp from '../src/index.js';
 import { setV8Flags } from '../src/v8-flags.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(repoRoot, 'dist');
 
 /** Loaded by every run, small, and without files of their own to find at run time. */
 const INLINED = new Set(['basic-ftp', 'commander', 'date-fns', 'picocolors', 'zod']);
 
 const manifest = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-const external = Object.keys(manifest.dependencies).filter((name) => !INLINED.has(name) && name !== 'jiti');
-
-/**
- * `import('jiti')` becomes `require('jiti')`: jiti's ES module entry imports its 190 KB CommonJS
- * build, which makes Node scan that file for its export names first, ~30 ms of every run with a
- * .ts config. Required, jiti's CommonJS entry gives the same createJiti without the scan.
- */
-const requireJiti: Plugin = {
-  name: 'require-jiti',
-  setup(plugin) {
-    plugin.onResolve({ filter: /^jiti$/ }, (args) =>
-      args.kind === 'require-call' ? { path: 'jiti', external: true } : { path: 'jiti', namespace: 'require-jiti' },
-    );
-    plugin.onLoad({ filter: /.*/, namespace: 'require-jiti' }, () => ({ contents: "module.exports = require('jiti');", loader: 'js' }));
-  },
-};
+const external = Object.keys(manifest.dependencies).filter((name) => !INLINED.has(name));
 
 await build({
   entryPoints: [path.join(repoRoot, 'src', 'cli.ts')],
-  outfile: path.join(repoRoot, 'dist', 'cli.js'),
+  outfile: path.join(dist, CLI_BUNDLE_FILE),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external,
+  // `import()` of a dependency outside becomes require(): code compiled by vm.Script cannot import()
+  // on Node 20 without an experimental flag, and require() loads only what a run needs, where an
+  // ES bundle would have to import every outside dependency a lazily loaded part names at its top.
+  supported: { 'dynamic-import': false },
+  // version.ts and babel-cache.ts find package.json and the babel cache from the bundle's own place.
+  define: { 'import.meta.url': '__vmftpModuleUrl' },
+  banner: { js: "const __vmftpModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  sourcemap: true,
+  legalComments: 'inline',
+  logLevel: 'warning',
+});
+
+await build({
+  entryPoints: [path.join(repoRoot, 'src', 'bin.ts')],
+  outfile: path.join(dist, 'cli.js'),
   allowOverwrite: true,
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // `import.meta.url` stays dist/cli.js's own: version.ts finds ../package.json from there as before.
-  external,
-  plugins: [requireJiti],
-  sourcemap: true,
-  legalComments: 'inline',
   logLevel: 'warning',
-  // The CommonJS inside (commander, basic-ftp) calls require() for Node's own modules.
-  banner: { js: "import { createRequire as __vmftpCreateRequire } from 'node:module';\nconst require = __vmftpCreateRequire(import.meta.url);" },
 });
 
-// The code cache of the babel jiti runs a JS/TS config through (src/config/babel-cache.ts): made
-// under vmftp's V8 flags, after babel has compiled what loading config.example.ts needs.
-const babel = babelFile();
-if (babel === undefined) throw new Error("jiti's babel (node_modules/jiti/dist/babel.cjs) is missing: run npm install");
-setV8Flags();
-const { transform, script } = compileBabel(babel);
-const jiti = createJiti(import.meta.url, { transform, virtualModules: { vmftp }, fsCache: false, moduleCache: false });
-await jiti.import(path.join(repoRoot, 'config.example.ts'), { default: true });
-await writeFile(path.join(repoRoot, 'dist', BABEL_CACHE_FILE), script.createCachedData());
+await writeCliCodeCache();
+await writeBabelCodeCache();
+
+/**
+ * Writes dist/cli.cjs.v8cache from a dry run of the bundle (scripts/cli-code-cache.ts): `vmftp -S`
+ * of one backup to a target on 127.0.0.1 that refuses the connection (a port just given back), so
+ * it needs no server and changes nothing. Its exit code, 4, also proves the bundle runs.
+ */
+async function writeCliCodeCache(): Promise<void> {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'vmftp-build-'));
+  try {
+    const source = path.join(work, 'backups');
+    await mkdir(path.join(source, 'VM01', '2026-01-01-010000'), { recursive: true });
+    await writeFile(path.join(source, 'VM01', '2026-01-01-010000', 'VM01-flat.vmdk'), 'x');
+    const config = path.join(work, 'vmftp.config.json');
+    const target = { host: '127.0.0.1', port: await refusedPort(), user: 'backup', password: 'unused', remoteDir: '/backups', retries: 0 };
+    await writeFile(config, JSON.stringify({ source, lockFile: path.join(work, 'vmftp.lock'), targets: { nas: target } }));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts', 'cli-code-cache.ts'), '-S', '-c', config, '--no-progress'], {
+      cwd: repoRoot,
+      env: { ...process.env, NO_COLOR: '1' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (run.status !== ExitCode.Unreachable) {
+      throw new Error(`the dry run that writes ${CLI_CODE_CACHE_FILE} ended with ${run.status ?? run.signal ?? run.error}, not ${ExitCode.Unreachable}:\n${run.stderr}`);
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Returns a port on 127.0.0.1 that nothing listens on: one the system gave out and got back. */
+async function refusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Writes the code cache of the babel jiti runs a JS/TS config through (src/config/babel-cache.ts):
+ * made under vmftp's V8 flags, after babel has compiled what loading config.example.ts needs.
+ */
+async function writeBabelCodeCache(): Promise<void> {
+  const babel = babelFile();
+  if (babel === undefined) throw new Error("jiti's babel (node_modules/jiti/dist/babel.cjs) is missing: run npm install");
+  setV8Flags();
+  const { transform, script } = compileBabel(babel);
+  const jiti = createJiti(import.meta.url, { transform, virtualModules: { vmftp }, fsCache: false, moduleCache: false });
+  await jiti.import(path.join(repoRoot, 'config.example.ts'), { default: true });
+  await writeFile(path.join(dist, BABEL_CACHE_FILE), script.createCachedData());
+}

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { colorsFor } from './report/color.js';
 import type { CliFlags } from './config/load.js';

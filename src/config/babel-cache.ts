@@ -2,18 +2,16 @@
  * jiti's transform for JS/TS configs (the babel it bundles: 1.5 MB of JavaScript) compiled with the
  * V8 code cache that `npm run build` writes beside dist/cli.js. Compiling and warming up babel took
  * ~150 ms of every run with a vmftp.config.ts; from the cache, ~60 ms. It is the same function jiti
- * would load itself, so a config loads exactly as without the cache.
- *
- * V8 takes a cache only from the same Node version under the same V8 flags (v8-flags.ts), and
- * otherwise compiles the code as if there were none: under another Node, with V8 flags in
- * NODE_OPTIONS, or where there is no cache file (the sources run with tsx, the standalone
- * executables), babel simply compiles again.
+ * would load itself, so a config loads exactly as without the cache. Where there is no cache (the
+ * sources run with tsx, the standalone executables) or V8 refuses it (../code-cache.ts), babel
+ * simply compiles again.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire, Module } from 'node:module';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import vm from 'node:vm';
+import type vm from 'node:vm';
 import type { JitiOptions } from 'jiti';
+import { readCodeCache, runCommonJs } from '../code-cache.js';
 
 /** jiti's `transform` option: TypeScript and ES modules to code jiti runs. */
 export type Transform = NonNullable<JitiOptions['transform']>;
@@ -36,11 +34,8 @@ export function babelFile(): string | undefined {
 
 /** Returns babel's transform, compiled from `file` with `cachedData` when given, and the script it was compiled into. */
 export function compileBabel(file: string, cachedData?: Buffer): { transform: Transform; script: vm.Script } {
-  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, ...(cachedData === undefined ? {} : { cachedData }) });
-  const module = { exports: {} as unknown };
-  const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: { exports: unknown }, filename: string, dirname: string) => void;
-  wrapper.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
-  return { transform: module.exports as Transform, script };
+  const { exports, script } = runCommonJs(file, cachedData);
+  return { transform: exports as Transform, script };
 }
 
 /**
@@ -48,12 +43,8 @@ export function compileBabel(file: string, cachedData?: Buffer): { transform: Tr
  * cache or no babel file (jiti then loads babel itself).
  */
 export function cachedBabelTransform(): Transform | undefined {
-  let cachedData: Buffer;
-  try {
-    cachedData = readFileSync(new URL(BABEL_CACHE_FILE, import.meta.url));
-  } catch {
-    return undefined;
-  }
+  const cachedData = readCodeCache(new URL(BABEL_CACHE_FILE, import.meta.url));
+  if (cachedData === undefined) return undefined;
   const file = babelFile();
   return file === undefined ? undefined : compileBabel(file, cachedData).transform;
 }
