@@ -7,6 +7,7 @@
  * measured speeds are parameters.
  */
 import { format } from 'date-fns/format';
+import { linkSpeedOf, type LinkSpeed } from './link-speed.js';
 import type { Forecast, ForecastDeferred, MeasuredSpeed, Plan, RateBasis, ScheduledUpload, TargetForecast, TargetPlan } from './model.js';
 
 /** Returns the bytes per second a limit allows at `time`, or undefined when no limit is in force then. */
@@ -116,7 +117,8 @@ interface FileFlow {
 interface Flow {
   readonly load: TargetLoad;
   readonly bytes: number;
-  readonly measuredRate: number | undefined;
+  /** The link's speed the last run measured there; undefined: none. */
+  readonly measured: LinkSpeed | undefined;
   /** Its files in the order their transfers start (the executor's turns: upload by upload, file by file). */
   readonly files: readonly FileFlow[];
   /** The files under way: at most its connections, the next ones starting as these end. */
@@ -128,6 +130,8 @@ interface Flow {
   readonly basis: Set<RateBasis>;
   /** The other targets that took a share of the run's limit while it held this one back. */
   readonly sharedWith: Set<string>;
+  /** Why the link may be faster than the measured speed the forecast used: its time is then at most its estimate. */
+  atMost?: string;
   /** The next of `files` to start. */
   nextFile: number;
   startRate?: number;
@@ -152,10 +156,11 @@ interface Share {
  * files in turn), as many under way at once as its connections allow, the next one starting when
  * one ends (run/execute.ts); the target's rate is shared evenly among its files under way, so
  * uploads started together end together. At each moment a target sends at most its own limit in
- * force and the speed the last run measured there (the link's: see run/speed-record.ts), and the
- * run's limit in force is shared among the transfers under way, evenly by bytes, as the limiter
- * shares it (backends/bandwidth.ts): a target held below its part by its own limit or speed leaves
- * the rest to the others, and one that is done frees its part.
+ * force and the speed the last run measured there (the link's, or one the link reaches at least:
+ * then its time is at most the estimate, core/link-speed.ts), and the run's limit in force is
+ * shared among the transfers under way, evenly by bytes, as the limiter shares it
+ * (backends/bandwidth.ts): a target held below its part by its own limit or speed leaves the rest
+ * to the others, and one that is done frees its part.
  *
  * A target with neither a limit nor a measured speed at some moment has no time from then on
  * (`unknown`): it still holds its transfers, takes its full part of the run's limit wherever that
@@ -192,6 +197,7 @@ export function forecastTargets(input: ForecastInput): TargetForecast[] {
       if (flow.unknown !== undefined) return;
       flow.startRate ??= share.rate;
       flow.basis.add(share.basis);
+      if (share.basis === 'measured') flow.atMost ??= flow.measured?.atLeast;
       if (share.byRunLimit) for (const other of sending) if (other !== flow) flow.sharedWith.add(other.load.target);
     });
     // Until the next minute, the deadline or the end of a file, whichever comes first: the rates hold until then.
@@ -213,7 +219,7 @@ function flowOf(load: TargetLoad): Flow {
   const flow: Flow = {
     load,
     bytes: files.reduce((sum, file) => sum + file.bytes, 0),
-    measuredRate: measured !== undefined && measured.bytes > 0 && measured.seconds > 0 ? measured.bytes / measured.seconds : undefined,
+    measured: measured === undefined ? undefined : linkSpeedOf(measured),
     files,
     active: [],
     filesLeft: load.uploads.map((upload) => upload.files.length),
@@ -283,8 +289,9 @@ function advance(flow: Flow, rate: number, from: number, until: number, fileEnds
 function ratesAt(input: ForecastInput, flows: readonly Flow[], time: Date): (Share | undefined)[] {
   const caps = flows.map((flow) => {
     const own = flow.load.limitAt?.(time);
-    if (own === undefined) return flow.measuredRate === undefined ? undefined : { rate: flow.measuredRate, basis: 'measured' as const };
-    return flow.measuredRate !== undefined && flow.measuredRate < own ? { rate: flow.measuredRate, basis: 'measured' as const } : { rate: own, basis: 'bwlimit' as const };
+    const measured = flow.measured?.bytesPerSecond;
+    if (own === undefined) return measured === undefined ? undefined : { rate: measured, basis: 'measured' as const };
+    return measured !== undefined && measured < own ? { rate: measured, basis: 'measured' as const } : { rate: own, basis: 'bwlimit' as const };
   });
   const runLimit = input.runLimitAt?.(time);
   if (runLimit === undefined) return caps.map((cap) => (cap === undefined ? undefined : { ...cap, byRunLimit: false }));
@@ -320,6 +327,7 @@ function forecastOf(flow: Flow, start: Date, deadline: number | undefined): Targ
       basis: [...flow.basis],
       startRate: flow.startRate,
       ...(flow.sharedWith.size === 0 ? {} : { sharedWith: [...flow.sharedWith] }),
+      ...(flow.atMost === undefined ? {} : { atMost: `the link may be faster: ${flow.atMost}` }),
     },
     ...(flow.basis.has('measured') && measured !== undefined ? { measured } : {}),
     ...deferred,

@@ -194,6 +194,11 @@ export interface MeasuredSpeed {
   readonly seconds: number;
   /** When that run started (ISO). */
   readonly measuredAt: string;
+  /**
+   * How long (s) of `seconds` a bwlimit held the uploads back: more than a moment, and the speed is
+   * only a lower bound of the link's (core/link-speed.ts). Absent in a record of an older vmftp: unknown.
+   */
+  readonly heldSeconds?: number;
 }
 
 export interface Estimate {
@@ -207,6 +212,12 @@ export interface Estimate {
   readonly startRate: number;
   /** The other targets that take a part of the run's `bwlimit` while it holds this one back; absent: none. */
   readonly sharedWith?: readonly string[];
+  /**
+   * Present when `durationMs` is an upper bound: a rate it used is a measured speed that is only
+   * a lower bound of the link's. Says why the link may be faster. The deferred backups are then
+   * those the deadline may cut; the others end before it.
+   */
+  readonly atMost?: string;
 }
 
 /** A backup that would not be complete by the deadline: it stays `.partial` (or is not started) and resumes next run. */

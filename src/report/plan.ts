@@ -19,9 +19,13 @@ function clock(iso: string, from: string): string {
 function forecastLines(target: TargetForecast, forecast: Forecast): string[] {
   const { estimate } = target;
   if (estimate === undefined) return [`  forecast: ${formatBytes(target.bytes)}, ${target.noEstimate ?? 'time unknown'}`, ...deadlineLines(target, forecast)];
-  const measured = target.measured;
+  const { measured } = target;
+  // Where the figure comes from: the link's speed, or one the link reaches at least (a bwlimit held that run back).
+  const whose = estimate.atMost === undefined ? "the link's speed measured" : 'measured';
   const lastRun =
-    measured === undefined ? '' : `${formatSpeed(measured.bytes, measured.seconds * 1000)}, measured by the run of ${clock(measured.measuredAt, forecast.from)}`;
+    measured === undefined
+      ? ''
+      : `${formatSpeed(measured.bytes, measured.seconds * 1000)}, ${whose} by the run of ${clock(measured.measuredAt, forecast.from)}${estimate.atMost === undefined ? '' : `; ${estimate.atMost}`}`;
   // The run's bwlimit is one for all targets: say with which it is shared, or the time looks like this target's alone.
   const bwlimit = estimate.sharedWith === undefined ? 'the bwlimit' : `the bwlimit shared with ${estimate.sharedWith.join(', ')}`;
   const rate =
@@ -30,10 +34,11 @@ function forecastLines(target: TargetForecast, forecast: Forecast): string[] {
       : estimate.basis[0] === 'bwlimit'
         ? `at ${bwlimit}, ${formatSpeed(estimate.startRate, 1000)} at the start`
         : `at ${lastRun}`;
-  return [
-    `  forecast: ${formatBytes(target.bytes)} in about ${formatDuration(estimate.durationMs)}, done around ${clock(estimate.endsAt, forecast.from)} (${rate})`,
-    ...deadlineLines(target, forecast),
-  ];
+  const time =
+    estimate.atMost === undefined
+      ? `in about ${formatDuration(estimate.durationMs)}, done around ${clock(estimate.endsAt, forecast.from)}`
+      : `in at most ${formatDuration(estimate.durationMs)}, done by ${clock(estimate.endsAt, forecast.from)}`;
+  return [`  forecast: ${formatBytes(target.bytes)} ${time} (${rate})`, ...deadlineLines(target, forecast)];
 }
 
 /** Returns the lines that say what the deadline would defer on a target, or that it cannot be judged; none without a deadline. */
@@ -43,7 +48,9 @@ function deadlineLines(target: TargetForecast, forecast: Forecast): string[] {
   const named = `  deadline ${clock(deadline.at, forecast.from)} (${deadline.by})`;
   if (target.deferred === undefined) return [`${named}: ${target.deferredUnknown ?? 'which backups it would defer cannot be judged'}`];
   if (target.deferred.length === 0) return [`${named}: every upload ends before it`];
-  const count = target.deferred.length === 1 ? '1 backup' : `${target.deferred.length} backups`;
+  const backups = target.deferred.length === 1 ? '1 backup' : `${target.deferred.length} backups`;
+  // An upper bound of the time defers at most these: a faster link may still complete some.
+  const count = target.estimate?.atMost === undefined ? backups : `at most ${backups}`;
   const sent = (bytes: number) => (bytes === 0 ? 'not started' : `${formatBytes(bytes)} of it sent by then`);
   return [
     `${named} would defer ${count}, resumed by the next run:`,

@@ -360,7 +360,8 @@ async function keepMeasuredSpeeds(outcomes: readonly TargetOutcome[], config: Re
   if (Object.keys(speeds).length === 0) return;
   const file = speedRecordFile(config.lockFile);
   try {
-    await writeSpeedRecord(file, speeds);
+    const earlierKept = await writeSpeedRecord(file, speeds);
+    for (const [target, why] of Object.entries(earlierKept)) log.info(`${target}: this run's upload speed is not kept for -S: ${why}`);
   } catch (error) {
     log.warn(`could not keep this run's upload speeds in ${file} (${(error as Error).message}): -S gives no estimate from them`);
   }

@@ -1,12 +1,13 @@
 /**
  * The speed of the link to each target, as the last run that measured it there found it, kept in
- * a small JSON file next to the lock for `--simulate`'s forecast: a run keeps only the speeds that
- * are the link's (see measuredSpeeds). Only a run that holds the lock writes it; a missing or
- * unreadable file only means there is no estimate.
+ * a small JSON file next to the lock for `--simulate`'s forecast, with how long a bwlimit held the
+ * uploads back (then the speed is only a lower bound of the link's: core/link-speed.ts). Only a
+ * run that holds the lock writes it; a missing or unreadable file only means there is no estimate.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { keepsEarlier } from '../core/link-speed.js';
 import type { MeasuredSpeed } from '../core/model.js';
 import { tally } from '../report/totals.js';
 import type { TargetOutcome } from './outcome.js';
@@ -15,7 +16,8 @@ const recordSchema = z.object({
   version: z.literal(1),
   targets: z.record(
     z.string(),
-    z.object({ bytes: z.number().nonnegative(), seconds: z.number().nonnegative(), measuredAt: z.string() }),
+    // heldSeconds is absent in the records of a vmftp before it: unknown whether a limit held the uploads.
+    z.object({ bytes: z.number().nonnegative(), seconds: z.number().nonnegative(), measuredAt: z.string(), heldSeconds: z.number().nonnegative().optional() }),
   ),
 });
 
@@ -24,14 +26,7 @@ export type SpeedRecord =
   | { readonly speeds: Readonly<Record<string, MeasuredSpeed>> }
   | { readonly unreadable: string };
 
-/**
- * A run whose uploads to a target waited for the bwlimit longer than this share of their time
- * measured the limit more than the link: kept, it would make the next forecast slower than the
- * link where no limit holds. Below it, the speed kept is at most about a tenth under the link's.
- */
-const HELD_BACK_SHARE = 0.1;
-
-/** What a run's uploads measured that is worth keeping: the link's speed per target, and why the others are not kept. */
+/** What a run's uploads measured that is worth keeping: the speed per target, and why the others are not kept. */
 export interface Measurement {
   readonly speeds: Record<string, MeasuredSpeed>;
   /** Per target that sent bytes but whose speed is not kept: why (its earlier record stays). */
@@ -48,25 +43,23 @@ export interface MeasuredRun {
 }
 
 /**
- * Returns the speed of each target's uploads in this run that is the link's, to keep for `-S`:
- * the bytes they sent (failed ones included) over their wall time, as the report's speed column.
- * Not kept, and said why: a run stopped by a signal, a target whose uploads the deadline stopped
- * (bytes in flight at the stop are lost, the time they took is not), and a target the bwlimit
- * held back more than a tenth of its uploads' time (it measured the limit, not the link). A
- * target that sent nothing measured nothing.
+ * Returns the speed of each target's uploads in this run, to keep for `-S`: the bytes they sent
+ * (failed ones included) over their wall time, as the report's speed column, and how long the
+ * bwlimit held them back (the limit's share of that speed). Not kept, and said why: a run stopped
+ * by a signal, and a target whose uploads the deadline stopped (bytes in flight at the stop are
+ * lost, the time they took is not). A target that sent nothing measured nothing.
  */
 export function measuredSpeeds(outcomes: readonly TargetOutcome[], run: MeasuredRun): Measurement {
   const measurement: Measurement = { speeds: {}, notKept: {} };
   for (const outcome of outcomes) {
     const { bytes, transferMs } = tally(outcome.actions);
     if (bytes === 0 || transferMs === 0) continue;
-    const heldMs = run.heldMs(outcome.target);
     if (run.interrupted) measurement.notKept[outcome.target] = 'a signal stopped the run';
     else if (outcome.actions.some((action) => action.status === 'deferred')) measurement.notKept[outcome.target] = 'the deadline stopped its uploads';
-    else if (heldMs > transferMs * HELD_BACK_SHARE) {
-      const share = Math.round((Math.min(heldMs, transferMs) / transferMs) * 100);
-      measurement.notKept[outcome.target] = `the bwlimit held its uploads back ${share}% of their time, so it measured the limit, not the link`;
-    } else measurement.speeds[outcome.target] = { bytes, seconds: transferMs / 1000, measuredAt: run.startedAt.toISOString() };
+    else {
+      const heldMs = Math.min(run.heldMs(outcome.target), transferMs);
+      measurement.speeds[outcome.target] = { bytes, seconds: transferMs / 1000, measuredAt: run.startedAt.toISOString(), heldSeconds: heldMs / 1000 };
+    }
   }
   return measurement;
 }
@@ -96,13 +89,21 @@ export async function readSpeedRecord(file: string): Promise<SpeedRecord> {
 }
 
 /**
- * Writes the speeds this run measured into `file`, keeping the other targets' earlier ones. Written
- * aside and renamed into place, so a reader never finds half a record; an unreadable old record
- * is replaced.
+ * Writes the speeds this run measured into `file`, keeping the other targets' earlier ones, and an
+ * earlier one a lower bound of this run does not replace (core/link-speed.ts keepsEarlier).
+ * Returns, per target whose earlier speed stays, why. Written aside and renamed into place, so a
+ * reader never finds half a record; an unreadable old record is replaced.
  */
-export async function writeSpeedRecord(file: string, measured: Readonly<Record<string, MeasuredSpeed>>): Promise<void> {
+export async function writeSpeedRecord(file: string, measured: Readonly<Record<string, MeasuredSpeed>>): Promise<Record<string, string>> {
   const before = await readSpeedRecord(file);
-  const targets = { ...('speeds' in before ? before.speeds : {}), ...measured };
+  const earlier = 'speeds' in before ? before.speeds : {};
+  const targets = { ...earlier };
+  const notKept: Record<string, string> = {};
+  for (const [target, speed] of Object.entries(measured)) {
+    const why = keepsEarlier(Object.hasOwn(earlier, target) ? earlier[target] : undefined, speed);
+    if (why === undefined) targets[target] = speed;
+    else notKept[target] = why;
+  }
   const draft = `${file}.${process.pid}.tmp`;
   try {
     await fs.mkdir(path.dirname(file), { recursive: true });
@@ -111,4 +112,5 @@ export async function writeSpeedRecord(file: string, measured: Readonly<Record<s
   } finally {
     await fs.rm(draft, { force: true });
   }
+  return notKept;
 }

@@ -1,8 +1,8 @@
 /**
  * The forecast of `-S`, through the built CLI against a real server: the time unknown before any
  * run (and, with a deadline, its deferrals said to be unjudgeable), an estimate at the speed a real
- * run measured after one, none kept from a run the bwlimit held back, and a broken record of speeds
- * said as such; the run's bwlimit shared by two targets; with a deadline, the backups it would defer
+ * run measured after one, a speed the bwlimit held back (or an old record's) as a lower bound of
+ * the link's, said as such, and a broken record of speeds said as such; the run's bwlimit shared by two targets; with a deadline, the backups it would defer
  * and how much of each would be on the server by then, uploads side by side as the run sends them,
  * the same backups a run under the same limit and deadline defers.
  */
@@ -52,8 +52,9 @@ describe('-S forecasts how long the uploads take', () => {
     const run = await s.vmftp('--json');
     assert.equal(run.code, 0, run.stderr);
     const sent = parseRunJson(run.stdout).totals.bytes;
-    const kept = JSON.parse(readFileSync(record, 'utf8')) as { version: number; targets: Record<string, { bytes: number; seconds: number }> };
+    const kept = JSON.parse(readFileSync(record, 'utf8')) as { version: number; targets: Record<string, { bytes: number; seconds: number; heldSeconds?: number }> };
     assert.equal(kept.targets.nas?.bytes, sent, 'the record holds the bytes the run sent');
+    assert.equal(kept.targets.nas?.heldSeconds, 0, 'no bwlimit held it back');
     assert.ok((kept.targets.nas?.seconds ?? 0) > 0);
 
     makeBackupTree(s.source, { 'Bart/2026-11-28-020000': { 'disk.vmdk': 5_000_000 } });
@@ -67,7 +68,7 @@ describe('-S forecasts how long the uploads take', () => {
     assert.ok(Math.abs((target?.estimate?.durationMs ?? 0) - (5_000_000 / rate) * 1000) <= 1, `${target?.estimate?.durationMs} ms at ${rate} B/s`);
 
     const text = await s.vmftp('-S');
-    assert.match(text.stdout, /^ {2}forecast: 4\.8 MiB in about .+, done around \d\d:\d\d \(at \d+\.\d MB\/s, measured by the run of \d\d:\d\d\)$/m, text.stdout);
+    assert.match(text.stdout, /^ {2}forecast: 4\.8 MiB in about .+, done around \d\d:\d\d \(at \d+\.\d MB\/s, the link's speed measured by the run of \d\d:\d\d\)$/m, text.stdout);
   });
 
   test('a broken record of speeds means no estimate, said as such; -S still exits 0', BOUNDED, async (t: TestContext) => {
@@ -84,25 +85,47 @@ describe('-S forecasts how long the uploads take', () => {
     assert.ok('nas' in (JSON.parse(readFileSync(record, 'utf8')) as { targets: object }).targets, 'the next run writes it anew');
   });
 
-  test('a run the bwlimit held back keeps no speed: -S goes on with the speed of the link measured before', BOUNDED, async (t: TestContext) => {
+  test('a speed the bwlimit held back is a lower bound: it leaves a faster speed of the link in place, and -S says where each figure comes from', BOUNDED, async (t: TestContext) => {
     const s = await setUpScenario(t, FTP_SRV, { local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 1_500_000 } } });
     const record = path.join(path.dirname(s.lockFile), 'vmftp.speeds.json');
-    const link = { version: 1, targets: { nas: { bytes: 5_000_000, seconds: 1, measuredAt: '2026-11-26T03:00:00.000Z' } } };
+    const link = { version: 1, targets: { nas: { bytes: 5_000_000, seconds: 1, measuredAt: '2026-11-26T03:00:00.000Z', heldSeconds: 0 } } };
     writeFileSync(record, JSON.stringify(link));
 
     // Loopback is far faster than 1 MiB/s: the limiter holds the upload back nearly all its time.
     const limited = await s.vmftp('--bwlimit', '1M');
     assert.equal(limited.code, 0, limited.stderr);
-    assert.match(`${limited.stdout}${limited.stderr}`, /nas: this run's upload speed is not kept for -S: the bwlimit held its uploads back \d+% of their time/);
+    assert.match(
+      `${limited.stdout}${limited.stderr}`,
+      /nas: this run's upload speed is not kept for -S: the bwlimit held its uploads back \d+% of their time, so the link may be faster than it, and the speed kept from the run of 2026-11-26T03:00:00\.000Z is faster/,
+    );
     assert.deepEqual(JSON.parse(readFileSync(record, 'utf8')), link, 'the record of the link is what it was');
 
     makeBackupTree(s.source, { 'Bart/2026-11-28-020000': { 'disk.vmdk': 5_000_000 } });
     const free = forecastOf((await s.vmftp('-S', '--json')).stdout).targets[0];
     assert.deepEqual(free?.estimate?.basis, ['measured']);
     assert.equal(free?.estimate?.durationMs, 1000);
+    assert.equal(free?.estimate?.atMost, undefined, "the link's own speed");
     const underLimit = forecastOf((await s.vmftp('-S', '--json', '--bwlimit', '1M')).stdout).targets[0];
     assert.deepEqual(underLimit?.estimate?.basis, ['bwlimit']);
     assert.equal(underLimit?.estimate?.durationMs, Math.round((5_000_000 / (1024 * 1024)) * 1000));
+
+    // A record of an older vmftp does not say whether a limit held it: its speed is one the link reaches at least.
+    const { heldSeconds: _, ...old } = link.targets.nas;
+    writeFileSync(record, JSON.stringify({ version: 1, targets: { nas: old } }));
+    const fromOld = forecastOf((await s.vmftp('-S', '--json')).stdout).targets[0];
+    assert.equal(fromOld?.estimate?.durationMs, 1000);
+    assert.match(fromOld?.estimate?.atMost ?? '', /^the link may be faster: the record, written by an older vmftp, does not say whether a bwlimit held the uploads back$/);
+    assert.match((await s.vmftp('-S')).stdout, /^ {2}forecast: 4\.8 MiB in at most 1\.0 s, done by \S+( \S+)* \(at 5\.0 MB\/s, measured by the run of .+; the link may be faster: the record, written by an older vmftp, /m);
+
+    // With no faster record, a run under the limit keeps its speed, with how long the limit held it back.
+    writeFileSync(record, JSON.stringify({ version: 1, targets: {} }));
+    const next = await s.vmftp('--bwlimit', '1M');
+    assert.equal(next.code, 0, next.stderr);
+    const kept = (JSON.parse(readFileSync(record, 'utf8')) as { targets: Record<string, { seconds: number; heldSeconds?: number }> }).targets.nas;
+    assert.ok((kept?.heldSeconds ?? 0) > (kept?.seconds ?? 0) / 2, `held ${kept?.heldSeconds} s of ${kept?.seconds} s`);
+    makeBackupTree(s.source, { 'Bart/2026-11-29-020000': { 'disk.vmdk': 1_000_000 } });
+    const text = (await s.vmftp('-S')).stdout;
+    assert.match(text, /^ {2}forecast: .+ in at most .+ \(at \d+\.\d MB\/s, measured by the run of \d\d:\d\d; the link may be faster: the bwlimit held its uploads back \d+% of their time\)$/m, text);
   });
 
   test("two targets share the run's --bwlimit: each at half of it, and the text says with which", BOUNDED, async (t: TestContext) => {
@@ -130,7 +153,7 @@ describe('-S forecasts how long the uploads take', () => {
     });
     // 1000 B/s: Bart's 3000 bytes go first (fewer bytes first in a round), Homer's start at 3 s and have 2000 bytes up at 5 s.
     const record = path.join(path.dirname(s.lockFile), 'vmftp.speeds.json');
-    writeFileSync(record, JSON.stringify({ version: 1, targets: { nas: { bytes: 1000, seconds: 1, measuredAt: new Date().toISOString() } } }));
+    writeFileSync(record, JSON.stringify({ version: 1, targets: { nas: { bytes: 1000, seconds: 1, measuredAt: new Date().toISOString(), heldSeconds: 0 } } }));
 
     const simulated = await s.vmftp('-S', '--json', '--max-duration', '5s');
     assert.equal(simulated.code, 0, simulated.stderr);

@@ -98,6 +98,8 @@ export interface TargetForecastJson {
     readonly startRate: number;
     /** The other targets sharing the run's bwlimit; absent: none. */
     readonly sharedWith?: readonly string[];
+    /** Present when durationMs is an upper bound (a measured speed that is only a lower bound of the link's): why. */
+    readonly atMost?: string;
   };
   readonly noEstimate?: string;
   readonly measured?: { readonly bytes: number };

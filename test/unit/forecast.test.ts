@@ -18,7 +18,8 @@ function timetable(change: Date, before: number | undefined, after: number | und
   return (time) => (time < change ? before : after);
 }
 
-const measured = (bytes: number, seconds: number) => ({ bytes, seconds, measuredAt: '2026-11-27T03:00:00Z' });
+/** The link's speed as a run measured it: no bwlimit held it back (unless `heldSeconds` says otherwise). */
+const measured = (bytes: number, seconds: number, heldSeconds = 0) => ({ bytes, seconds, measuredAt: '2026-11-27T03:00:00Z', heldSeconds });
 
 /** `target` sending `megabytes` over 2 connections, with what else it says. */
 function load(target: string, megabytes: readonly number[], rest: Partial<Omit<TargetLoad, 'target' | 'uploads'>> = {}): TargetLoad {
@@ -58,6 +59,24 @@ describe('forecastTargets, one target: how long the uploads take', () => {
     const forecast = alone([100], { limitAt: () => 2 * MB, measured: measured(MB, 1) });
     assert.equal(forecast.estimate?.durationMs, 100_000);
     assert.deepEqual(forecast.estimate?.basis, ['measured']);
+  });
+
+  it('a speed measured while the bwlimit held the uploads back is only a lower bound: the time is at most the estimate', () => {
+    const forecast = alone([100], { measured: measured(10 * MB, 10, 9) });
+    assert.equal(forecast.estimate?.durationMs, 100_000);
+    assert.equal(forecast.estimate?.atMost, 'the link may be faster: the bwlimit held its uploads back 90% of their time');
+  });
+
+  it('so is a speed from a record of an older vmftp, which does not say whether a bwlimit held it', () => {
+    const forecast = alone([100], { measured: { bytes: MB, seconds: 1, measuredAt: '2026-11-27T03:00:00Z' } });
+    assert.equal(forecast.estimate?.durationMs, 100_000);
+    assert.match(forecast.estimate?.atMost ?? '', /^the link may be faster: the record, written by an older vmftp, does not say whether a bwlimit held the uploads back$/);
+  });
+
+  it('a lower bound at or above the bwlimit in force makes the limit the rate, exactly', () => {
+    const forecast = alone([100], { limitAt: () => MB, measured: measured(2 * MB, 1, 1) });
+    assert.deepEqual(forecast.estimate?.basis, ['bwlimit']);
+    assert.equal(forecast.estimate?.atMost, undefined);
   });
 
   it('follows a timetable: a change at 23:00 applies from 23:00 on', () => {

@@ -32,7 +32,25 @@ describe('formatPlan: order and forecast', () => {
       [],
     );
     assert.match(text, /uploads start in this order, deletes after them:\n +1\. +Homer +2026-11-28-020000 +10\.0 MiB\n +2\. +Bart +2026-11-28-020000 +30\.0 MiB\n/);
-    assert.match(text, /^ {2}forecast: 40\.0 MiB in about 2m05s, done around 23:02 \(at 2\.0 MB\/s, measured by the run of Fri 2026-11-27 03:00\)$/m);
+    assert.match(text, /^ {2}forecast: 40\.0 MiB in about 2m05s, done around 23:02 \(at 2\.0 MB\/s, the link's speed measured by the run of Fri 2026-11-27 03:00\)$/m);
+  });
+
+  it('says where a measured speed that is only a lower bound comes from, and that the time and the deferrals are at most these', () => {
+    const text = formatPlan(
+      planWith(
+        {
+          target: 'nas',
+          bytes: 40 * MIB,
+          estimate: { durationMs: 125_000, endsAt: local(23, 2), basis: ['measured'], startRate: 2e6, atMost: 'the link may be faster: why' },
+          measured: { bytes: 20e6, seconds: 10, measuredAt: local(3, 0, 27), heldSeconds: 9 },
+          deferred: [{ vm: 'Bart', stamp: '2026-11-28-020000', bytes: 30 * MIB, sentByDeadline: 5 * MIB }],
+        },
+        { at: local(23, 1), by: '--stop-at 23:01' },
+      ),
+      [],
+    );
+    assert.match(text, /^ {2}forecast: 40\.0 MiB in at most 2m05s, done by 23:02 \(at 2\.0 MB\/s, measured by the run of Fri 2026-11-27 03:00; the link may be faster: why\)$/m);
+    assert.match(text, /^ {2}deadline 23:01 \(--stop-at 23:01\) would defer at most 1 backup, resumed by the next run:$/m);
   });
 
   it('names the deadline and what it would defer, with what of each is sent by then', () => {
@@ -60,7 +78,7 @@ describe('formatPlan: order and forecast', () => {
       ),
       [],
     );
-    assert.match(ends, /\(at the bwlimit where it holds, else at 1\.0 MB\/s, measured by the run of 22:00\)/);
+    assert.match(ends, /\(at the bwlimit where it holds, else at 1\.0 MB\/s, the link's speed measured by the run of 22:00\)/);
     assert.match(ends, /^ {2}deadline 23:30 \(window\.end 23:30\): every upload ends before it$/m);
     const shared = formatPlan(
       planWith({ target: 'nas', bytes: 40 * MIB, estimate: { durationMs: 60_000, endsAt: local(23, 1), basis: ['bwlimit'], startRate: 5e5, sharedWith: ['offsite', 'cloud'] } }),

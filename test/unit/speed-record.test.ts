@@ -1,13 +1,15 @@
 /**
  * The record of measured upload speeds next to the lock (src/run/speed-record.ts): what a run
- * keeps (only the link's speed: not one a bwlimit, a deadline or a signal cut short), what `-S`
- * reads back, and that a missing or broken record only means no estimate.
+ * keeps (with how long a bwlimit held it back; not a speed a deadline or a signal cut short, nor a
+ * lower bound under a faster earlier record), what `-S` reads back, and that a missing or broken
+ * record only means no estimate; and what a measured speed says of the link (src/core/link-speed.ts).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { TargetOutcome } from '../../src/run/outcome.js';
+import { linkSpeedOf } from '../../src/core/link-speed.js';
 import { measuredSpeeds, readSpeedRecord, speedRecordFile, writeSpeedRecord } from '../../src/run/speed-record.js';
 import { tmpDir } from '../support/fixtures.js';
 
@@ -41,15 +43,38 @@ describe('speed record', () => {
       upload('kept', 0, '2026-11-28T03:00:10.000Z', 0, 'keep'),
       { target: 'down', error: 'unreachable', actions: [], durationMs: 0 },
     ];
-    assert.deepEqual(measuredSpeeds(outcomes, finished()), { speeds: { nas: { bytes: 50_000_000, seconds: 20, measuredAt: STARTED.toISOString() } }, notKept: {} });
+    assert.deepEqual(measuredSpeeds(outcomes, finished()), { speeds: { nas: { bytes: 50_000_000, seconds: 20, measuredAt: STARTED.toISOString(), heldSeconds: 0 } }, notKept: {} });
   });
 
-  test('keeps only the speed of the link: not what the bwlimit held back more than a tenth of the time', () => {
+  test('keeps a speed the bwlimit held back, with how long it held it (at most the uploads\' time)', () => {
     const outcomes = [upload('nas', 50_000_000, '2026-11-28T03:00:10.000Z', 20_000), upload('offsite', 10_000_000, '2026-11-28T03:00:10.000Z', 20_000)];
-    const measured = measuredSpeeds(outcomes, finished({ nas: 2000, offsite: 2001 }));
-    assert.deepEqual(Object.keys(measured.speeds), ['nas'], 'held back a tenth of the time: kept');
-    assert.deepEqual(measured.notKept, { offsite: 'the bwlimit held its uploads back 10% of their time, so it measured the limit, not the link' });
-    assert.equal(measuredSpeeds(outcomes, finished({ offsite: 20_000 })).notKept.offsite, 'the bwlimit held its uploads back 100% of their time, so it measured the limit, not the link');
+    const measured = measuredSpeeds(outcomes, finished({ nas: 2000, offsite: 25_000 }));
+    assert.deepEqual(measured.notKept, {});
+    assert.deepEqual([measured.speeds.nas?.heldSeconds, measured.speeds.offsite?.heldSeconds], [2, 20]);
+  });
+
+  test('a speed is the link\'s when the bwlimit held its uploads back at most a hundredth of their time, else a lower bound; unknown in an old record', () => {
+    const speed = (heldSeconds?: number) => ({ bytes: 20_000_000, seconds: 10, measuredAt: STARTED.toISOString(), ...(heldSeconds === undefined ? {} : { heldSeconds }) });
+    assert.deepEqual(linkSpeedOf(speed(0)), { bytesPerSecond: 2_000_000 });
+    assert.deepEqual(linkSpeedOf(speed(0.1)), { bytesPerSecond: 2_000_000 });
+    assert.deepEqual(linkSpeedOf(speed(0.11)), { bytesPerSecond: 2_000_000, atLeast: 'the bwlimit held its uploads back 1% of their time' });
+    assert.deepEqual(linkSpeedOf(speed(9.5)), { bytesPerSecond: 2_000_000, atLeast: 'the bwlimit held its uploads back 95% of their time' });
+    assert.match(linkSpeedOf(speed())?.atLeast ?? '', /older vmftp, does not say whether a bwlimit held the uploads back/);
+    assert.equal(linkSpeedOf({ bytes: 0, seconds: 0, measuredAt: STARTED.toISOString(), heldSeconds: 0 }), undefined);
+  });
+
+  test('a lower bound does not replace a faster earlier speed, and says why; it replaces a slower one; the link\'s speed always replaces', async (t: TestContext) => {
+    const file = path.join(tmpDir('speeds', t), 'vmftp.speeds.json');
+    const at = (seconds: number, heldSeconds?: number) => ({ bytes: 10_000_000, seconds, measuredAt: STARTED.toISOString(), ...(heldSeconds === undefined ? {} : { heldSeconds }) });
+    const link = at(1, 0);
+    await writeSpeedRecord(file, { nas: link, old: at(1) });
+    const held = await writeSpeedRecord(file, { nas: at(10, 9), old: at(10, 9) });
+    assert.deepEqual(await readSpeedRecord(file), { speeds: { nas: link, old: at(1) } }, 'both earlier records are faster');
+    assert.match(held.nas ?? '', /^the bwlimit held its uploads back 90% of their time, so the link may be faster than it, and the speed kept from the run of .+ is faster$/);
+    assert.deepEqual(Object.keys(held), ['nas', 'old']);
+    assert.deepEqual(await writeSpeedRecord(file, { nas: at(0.5, 0.45) }), {}, 'a faster lower bound replaces');
+    assert.deepEqual(await writeSpeedRecord(file, { nas: at(10, 0) }), {}, "the link's speed replaces");
+    assert.deepEqual(await readSpeedRecord(file), { speeds: { nas: at(10, 0), old: at(1) } });
   });
 
   test('keeps nothing of a run a signal stopped, nor of a target whose uploads the deadline stopped', () => {
