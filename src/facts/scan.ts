@@ -1,4 +1,4 @@
-import { promises as fs, type Dirent } from 'node:fs';
+import { promises as fs, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { BackupFile, LocalBackup, UnreadableFolder } from '../core/model.js';
 import { isStamp, vmNameProblem } from '../core/stamp.js';
@@ -30,13 +30,19 @@ export async function scanSource(source: string): Promise<ScanResult> {
   const backups: LocalBackup[] = [];
   const unreadable: UnreadableFolder[] = [];
   const warnings: string[] = [];
-  const folders = vmEntries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  const folders: string[] = [];
   for (const vmEntry of vmEntries) {
     const vmPath = path.join(source, vmEntry.name);
-    if (!vmEntry.isDirectory()) {
+    const vmIsFolder = await isFolder(vmEntry, vmPath).catch((error: Error) => {
+      unreadable.push({ vm: vmEntry.name, dir: vmPath, reason: error.message });
+      return undefined;
+    });
+    if (vmIsFolder === undefined) continue;
+    if (!vmIsFolder) {
       warnings.push(`${vmPath}: not a VM folder, ignored`);
       continue;
     }
+    folders.push(vmEntry.name);
     const problem = vmNameProblem(vmEntry.name);
     if (problem !== undefined) {
       warnings.push(`${vmPath}: ${problem}, ignored`);
@@ -48,7 +54,14 @@ export async function scanSource(source: string): Promise<ScanResult> {
     });
     for (const stampEntry of stampEntries) {
       const dir = path.join(vmPath, stampEntry.name);
-      if (!stampEntry.isDirectory() || !isStamp(stampEntry.name)) {
+      const stampIsFolder = isStamp(stampEntry.name)
+        ? await isFolder(stampEntry, dir).catch((error: Error) => {
+            unreadable.push({ vm: vmEntry.name, dir, reason: error.message });
+            return undefined;
+          })
+        : false;
+      if (stampIsFolder === undefined) continue;
+      if (!stampIsFolder) {
         warnings.push(`${dir}: not a backup folder (expected yyyy-MM-dd-HHmmss), ignored`);
         continue;
       }
@@ -101,13 +114,26 @@ async function readDir(dir: string): Promise<Dirent[]> {
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/**
+ * Returns what an entry is once a link is followed: a backup job (or an administrator) may link a
+ * disk image, a backup or a whole VM folder from another disk, and a Windows junction is a link
+ * too. Rejects when the link leads nowhere.
+ */
+async function followed(entry: Dirent, full: string): Promise<Dirent | Stats> {
+  return entry.isSymbolicLink() ? fs.stat(full) : entry;
+}
+
+/** Returns true when the entry is a folder, a linked one included; rejects as `followed` does. */
+async function isFolder(entry: Dirent, full: string): Promise<boolean> {
+  return (await followed(entry, full)).isDirectory();
+}
+
 async function listFiles(dir: string, prefix: string): Promise<BackupFile[]> {
   const files: BackupFile[] = [];
   for (const entry of await readDir(dir)) {
     const full = path.join(dir, entry.name);
     const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    // Links are followed: a backup job may link a disk image from elsewhere.
-    const stats = entry.isSymbolicLink() ? await fs.stat(full) : entry;
+    const stats = await followed(entry, full);
     if (stats.isDirectory()) files.push(...(await listFiles(full, relative)));
     else if (stats.isFile()) files.push({ path: relative, size: (await fs.stat(full)).size });
   }

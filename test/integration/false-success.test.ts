@@ -1,14 +1,15 @@
 /**
  * No false success: a source that holds no backup at all, and a VM whose newest backup on a
- * target is older than its `maxAge`, fail the run loudly (exit code, stderr, log, ping) instead
+ * target is older than its `maxAge`, fail the run loudly; a VM folder linked from another disk is
+ * backed up, not passed over with a warning while the run says success (exit code, stderr, log, ping) instead
  * of ending in "vmftp success". The built CLI against a real FTP server on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { startPingServer } from '../support/http.js';
-import { readTree, stampHoursAgo, type TreeSpec } from '../support/fixtures.js';
+import { makeBackupTree, readTree, stampHoursAgo, type TreeSpec } from '../support/fixtures.js';
 import { parseReport } from '../support/report.js';
 import { remoteEntries } from '../support/safety.js';
 import { editConfig, setUpScenario } from '../support/scenario.js';
@@ -72,6 +73,25 @@ describe('a source that holds no <VM>/<STAMP> backup fails (exit 2) and says so'
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /holds no <VM>\/<STAMP> backup: none of its folders \(Bart, Raoul\) holds a yyyy-MM-dd-HHmmss folder with files/);
     assert.match(run.stderr, /Raoul.2012-08-18-154137: backup folder holds no file, ignored/);
+  });
+});
+
+describe('a VM folder or a backup folder linked from another disk is backed up like one of its own', () => {
+  test('ftp-srv: a linked VM folder and a linked backup folder go up and verify; nothing is passed over as "not a VM folder"', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: { [`Bart/${STAMP}`]: { 'vm.ovf': '<vm name="Bart"/>' } } });
+    // A second disk: Lisa's whole folder, and a newer Bart backup, linked into the source (mklink /J on Windows).
+    const otherDisk = path.join(s.work, 'other-disk');
+    const newer = '2012-09-01-000000';
+    makeBackupTree(otherDisk, { [`Lisa/${STAMP}`]: { 'disk1.vmdk': 20_000 }, [`bart-${newer}`]: { 'vm.ovf': '<vm name="Bart" newer/>' } });
+    symlinkSync(path.join(otherDisk, 'Lisa'), path.join(s.source, 'Lisa'));
+    symlinkSync(path.join(otherDisk, `bart-${newer}`), path.join(s.source, 'Bart', newer));
+
+    const run = await s.vmftp();
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /ignored/);
+    assert.deepEqual(readTree(path.join(s.remoteRoot, 'Lisa', STAMP)), readTree(path.join(otherDisk, 'Lisa', STAMP)));
+    assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', newer)), readTree(path.join(otherDisk, `bart-${newer}`)));
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [STAMP, newer]);
   });
 });
 

@@ -108,6 +108,27 @@ describe('scanSource', () => {
     assert.deepEqual(unreadable, [{ vm: 'Bart', dir: path.join(source, 'Bart', STAMP), reason: `ENOENT: no such file or directory, stat '${gone}'` }]);
   });
 
+  test('a VM folder or a backup folder linked from another disk (a Windows junction too) is scanned like one of its own', async (t) => {
+    const work = tmpDir('scan', t);
+    const source = path.join(work, 'source');
+    makeBackupTree(work, { [`other-disk/Lisa/${STAMP}`]: { 'vm.ovf': '<lisa/>' }, 'other-disk/bart-backup': { 'vm.ovf': '<bart/>' } });
+    makeBackupTree(source, { [`Bart/${OLDER}`]: { 'vm.ovf': '<old/>' } });
+    symlinkSync(path.join(work, 'other-disk', 'Lisa'), path.join(source, 'Lisa'));
+    symlinkSync(path.join(work, 'other-disk', 'bart-backup'), path.join(source, 'Bart', STAMP));
+    symlinkSync(path.join(work, 'other-disk', 'gone'), path.join(source, 'Bart', '2012-09-01-000000'));
+
+    const { backups, unreadable, warnings, folders } = await scanSource(source);
+    assert.deepEqual(backups.map((backup) => `${backup.vm}/${backup.stamp}: ${backup.files.map((file) => file.path).join(', ')}`), [
+      `Bart/${OLDER}: vm.ovf`,
+      `Bart/${STAMP}: vm.ovf`,
+      `Lisa/${STAMP}: vm.ovf`,
+    ]);
+    assert.deepEqual(folders, ['Bart', 'Lisa']);
+    assert.deepEqual(warnings, []);
+    const gone = path.join(source, 'Bart', '2012-09-01-000000');
+    assert.deepEqual(unreadable, [{ vm: 'Bart', dir: gone, reason: `ENOENT: no such file or directory, stat '${gone}'` }], 'a linked backup that leads nowhere');
+  });
+
   test('an empty source is no backup and no warning', async (t) => {
     assert.deepEqual(await scanSource(tmpDir('scan', t)), { backups: [], unreadable: [], warnings: [], folders: [] });
   });
