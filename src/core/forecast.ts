@@ -165,15 +165,39 @@ interface Share {
  * A target with neither a limit nor a measured speed at some moment has no time from then on
  * (`unknown`): it still holds its transfers, takes its full part of the run's limit wherever that
  * holds and is assumed to send nothing elsewhere, so it is not taken to free its part early and
- * the others' times are not too short.
+ * the others' times are not too short. Likewise a measured speed that is only a lower bound of
+ * the link's may be far below it: each target's time is the longest it can be, with its own such
+ * speed as its rate and every other target's such speed no cap on its part of the run's limit;
+ * an estimate longer for that says so (`atMost`).
  */
 export function forecastTargets(input: ForecastInput): TargetForecast[] {
+  const deadline = input.deadline?.getTime();
+  const plain = simulate(input, new Set());
+  const atLeast = new Set(input.targets.filter((load) => load.measured !== undefined && linkSpeedOf(load.measured)?.atLeast !== undefined).map((load) => load.target));
+  if (atLeast.size === 0 || input.runLimitAt === undefined) return plain.map((flow) => forecastOf(flow, input.start, deadline));
+  const others = simulate(input, atLeast);
+  return input.targets.map((load, index) => {
+    const uncapped = new Set([...atLeast].filter((target) => target !== load.target));
+    const flow = (uncapped.size === atLeast.size ? others : simulate(input, uncapped))[index];
+    const before = plain[index];
+    if (flow === undefined || before === undefined) throw new Error(`no forecast of ${load.target}`);
+    const later = flow.ends.some((end, upload) => (end ?? Number.POSITIVE_INFINITY) > (before.ends[upload] ?? Number.POSITIVE_INFINITY));
+    const who = uncapped.size === 1 ? `${[...uncapped].join('')} takes its` : `${[...uncapped].join(', ')} take their`;
+    return forecastOf(flow, input.start, deadline, later ? `the time assumes ${who} whole part of the bwlimit (a measured speed only a lower bound of the link's)` : undefined);
+  });
+}
+
+/**
+ * Returns every target's flow once the forecast sent all it could (see forecastTargets); a
+ * measured speed of the targets in `uncapped` does not hold them below their part of the run's limit.
+ */
+function simulate(input: ForecastInput, uncapped: ReadonlySet<string>): Flow[] {
   const { start } = input;
   const deadline = input.deadline?.getTime();
   const flows = input.targets.map(flowOf);
   let now = start.getTime();
   for (const flow of flows.filter((candidate) => candidate.bytes === 0)) {
-    const rate = ratesAt(input, [flow], start)[0];
+    const rate = ratesAt(input, [flow], start, uncapped)[0];
     if (rate === undefined) flow.unknown = { reason: unknownReason(input, flow.load), from: now };
     else flow.startRate = rate.rate;
   }
@@ -187,7 +211,7 @@ export function forecastTargets(input: ForecastInput): TargetForecast[] {
       break;
     }
     const time = new Date(now);
-    const shares = ratesAt(input, sending, time);
+    const shares = ratesAt(input, sending, time, uncapped);
     sending.forEach((flow, index) => {
       const share = shares[index];
       if (share === undefined) {
@@ -210,7 +234,7 @@ export function forecastTargets(input: ForecastInput): TargetForecast[] {
     if (deadline === now) for (const flow of flows) flow.sentByDeadline ??= sentPerUpload(flow);
     sending = sending.filter((flow) => flow.active.length > 0);
   }
-  return flows.map((flow) => forecastOf(flow, start, deadline));
+  return flows;
 }
 
 function flowOf(load: TargetLoad): Flow {
@@ -284,16 +308,17 @@ function advance(flow: Flow, rate: number, from: number, until: number, fileEnds
  * Returns the rate of each of `flows` at `time`, undefined for one with no limit and no measured
  * speed while the run's limit is not in force either: each is held to its own limit and measured
  * speed, then the run's limit is shared among the transfers under way (each target's files
- * under way), the least one first, so that what one cannot use goes to the others.
+ * under way), the least one first, so that what one cannot use goes to the others. The measured
+ * speed of a target in `uncapped` does not hold it while the run's limit is in force.
  */
-function ratesAt(input: ForecastInput, flows: readonly Flow[], time: Date): (Share | undefined)[] {
+function ratesAt(input: ForecastInput, flows: readonly Flow[], time: Date, uncapped: ReadonlySet<string>): (Share | undefined)[] {
+  const runLimit = input.runLimitAt?.(time);
   const caps = flows.map((flow) => {
     const own = flow.load.limitAt?.(time);
-    const measured = flow.measured?.bytesPerSecond;
+    const measured = runLimit !== undefined && uncapped.has(flow.load.target) ? undefined : flow.measured?.bytesPerSecond;
     if (own === undefined) return measured === undefined ? undefined : { rate: measured, basis: 'measured' as const };
     return measured !== undefined && measured < own ? { rate: measured, basis: 'measured' as const } : { rate: own, basis: 'bwlimit' as const };
   });
-  const runLimit = input.runLimitAt?.(time);
   if (runLimit === undefined) return caps.map((cap) => (cap === undefined ? undefined : { ...cap, byRunLimit: false }));
   const transfers = flows.map((flow) => Math.max(1, flow.active.length));
   const shares: (Share | undefined)[] = flows.map(() => undefined);
@@ -312,12 +337,14 @@ function ratesAt(input: ForecastInput, flows: readonly Flow[], time: Date): (Sha
   return shares;
 }
 
-function forecastOf(flow: Flow, start: Date, deadline: number | undefined): TargetForecast {
+/** Returns `flow`'s forecast; `outranBy`: why other targets may leave it more of the run's limit than its estimate assumes. */
+function forecastOf(flow: Flow, start: Date, deadline: number | undefined, outranBy?: string): TargetForecast {
   const { target, measured } = flow.load;
   const { bytes } = flow;
   const deferred = deadline === undefined ? {} : deferredBy(flow, deadline);
   if (flow.unknown !== undefined || flow.startRate === undefined) return { target, bytes, noEstimate: flow.unknown?.reason ?? 'time unknown', ...deferred };
   const durationMs = Math.max(start.getTime(), ...flow.ends.map((end) => end ?? start.getTime())) - start.getTime();
+  const atMost = [...(flow.atMost === undefined ? [] : [`the link may be faster: ${flow.atMost}`]), ...(outranBy === undefined ? [] : [outranBy])];
   return {
     target,
     bytes,
@@ -327,7 +354,7 @@ function forecastOf(flow: Flow, start: Date, deadline: number | undefined): Targ
       basis: [...flow.basis],
       startRate: flow.startRate,
       ...(flow.sharedWith.size === 0 ? {} : { sharedWith: [...flow.sharedWith] }),
-      ...(flow.atMost === undefined ? {} : { atMost: `the link may be faster: ${flow.atMost}` }),
+      ...(atMost.length === 0 ? {} : { atMost: atMost.join('; ') }),
     },
     ...(flow.basis.has('measured') && measured !== undefined ? { measured } : {}),
     ...deferred,

@@ -1,5 +1,6 @@
 /** The plan as `-S` prints it. */
 import { format } from 'date-fns/format';
+import { linkSpeedOf } from '../core/link-speed.js';
 import type { Forecast, Plan, PlanAction, TargetForecast } from '../core/model.js';
 import { describePolicy } from '../core/retention.js';
 import { formatBytes, formatDuration, formatSpeed, table } from './format.js';
@@ -21,11 +22,8 @@ function forecastLines(target: TargetForecast, forecast: Forecast): string[] {
   if (estimate === undefined) return [`  forecast: ${formatBytes(target.bytes)}, ${target.noEstimate ?? 'time unknown'}`, ...deadlineLines(target, forecast)];
   const { measured } = target;
   // Where the figure comes from: the link's speed, or one the link reaches at least (a bwlimit held that run back).
-  const whose = estimate.atMost === undefined ? "the link's speed measured" : 'measured';
-  const lastRun =
-    measured === undefined
-      ? ''
-      : `${formatSpeed(measured.bytes, measured.seconds * 1000)}, ${whose} by the run of ${clock(measured.measuredAt, forecast.from)}${estimate.atMost === undefined ? '' : `; ${estimate.atMost}`}`;
+  const whose = measured !== undefined && linkSpeedOf(measured)?.atLeast === undefined ? "the link's speed measured" : 'measured';
+  const lastRun = measured === undefined ? '' : `${formatSpeed(measured.bytes, measured.seconds * 1000)}, ${whose} by the run of ${clock(measured.measuredAt, forecast.from)}`;
   // The run's bwlimit is one for all targets: say with which it is shared, or the time looks like this target's alone.
   const bwlimit = estimate.sharedWith === undefined ? 'the bwlimit' : `the bwlimit shared with ${estimate.sharedWith.join(', ')}`;
   const rate =
@@ -38,7 +36,8 @@ function forecastLines(target: TargetForecast, forecast: Forecast): string[] {
     estimate.atMost === undefined
       ? `in about ${formatDuration(estimate.durationMs)}, done around ${clock(estimate.endsAt, forecast.from)}`
       : `in at most ${formatDuration(estimate.durationMs)}, done by ${clock(estimate.endsAt, forecast.from)}`;
-  return [`  forecast: ${formatBytes(target.bytes)} ${time} (${rate})`, ...deadlineLines(target, forecast)];
+  const why = estimate.atMost === undefined ? '' : `; ${estimate.atMost}`;
+  return [`  forecast: ${formatBytes(target.bytes)} ${time} (${rate}${why})`, ...deadlineLines(target, forecast)];
 }
 
 /** Returns the lines that say what the deadline would defer on a target, or that it cannot be judged; none without a deadline. */

@@ -128,7 +128,7 @@ describe('-S forecasts how long the uploads take', () => {
     assert.match(text, /^ {2}forecast: .+ in at most .+ \(at \d+\.\d MB\/s, measured by the run of \d\d:\d\d; the link may be faster: the bwlimit held its uploads back \d+% of their time\)$/m, text);
   });
 
-  test("two targets share the run's --bwlimit: each at half of it, and the text says with which", BOUNDED, async (t: TestContext) => {
+  test("two targets share the run's --bwlimit: each at half of it, and the text says with which; a lower bound of one's speed does not give the other more", BOUNDED, async (t: TestContext) => {
     const s = await setUpScenario(t, FTP_SRV, {
       local: { 'Bart/2026-11-27-020000': { 'disk.vmdk': 2_000_000 } },
       targets: { nas: '/nas', offsite: '/offsite' },
@@ -143,6 +143,18 @@ describe('-S forecasts how long the uploads take', () => {
 
     const text = await s.vmftp('-S', '--bwlimit', '1M');
     assert.match(text.stdout, /^ {2}forecast: .+ \(at the bwlimit shared with offsite, 0\.5 MB\/s at the start\)$/m, text.stdout);
+
+    // nas measured 100 kB/s while a bwlimit held it back: its link may take its whole half, so offsite is not given the rest.
+    const record = path.join(path.dirname(s.lockFile), 'vmftp.speeds.json');
+    writeFileSync(record, JSON.stringify({ version: 1, targets: { nas: { bytes: 1_000_000, seconds: 10, measuredAt: '2026-11-26T03:00:00.000Z', heldSeconds: 9 } } }));
+    const [heldNas, sharing] = forecastOf((await s.vmftp('-S', '--json', '--bwlimit', '1M')).stdout).targets;
+    assert.equal(heldNas?.estimate?.durationMs, 20_000, 'nas at its lower bound');
+    assert.match(heldNas?.estimate?.atMost ?? '', /^the link may be faster: the bwlimit held its uploads back 90% of their time$/);
+    assert.equal(sharing?.estimate?.durationMs, Math.round((2_000_000 / (512 * 1024)) * 1000), 'offsite at its half, not what nas would leave it');
+    assert.match(sharing?.estimate?.atMost ?? '', /^the time assumes nas takes its whole part of the bwlimit/);
+    const lowerBound = (await s.vmftp('-S', '--bwlimit', '1M')).stdout;
+    assert.match(lowerBound, /^ {2}forecast: 1\.9 MiB in at most .+ \(at 0\.1 MB\/s, measured by the run of .+; the link may be faster: the bwlimit held its uploads back 90% of their time\)$/m, lowerBound);
+    assert.match(lowerBound, /^ {2}forecast: 1\.9 MiB in at most .+ \(at the bwlimit shared with nas, 0\.5 MB\/s at the start; the time assumes nas takes its whole part of the bwlimit/m, lowerBound);
   });
 
   test('with --max-duration, -S lists the backups the deadline would defer and what each has sent by then', BOUNDED, async (t: TestContext) => {

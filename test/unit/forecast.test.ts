@@ -170,6 +170,24 @@ describe('forecastTargets, several targets: the run\'s bwlimit is shared', () =>
     assert.equal(forecasts.nas?.estimate?.startRate, MB);
   });
 
+  it('a target whose measured speed is only a lower bound is taken to use its whole part for the others, and its lower bound for itself', () => {
+    // nas: 0.2 MB/s measured while a bwlimit held it back; its link may be as fast as its half of the run's 1 MB/s.
+    const forecasts = together(runLimit, [load('nas', [60], { measured: measured(2 * MB, 10, 9) }), load('offsite', [30], { measured: measured(10 * MB, 1) })]);
+    // offsite at its half, not the 0.8 MB/s nas would leave it at 0.2 MB/s: 60 s, not 37.5 s.
+    assert.equal(forecasts.offsite?.estimate?.durationMs, 60_000);
+    assert.equal(forecasts.offsite?.estimate?.atMost, "the time assumes nas takes its whole part of the bwlimit (a measured speed only a lower bound of the link's)");
+    // nas at its lower bound all along.
+    assert.equal(forecasts.nas?.estimate?.durationMs, 300_000);
+    assert.equal(forecasts.nas?.estimate?.atMost, 'the link may be faster: the bwlimit held its uploads back 90% of their time');
+  });
+
+  it('a lower bound that changes nothing for the others leaves their times exact', () => {
+    // Under 1 MB/s the last of 60 MB ends at 60 s however the two share it.
+    const forecasts = together(runLimit, [load('nas', [12], { measured: measured(2 * MB, 10, 9) }), load('offsite', [48])]);
+    assert.equal(forecasts.offsite?.estimate?.durationMs, 60_000);
+    assert.equal(forecasts.offsite?.estimate?.atMost, undefined);
+  });
+
   it('a timetable change of the run\'s limit at a whole minute changes every part from then on', () => {
     // 0.5 MB/s each for the first minute (30 MB), then 1 MB/s each for the other 30 MB.
     const forecasts = together(timetable(at(60), MB, 2 * MB), [load('nas', [60]), load('offsite', [60])]);

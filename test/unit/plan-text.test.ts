@@ -27,7 +27,7 @@ describe('formatPlan: order and forecast', () => {
         target: 'nas',
         bytes: 40 * MIB,
         estimate: { durationMs: 125_000, endsAt: local(23, 2), basis: ['measured'], startRate: 2e6 },
-        measured: { bytes: 20e6, seconds: 10, measuredAt: local(3, 0, 27) },
+        measured: { bytes: 20e6, seconds: 10, measuredAt: local(3, 0, 27), heldSeconds: 0 },
       }),
       [],
     );
@@ -73,7 +73,7 @@ describe('formatPlan: order and forecast', () => {
   it('says when everything ends before the deadline, and when there is no estimate', () => {
     const ends = formatPlan(
       planWith(
-        { target: 'nas', bytes: 40 * MIB, estimate: { durationMs: 60_000, endsAt: local(23, 1), basis: ['bwlimit', 'measured'], startRate: 1e6 }, deferred: [], measured: { bytes: 1e6, seconds: 1, measuredAt: local(22, 0) } },
+        { target: 'nas', bytes: 40 * MIB, estimate: { durationMs: 60_000, endsAt: local(23, 1), basis: ['bwlimit', 'measured'], startRate: 1e6 }, deferred: [], measured: { bytes: 1e6, seconds: 1, measuredAt: local(22, 0), heldSeconds: 0 } },
         { at: local(23, 30), by: 'window.end 23:30' },
       ),
       [],
