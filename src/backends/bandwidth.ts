@@ -166,7 +166,8 @@ export class TransferLimit {
 
   /**
    * Returns how long (ms) at least one transfer waited for these limits: the time they held the
-   * uploads back, so that a speed measured under them is known not to be the link's (run/speed-record.ts).
+   * uploads back, so that a speed measured under them is known to be only a lower bound of the
+   * link's (core/link-speed.ts).
    */
   heldMs(): number {
     return this.#heldMs + (this.#waiting > 0 ? this.clock.now() - this.#waitingSince : 0);
