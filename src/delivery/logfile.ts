@@ -9,10 +9,13 @@ import { createStream, type Generator, type RotatingFileStream } from 'rotating-
 /** The open log file of one run. */
 export interface LogFile {
   readonly file: string;
-  /** Appends text; after a write error the file is given up and `error` says why. */
+  /** Appends text; after a write error the file is given up. */
   write(text: string): void;
-  /** Set once the file could not be written: the run goes on, logging to the console only. */
-  readonly error: string | undefined;
+  /**
+   * Calls `listener` once, as soon as the file cannot be written any more (a full disk): the run
+   * goes on, and what it logs from then on reaches the console and the e-mail's attachment only.
+   */
+  onFailure(listener: (error: string) => void): void;
   /** Set when this run writes elsewhere than asked (the log file was in use): what happened and what to do. */
   readonly notice?: string;
   /** Resolves when everything written is on disk and the file is closed. */
@@ -103,14 +106,18 @@ async function openRotated(file: string, keep: number): Promise<LogFile> {
 
 function logFileOn(file: string, stream: Writable, notice?: string): LogFile {
   let error: string | undefined;
+  const listeners: ((error: string) => void)[] = [];
   stream.on('error', (cause: Error) => {
-    error ??= `${file}: ${cause.message}`;
+    if (error !== undefined) return;
+    error = `${file}: ${cause.message}`;
+    for (const listener of listeners) listener(error);
   });
   return {
     file,
     ...(notice === undefined ? {} : { notice }),
-    get error() {
-      return error;
+    onFailure(listener) {
+      if (error === undefined) listeners.push(listener);
+      else listener(error);
     },
     write(text) {
       if (error === undefined && !stream.destroyed) stream.write(text);

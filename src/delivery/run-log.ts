@@ -92,6 +92,10 @@ export async function openRunLog(options: RunLogOptions): Promise<RunLog> {
     file = opened;
     written = opened.file;
     if (opened.notice !== undefined) logger.warn(opened.notice);
+    // Said when it happens, not at the end: then the e-mail (and its attached log) tells it too.
+    opened.onFailure((error) =>
+      logger.warn(`log.file: writing failed: ${error}; the log file misses this run's lines from here on (the -m e-mail attaches them all). Free space there`),
+    );
   };
 
   return {
@@ -108,7 +112,6 @@ export async function openRunLog(options: RunLogOptions): Promise<RunLog> {
       file = undefined;
       if (open === undefined) return;
       await open.close();
-      if (open.error !== undefined) consoleLog.warn(`log.file: writing failed: ${open.error}; the log is incomplete`);
     },
   };
 }

@@ -1,12 +1,16 @@
 /**
  * `log.file`: every run of the built CLI writes its own log, with timestamps
  * and levels, and rotates the older ones like the original's
- * RotatingFileHandler: vmftp.log is the last run, vmftp.log.1 … .N the ones before.
+ * RotatingFileHandler: vmftp.log is the last run, vmftp.log.1 … .N the ones before. A log file
+ * that cannot be written (a full disk) is said when it happens, so the e-mail tells it too.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
+import type { CliResult } from '../support/cli.js';
+import { startDelivery } from '../support/delivery.js';
 import { editConfig, setUpFixtureRun, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
 import { bounded, waitFor } from '../support/wait.js';
@@ -24,6 +28,27 @@ function logFiles(dir: string): string[] {
 }
 
 describe('log.file', () => {
+  test('a full disk under the log: the run goes on (exit 0), and the warning is in the e-mail\'s attached log, not only on a console nobody reads', bounded(120), async (t) => {
+    const delivery = await startDelivery(t);
+    const { work, vmftp } = await setUpFixtureRun(t, 'logfile-full', { extra: { log: { file: 'var/log/vmftp.log' }, mail: delivery.config.mail }, env: delivery.env });
+    const logDir = path.join(work, 'var', 'log');
+    mkdirSync(logDir, { recursive: true });
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8k', 'tmpfs', logDir]).status !== 0) return t.skip('mount -t tmpfs needs root');
+    let run: CliResult;
+    try {
+      assert.throws(() => writeFileSync(path.join(logDir, 'filler'), Buffer.alloc(16 * 1024)), /ENOSPC/);
+      run = await vmftp('-m');
+    } finally {
+      spawnSync('umount', [logDir]);
+    }
+    assert.equal(run.code, 0, run.stderr);
+    const said = /WARN  log\.file: writing failed: .*vmftp\.log: ENOSPC: no space left on device, write; the log file misses this run's lines from here on/;
+    const [mail] = delivery.smtp.messages;
+    assert.match(mail?.parsed.subject ?? '', /^vmftp: OK — /);
+    assert.match(mail?.parsed.attachments[0]?.content.toString() ?? '', said);
+    assert.match(run.stderr, /warn: log\.file: writing failed: /);
+  });
+
   test('a run writes timestamped, levelled lines and the summary, relative to the config file, even under -v error', bounded(120), async (t) => {
     const { logDir, vmftp } = await setUp(t, { file: 'var/log/vmftp.log' });
     const run = await vmftp('-v', 'error');
