@@ -40,12 +40,20 @@ export class SessionPool {
     return this.#budget.limit;
   }
 
-  /** Returns what `task` returns, run on a session of this target that nobody else uses meanwhile. */
-  async use<T>(task: (session: FtpSession) => Promise<T>): Promise<T> {
+  /**
+   * Returns what `task` returns, run on a session of this target that nobody else uses meanwhile.
+   * `giveUp` aborted (before or while `task` runs) closes the session's connection, so that `task`
+   * fails at once instead of waiting for a server that does not answer; the next use reconnects.
+   */
+  async use<T>(task: (session: FtpSession) => Promise<T>, giveUp?: AbortSignal): Promise<T> {
     const session = await this.#acquire();
+    const drop = () => session.dropConnection();
+    giveUp?.addEventListener('abort', drop, { once: true });
     try {
+      giveUp?.throwIfAborted();
       return await task(session);
     } finally {
+      giveUp?.removeEventListener('abort', drop);
       this.#budget.keep(session);
     }
   }

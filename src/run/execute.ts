@@ -21,9 +21,18 @@ import type { FtpSession } from '../ftp/session.js';
 import { listBackupFiles, takeInventoryOver } from '../facts/inventory.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
+import { formatDuration } from '../report/format.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
 import { describeRetry, withRetries, type OnRetry, type RetryPolicy } from './retry.js';
 import { startOrder, type Turn } from './start-order.js';
+
+/**
+ * How long the count of a failed file's bytes waits for the server's size of it (#heldAfterFailure),
+ * at most timeoutSeconds: a server that answers gives SIZE in a round trip, and a new login in a few.
+ * One that does not answer must not hold the night's report back by timeoutSeconds (more with a
+ * reconnect) for a figure in it.
+ */
+const HELD_ANSWER_MS = 5_000;
 
 /**
  * Watches the bytes of uploads as they go (the progress display). It only
@@ -295,7 +304,7 @@ class TargetExecution {
       done = true;
     } finally {
       turn?.started();
-      count(done ? file.size - from : Math.max(0, (await this.#heldAfterFailure(remotePath, file.size, offset, sending)) - from));
+      count(done ? file.size - from : Math.max(0, (await this.#heldAfterFailure(name, remotePath, file.size, offset, sending)) - from));
     }
   }
 
@@ -305,11 +314,23 @@ class TargetExecution {
    * the server confirmed). What a backend wrote into its connection is not on the server yet: the
    * kernel, a proxy or the network may hold it when the connection drops (and curl or ncftpput do
    * not tell it), so the report and the speed record of `-S` count what the server holds. When it
-   * cannot be asked (a signal closed the connections, it went away) only `offset` is sure.
+   * cannot be asked (a signal closed the connections, it went away), or does not answer within
+   * HELD_ANSWER_MS, only `offset` is sure: the question is then left to end by itself.
    */
-  async #heldAfterFailure(remotePath: string, size: number, offset: number, sending: boolean): Promise<number> {
+  async #heldAfterFailure(name: string, remotePath: string, size: number, offset: number, sending: boolean): Promise<number> {
     if (!sending) return offset;
-    return this.#resumeOffset(remotePath, size).catch(() => offset);
+    const waitMs = Math.min(HELD_ANSWER_MS, this.runtime.pool.target.timeoutSeconds * 1000);
+    const giveUp = AbortSignal.timeout(waitMs);
+    // The race also ends a wait for a connection to ask on (a login the server does not answer).
+    const held = await Promise.race([
+      this.#resumeOffset(remotePath, size, giveUp).catch(() => (giveUp.aborted ? undefined : offset)),
+      new Promise<undefined>((resolve) => giveUp.addEventListener('abort', () => resolve(undefined), { once: true })),
+    ]);
+    if (held !== undefined) return held;
+    this.log.warn(
+      `${this.plan.target}: ${name}: how much of it the server holds is unknown (no answer within ${formatDuration(waitMs)}): counted as the ${offset} bytes it had confirmed`,
+    );
+    return offset;
   }
 
   /**
@@ -353,11 +374,14 @@ class TargetExecution {
     }
   }
 
-  /** Returns where to go on with a file after a failure: the server's size of it, 0 when it has none or more than `size`. */
-  async #resumeOffset(remotePath: string, size: number): Promise<number> {
+  /**
+   * Returns where to go on with a file after a failure: the server's size of it, 0 when it has none
+   * or more than `size`. `giveUp` aborted closes the connection the size is asked on (see SessionPool.use).
+   */
+  async #resumeOffset(remotePath: string, size: number, giveUp?: AbortSignal): Promise<number> {
     let remote: number;
     try {
-      remote = await this.runtime.pool.use((session) => session.size(remotePath));
+      remote = await this.runtime.pool.use((session) => session.size(remotePath), giveUp);
     } catch (error) {
       // The server has no such file (550 and the like): start from the first byte.
       if (error instanceof FtpError && (error.kind === 'permanent' || error.kind === 'not-found')) return 0;

@@ -138,6 +138,24 @@ for (const kind of SERVER_KINDS) {
       await assertFollowUp(s, () => expectedAfterRotation(s));
     });
 
+    // The executor asks the server's size of a file whose upload failed, for the report's bytes: a server that does
+    // not answer must not hold the report for timeoutSeconds (60 here: the run would be killed at the scenario's 45 s).
+    test('no answer to the SIZE after a failed upload: the report comes without it, counting only what the server confirmed', BOUNDED, async (t) => {
+      if (!kind.usable(t)) return;
+      const s = await setUpNight(t, kind, {
+        rules: { replyToUpload: { match: DISK, afterBytes: 100_000, code: 451, text: 'Transfer aborted.' }, stallCommand: { command: 'SIZE', match: DISK } },
+        targetFields: { retries: 0, timeoutSeconds: 60 },
+      });
+
+      const run = await s.vmftp('--json');
+      assert.equal(run.code, 1, output(run));
+      const upload = parseReport(run.stdout).targets[0]?.actions.find((action) => action.action === 'upload');
+      assert.equal(upload?.status, 'failed', output(run));
+      assert.equal(upload?.bytes, readTree(s.source)[`Bart/${STAMP}/vm.ovf`]?.length, 'vm.ovf whole, nothing of the unanswered disk1.vmdk');
+      assert.match(output(run), /disk1\.vmdk: how much of it the server holds is unknown \(no answer within 5\.0 s\)/);
+      assert.equal(statSync(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, DISK)).size, 100_000);
+    });
+
     // curl 7.88 does not end on a 421 greeting: it waits for a 220 and fails with exit 28 (timeout),
     // a transient failure like any other, so only ncftpput's refusal can tell the pool to shrink.
     for (const method of ['ncftpput'] as const) {
