@@ -113,6 +113,13 @@ export class LocalFileError extends VmftpError {
   readonly exitCode = ExitCode.PartialFailure;
 }
 
+/**
+ * A local file written to in place (same size, a new modification time: a preallocated disk
+ * image the backup job is still filling) after the run saw it: what a server holds of it is not
+ * a prefix of it, so no run may resume from that copy.
+ */
+export class LocalFileRewrittenError extends LocalFileError {}
+
 /** The run was stopped by a signal. */
 export class InterruptedError extends VmftpError {
   readonly exitCode = ExitCode.Interrupted;

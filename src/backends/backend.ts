@@ -10,6 +10,8 @@ export interface UploadJob {
   readonly offset: number;
   /** Local size when the plan was made; a file that no longer has it fails with LocalFileError. */
   readonly size: number;
+  /** Local modification time when the scan saw the file; a file that no longer has it fails with LocalFileError too. */
+  readonly modifiedMs?: number;
   /**
    * With `verify: 'hash'`: the backend feeds it every byte of the file, from byte 0 and in
    * order, reading each byte once, so the digest is of what the server should now hold.

@@ -1,22 +1,29 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import type { LocalDigest } from '../ftp/hash.js';
-import { LocalFileError } from '../errors.js';
+import { LocalFileError, LocalFileRewrittenError } from '../errors.js';
 import type { UploadJob } from './backend.js';
 
 const STILL_WRITTEN = 'wait for the backup job to finish, then run vmftp again';
 
 /**
- * Resolves when the local file still has the size the plan was made with;
- * rejects with LocalFileError when it cannot be read or its size changed
- * (the backup job may still be writing it).
+ * Resolves when the local file still has the size and modification time the
+ * scan saw; rejects with LocalFileError when it cannot be read or either
+ * changed (the backup job is still writing it: a growing file changes its
+ * size, a preallocated image filled in place only its modification time).
  */
-export async function assertLocalSize(job: UploadJob): Promise<void> {
+export async function assertLocalSize(job: Pick<UploadJob, 'localPath' | 'size' | 'modifiedMs'>): Promise<void> {
   const stats = await fs.stat(job.localPath).catch((error: NodeJS.ErrnoException) => {
     throw new LocalFileError(`${job.localPath} cannot be read: ${error.code ?? error.message}`, undefined, { cause: error });
   });
   if (stats.size !== job.size) {
     throw new LocalFileError(
       `${job.localPath} is ${stats.size} bytes, ${job.size} when the run started: the backup is still being written`,
+      STILL_WRITTEN,
+    );
+  }
+  if (job.modifiedMs !== undefined && stats.mtimeMs !== job.modifiedMs) {
+    throw new LocalFileRewrittenError(
+      `${job.localPath} was written to after the run saw it (its size stayed ${job.size} bytes): the backup is still being written`,
       STILL_WRITTEN,
     );
   }

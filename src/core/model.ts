@@ -7,6 +7,11 @@
 export interface BackupFile {
   readonly path: string;
   readonly size: number;
+  /**
+   * A local file's modification time (ms since the epoch) when the scan saw it: a file the backup
+   * job writes in place at its final size (a preallocated disk image) changes this, not its size.
+   */
+  readonly modifiedMs?: number;
 }
 
 /** A backup folder the backup job left in `<source>/<vm>/<stamp>/`. */
@@ -95,6 +100,8 @@ export interface PlanSettings {
 export interface FileTransfer {
   readonly path: string;
   readonly size: number;
+  /** The local file's modification time when the scan saw it (BackupFile.modifiedMs). */
+  readonly modifiedMs?: number;
   readonly offset: number;
 }
 

@@ -133,7 +133,7 @@ function uploadAction(
     const remoteSize = sent.get(file.path) ?? 0;
     // A remote file larger than the local one is not a prefix of it: send it again from the start.
     const offset = remoteSize > 0 && remoteSize <= file.size ? remoteSize : 0;
-    return { path: file.path, size: file.size, offset };
+    return { path: file.path, size: file.size, ...(file.modifiedMs === undefined ? {} : { modifiedMs: file.modifiedMs }), offset };
   });
   const bytes = files.reduce((sum, file) => sum + file.size - file.offset, 0);
 

@@ -135,7 +135,10 @@ async function listFiles(dir: string, prefix: string): Promise<BackupFile[]> {
     const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
     const stats = await followed(entry, full);
     if (stats.isDirectory()) files.push(...(await listFiles(full, relative)));
-    else if (stats.isFile()) files.push({ path: relative, size: (await fs.stat(full)).size });
+    else if (stats.isFile()) {
+      const { size, mtimeMs } = await fs.stat(full);
+      files.push({ path: relative, size, modifiedMs: mtimeMs });
+    }
   }
   return files;
 }

@@ -13,7 +13,7 @@ import type {
 import { confirmDeletes } from '../core/plan.js';
 import { PARTIAL_SUFFIX, isStamp, isValidVmName } from '../core/stamp.js';
 import { assertLocalSize, digestLocalRange } from '../backends/local-file.js';
-import { DeadlineError, FtpError } from '../errors.js';
+import { DeadlineError, FtpError, LocalFileRewrittenError } from '../errors.js';
 import { ServerFeatures } from '../ftp/features.js';
 import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from '../ftp/hash.js';
 import type { SessionPool } from '../ftp/pool.js';
@@ -25,6 +25,16 @@ import { formatDuration } from '../report/format.js';
 import type { ActionOutcome, TargetOutcome } from './outcome.js';
 import { describeRetry, withRetries, type OnRetry, type RetryPolicy } from './retry.js';
 import { startOrder, type Turn } from './start-order.js';
+
+/** Returns the upload of one file of `action` to `remotePath`, with the local size and modification time the scan saw. */
+function uploadJobOf(action: UploadAction, remotePath: string, file: FileTransfer): Omit<UploadJob, 'offset'> {
+  return {
+    localPath: path.join(action.localDir, ...file.path.split('/')),
+    remotePath,
+    size: file.size,
+    ...(file.modifiedMs === undefined ? {} : { modifiedMs: file.modifiedMs }),
+  };
+}
 
 /**
  * How long the count of a failed file's bytes waits for the server's size of it (#heldAfterFailure),
@@ -198,6 +208,11 @@ class TargetExecution {
         const unproven = await this.#notListedWhole(partialDir, action.files);
         await sendAll(unproven.map((file) => ({ ...file, offset: file.size })), [], true);
       }
+      // The backup job may have written to a file after it went up: its copy on the server is then not that file.
+      for (const file of action.files) {
+        const job = uploadJobOf(action, path.posix.join(partialDir, file.path), file);
+        await assertLocalSize(job).catch((error: unknown) => this.#failFile(error, job.remotePath));
+      }
       if (action.replacesIncomplete) await this.#op(`delete ${finalDir}`, (session) => session.removeDir(finalDir));
       const replaced = await this.#op(`rename ${partialDir} to ${finalDir}`, (session) => session.renameReplacing(partialDir, finalDir));
       // Not in the plan: a folder of that name came after the inventory. The report names the delete and why.
@@ -244,7 +259,7 @@ class TargetExecution {
   ): Promise<void> {
     const remotePath = path.posix.join(partialDir, file.path);
     const name = `${vm}/${action.stamp}/${file.path}`;
-    const job = { localPath: path.join(action.localDir, ...file.path.split('/')), remotePath, size: file.size };
+    const job = uploadJobOf(action, remotePath, file);
     let offset = file.offset;
     /** The lowest byte this run sent a part of the file from: a server that cannot append gets it whole again. */
     let from = Math.min(offset, file.size - counted);
@@ -302,6 +317,8 @@ class TargetExecution {
         backup,
       );
       done = true;
+    } catch (error) {
+      await this.#failFile(error, remotePath);
     } finally {
       turn?.started();
       count(done ? file.size - from : Math.max(0, (await this.#heldAfterFailure(name, remotePath, file.size, offset, sending)) - from));
@@ -429,11 +446,7 @@ class TargetExecution {
       return;
     }
     if (remote === local) return;
-    await this.runtime.pool
-      .use((session) => session.removeFile(remotePath))
-      .catch((error: unknown) => {
-        this.log.warn(`${this.plan.target}: could not remove ${remotePath} after its digest differed: ${describeError(error)}`);
-      });
+    await this.#removeBadCopy(remotePath, 'its digest differed');
     throw new FtpError(
       `verify failed: ${remotePath} has ${method.algorithm} ${remote} on the server, ${local} locally`,
       'transient',
@@ -443,6 +456,25 @@ class TargetExecution {
   }
 
   /** Returns what `task` returns on a session of the target's pool, retried after a transient failure. */
+  /**
+   * Rethrows `error`; when it is a local file written to in place (LocalFileRewrittenError), the
+   * server's copy of that file is removed first: its bytes are not the file's, and a resume (this
+   * run or the next) would only go on from them to a whole-sized, broken file.
+   */
+  async #failFile(error: unknown, remotePath: string): Promise<never> {
+    if (error instanceof LocalFileRewrittenError) await this.#removeBadCopy(remotePath, 'its local file was written to after the run saw it');
+    throw error;
+  }
+
+  /** Removes a file of a `.partial` whose bytes on the server are wrong, so it is sent again from its first byte; a failure is a warning. */
+  async #removeBadCopy(remotePath: string, why: string): Promise<void> {
+    await this.runtime.pool
+      .use((session) => session.removeFile(remotePath))
+      .catch((error: unknown) => {
+        this.log.warn(`${this.plan.target}: could not remove ${remotePath} after ${why}: ${describeError(error)}`);
+      });
+  }
+
   #op<T>(what: string, task: (session: FtpSession) => Promise<T>): Promise<T> {
     return withRetries(this.runtime.retry, () => this.runtime.pool.use(task), this.#onRetry(what), this.signal);
   }

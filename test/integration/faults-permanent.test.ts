@@ -1,19 +1,20 @@
 /**
  * Fault class: permanent faults. A server that refuses the upload (452, 552), a delete (550) or the
  * rename (553), and a local file that changes while it is sent, fail their backup at once, without
- * a retry, with the server's reply in the report; a local backup that cannot be read fails the run
+ * a retry, with the server's reply in the report (a file written to in place also loses its copy
+ * on the server, which no run may resume from); a local backup that cannot be read fails the run
  * naming it, and the other VMs still go up. The built CLI against ftp-srv and pure-ftpd on
  * 127.0.0.1, with the fault proxy between them. After each: old backups intact, nothing incomplete
  * under a final name, the local folder not purged, and a follow-up run that ends with exactly the
  * tree retention expects.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { output } from '../support/cli.js';
-import { assertFollowUp, DISK, expectedAfterRotation, FAST_RETRIES, NEW_BART, OLD_BART, OLD_STAMPS, setUpNight, stalledAt, STAMP, uploadsOf } from '../support/faults.js';
-import { readTree } from '../support/fixtures.js';
+import { assertFollowUp, DISK, DISK_BYTES, expectedAfterRotation, FAST_RETRIES, NEW_BART, OLD_BART, OLD_STAMPS, setUpNight, stalledAt, STAMP, uploadsOf } from '../support/faults.js';
+import { pseudoRandomBytes, readTree } from '../support/fixtures.js';
 import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
 import { serverWrites, setUpScenario } from '../support/scenario.js';
 import { SERVER_KINDS } from '../support/servers.js';
@@ -157,6 +158,33 @@ describe('permanent faults: a local file that changes while it is sent', () => {
     assert.ok(!s.proxy.log.some((line) => line.startsWith(`RNTO /backups/Bart/${STAMP}`)), 'no rename into place');
     assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS, `${STAMP}.partial`]);
     await assertFollowUp(s, () => expectedAfterRotation(s));
+  });
+});
+
+describe('permanent faults: a local file written to in place while it is sent', () => {
+  test('ftp-srv: a preallocated image the backup job fills during its upload (same size) fails its backup, its server copy is removed, nothing renamed or purged; the next run sends it whole', BOUNDED, async (t) => {
+    const s = await setUpNight(t, FTP_SRV, {
+      local: { [`Bart/${STAMP}`]: { [DISK]: Buffer.alloc(DISK_BYTES), 'vm.ovf': '<vm name="Bart"/>' } },
+      rules: { stallUpload: { match: DISK, afterBytes: 100_000 } },
+      targetFields: { ...FAST_RETRIES, timeoutSeconds: 2 },
+    });
+    const before = snapshot(s.source, s.remoteRoot);
+
+    const running = s.start('-x');
+    const partialCopy = path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, DISK);
+    await stalledAt(partialCopy, 100_000);
+    // The job writes the image's content into the file it had created at its final size.
+    const filled = pseudoRandomBytes(DISK_BYTES, 'filled');
+    const image = openSync(path.join(s.source, 'Bart', STAMP, DISK), 'r+');
+    writeSync(image, filled, 0, DISK_BYTES, 0);
+    closeSync(image);
+    const run = await running.done;
+
+    assertSafeFailure(run, { ...before, local: readTree(s.source) }, { code: 1, cause: /disk1\.vmdk was written to after the run saw it \(its size stayed 400000 bytes\)/ });
+    assert.ok(!s.proxy.log.some((line) => line.startsWith(`RNTO /backups/Bart/${STAMP}`)), 'no rename into place');
+    assert.ok(!existsSync(partialCopy), 'the server\'s copy, stale zeros and all, is gone: no run resumes from it');
+    await assertFollowUp(s, () => expectedAfterRotation(s));
+    assert.ok(readFileSync(path.join(s.remoteRoot, 'Bart', STAMP, DISK)).equals(filled), 'the image as the job finished it');
   });
 });
 

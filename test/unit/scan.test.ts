@@ -4,7 +4,7 @@
  * a warning and never a backup (so never uploaded, deleted or purged).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, ExitCode, exitCodeOf } from '../../src/errors.js';
@@ -26,21 +26,19 @@ describe('scanSource', () => {
 
     const { backups, warnings } = await scanSource(source);
     assert.deepEqual(warnings, []);
+    /** A file as the scan gives it: with the modification time it saw, for the upload to check it against. */
+    const file = (folder: string, relative: string, size: number) => ({ path: relative, size, modifiedMs: statSync(path.join(source, folder, relative)).mtimeMs });
     assert.deepEqual(backups, [
-      { vm: 'Bart', stamp: OLDER, dir: path.join(source, 'Bart', OLDER), files: [{ path: 'vm.ovf', size: 6 }], bytes: 6 },
+      { vm: 'Bart', stamp: OLDER, dir: path.join(source, 'Bart', OLDER), files: [file(`Bart/${OLDER}`, 'vm.ovf', 6)], bytes: 6 },
       {
         vm: 'Bart',
         stamp: STAMP,
         dir: path.join(source, 'Bart', STAMP),
-        files: [
-          { path: 'disk/deeper/disk2.vmdk', size: 300 },
-          { path: 'disk/disk1.vmdk', size: 20_000 },
-          { path: 'vm.ovf', size: 5 },
-        ],
+        files: [file(`Bart/${STAMP}`, 'disk/deeper/disk2.vmdk', 300), file(`Bart/${STAMP}`, 'disk/disk1.vmdk', 20_000), file(`Bart/${STAMP}`, 'vm.ovf', 5)],
         bytes: 20_305,
       },
-      { vm: 'Raoul', stamp: OLDER, dir: path.join(source, 'Raoul', OLDER), files: [{ path: 'samplefile.txt', size: 6 }], bytes: 6 },
-      { vm: 'web 01', stamp: STAMP, dir: path.join(source, 'web 01', STAMP), files: [{ path: 'ünïcødé.txt', size: 1 }], bytes: 1 },
+      { vm: 'Raoul', stamp: OLDER, dir: path.join(source, 'Raoul', OLDER), files: [file(`Raoul/${OLDER}`, 'samplefile.txt', 6)], bytes: 6 },
+      { vm: 'web 01', stamp: STAMP, dir: path.join(source, 'web 01', STAMP), files: [file(`web 01/${STAMP}`, 'ünïcødé.txt', 1)], bytes: 1 },
     ]);
   });
 
@@ -88,11 +86,12 @@ describe('scanSource', () => {
     symlinkSync(path.join(work, 'elsewhere', 'folder'), path.join(source, 'Bart', STAMP, 'linked'));
 
     const { backups } = await scanSource(source);
-    assert.deepEqual(backups[0]?.files, [
+    assert.deepEqual(backups[0]?.files.map(({ path: relative, size }) => ({ path: relative, size })), [
       { path: 'disk1.vmdk', size: 4096 },
       { path: 'linked/disk2.vmdk', size: 10 },
       { path: 'vm.ovf', size: 5 },
     ]);
+    assert.equal(backups[0]?.files[0]?.modifiedMs, statSync(path.join(work, 'elsewhere', 'disk1.vmdk')).mtimeMs, 'the time of what the link points at');
     assert.equal(backups[0]?.bytes, 4111);
   });
 
