@@ -126,12 +126,15 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       const executed = await executePlan(plan, runtimes, scan.backups, log, options.observer, { interrupt: options.signal, transfers });
       closeWindow?.();
       const outcomes = [...connected.failures, ...executed];
-      await keepMeasuredSpeeds(outcomes, config, { startedAt, interrupted: interrupted(), heldMs: (target) => transferLimits.get(target)?.heldMs() ?? 0 }, log);
       // What the targets hold now, listed once: judged for maxAge, for what a deferred backup has there and, with a bare -x, for
       // the purge. A run that needs none of them (every maxAge false, no deadline, no bare -x) lists nothing more.
       const age = ageSettings(config);
       const listingNeeded = checksAge(plan, age) || deadline !== undefined || options.afterSuccess === true;
-      const after = interrupted() || !listingNeeded ? [] : await listAfterRun(pools, options.signal);
+      // The speed record is a local file, the listing the targets' folders: side by side, the run's end waits for the longer only.
+      const [, after] = await Promise.all([
+        keepMeasuredSpeeds(outcomes, config, { startedAt, interrupted: interrupted(), heldMs: (target) => transferLimits.get(target)?.heldMs() ?? 0 }, log),
+        interrupted() || !listingNeeded ? [] : listAfterRun(pools, options.signal),
+      ]);
       // What the deadline deferred first: a VM whose newer backup it kept off a target is judged on that backup.
       const windowClosed = deadline === undefined ? undefined : deferredBy(deadline, outcomes, after, scan.backups);
       const { tooOld, awaitingDeferred } = checkMaxAge(plan, after, scan.backups, windowClosed?.deferred ?? [], age, new Date());
