@@ -154,6 +154,23 @@ export function curlUrl(target: TargetConfig, remotePath: string): string {
   return `${scheme}://${host}:${target.port}/%2F${segments.join('/')}`;
 }
 
+/**
+ * How long after the last byte curl's speed reads 0: curl averages it over its last 5 s of
+ * one-second samples (lib/progress.c), and --speed-time only starts counting then. Measured with
+ * curl 7.88.1 against a stalled upload on loopback: --speed-time 1, 2, 4 and 8 end 7.3, 8.2, 9.3
+ * and 14.3 s after the upload began.
+ */
+const CURL_SPEED_WINDOW_SECONDS = 6;
+
+/**
+ * Returns curl's --speed-time (whole seconds) for a stall to end an upload `timeoutSeconds` after
+ * its last byte, as the internal client's socket timeout does: less curl's averaging window, at
+ * least 1 (a `timeoutSeconds` under 7 s ends a stalled curl after ~7 s).
+ */
+export function curlSpeedTime(timeoutSeconds: number): number {
+  return Math.max(1, Math.ceil(timeoutSeconds) - CURL_SPEED_WINDOW_SECONDS);
+}
+
 /** Returns curl's arguments for one upload; the password is not among them (it goes through `curlConfig`). */
 export function curlArgs(
   target: TargetConfig,
@@ -166,8 +183,7 @@ export function curlArgs(
     fromStdin?: boolean;
   } = {},
 ): string[] {
-  // --speed-time wants whole seconds; a stall that long means the connection is gone.
-  const seconds = String(Math.max(1, Math.ceil(target.timeoutSeconds)));
+  const seconds = String(curlSpeedTime(target.timeoutSeconds));
   const args = [
     // -q must come first: a user's ~/.curlrc must not change what vmftp sends or where.
     '-q',

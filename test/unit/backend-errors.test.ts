@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CURL_EXIT, curlArgs, curlConfig, curlError, curlFailure, curlUrl, quoteCurlConfig } from '../../src/backends/curl.js';
+import { CURL_EXIT, curlArgs, curlConfig, curlError, curlFailure, curlSpeedTime, curlUrl, quoteCurlConfig } from '../../src/backends/curl.js';
 import { errorOfFailure, kindOfFailure } from '../../src/backends/exit-status.js';
 import {
   NCFTPPUT_EXIT,
@@ -214,7 +214,8 @@ describe('command lines', () => {
     assert.equal(curlUrl(target({ secure: 'implicit', port: 990, host: '::1' }), '/a'), 'ftps://[::1]:990/%2Fa');
     const plain = curlArgs(target(), JOB);
     assert.ok(plain.includes('--ftp-pasv') && !plain.includes('--ssl-reqd') && !plain.includes('--insecure') && !plain.includes('--continue-at'));
-    assert.deepEqual(plain.slice(plain.indexOf('--speed-time'), plain.indexOf('--speed-time') + 4), ['--speed-time', '30', '--speed-limit', '1']);
+    // curl's speed reads 0 only ~6 s after the last byte: a stall ends timeoutSeconds (30) after it, not 36 s.
+    assert.deepEqual(plain.slice(plain.indexOf('--speed-time'), plain.indexOf('--speed-time') + 4), ['--speed-time', '24', '--speed-limit', '1']);
     const probing = curlArgs(target({ keepaliveSeconds: 45 }), JOB);
     assert.deepEqual(probing.slice(probing.indexOf('--keepalive-time'), probing.indexOf('--keepalive-time') + 2), ['--keepalive-time', '45']);
     const explicit = curlArgs(target({ secure: true, ca: 'PEM' }), { ...JOB, offset: 500 }, { caFile: '/tmp/x/ca.pem' });
@@ -229,6 +230,10 @@ describe('command lines', () => {
     const active = curlArgs(target({ activeMode: true }), JOB);
     assert.deepEqual(active.slice(active.indexOf('--ftp-port'), active.indexOf('--ftp-port') + 2), ['--ftp-port', '-']);
     assert.equal(curlArgs(target(), JOB).at(-1), 'ftp://nas.lan:21/%2Fvm/Bart%20%C3%96lkers/2012-08-18-154137.partial/disk%201.vmdk');
+  });
+
+  test('curl: --speed-time is timeoutSeconds less the ~6 s curl takes to see a stall, at least 1 s', () => {
+    assert.deepEqual([1, 2, 6.5, 7, 8, 10.2, 30, 120].map(curlSpeedTime), [1, 1, 1, 1, 2, 5, 24, 114]);
   });
 
   test('ncftpput: -f file for the login; -C (STOR) from 0, -c -A (APPE) from an offset; -s; one dial', () => {
