@@ -142,7 +142,7 @@ function judge(on: VmOnTarget, now: Date): { readonly tooOld: TooOld } | { reado
         message:
           `${vm}: ${complete}, and its backup ${deferred}, deferred by the window before its upload ended (it resumes next run), ` +
           `is ${formatAge(ageOf(deferred))} old, older than maxAge ${limit}: give the uploads more time (a later window.end or --stop-at, ` +
-          `a longer --max-duration), a higher bwlimit, or a higher vms.${vm}.priority`,
+          `a longer --max-duration), a higher bwlimit if one is set, or a higher vms.${vm}.priority`,
       },
     };
   }

@@ -140,7 +140,7 @@ describe('checkMaxAge when the deadline deferred backups this run', () => {
   it('the deferred backup itself older than maxAge: too old, and the message blames the window, not the backup job', () => {
     const message =
       `Bart: no complete backup on nas, and its backup ${STALE}, deferred by the window before its upload ended (it resumes next run), is 2d 0h old, ` +
-      'older than maxAge 36h: give the uploads more time (a later window.end or --stop-at, a longer --max-duration), a higher bwlimit, or a higher vms.Bart.priority';
+      'older than maxAge 36h: give the uploads more time (a later window.end or --stop-at, a longer --max-duration), a higher bwlimit if one is set, or a higher vms.Bart.priority';
     assert.deepEqual(firstDeferred(STALE), { tooOld: [{ ...bartOnNas, deferred: STALE, message }], awaitingDeferred: [] });
   });
 
