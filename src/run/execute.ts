@@ -211,7 +211,7 @@ class TargetExecution {
       // The backup job may have written to a file after it went up: its copy on the server is then not that file.
       for (const file of action.files) {
         const job = uploadJobOf(action, path.posix.join(partialDir, file.path), file);
-        await assertLocalSize(job).catch((error: unknown) => this.#failFile(error, job.remotePath));
+        await assertLocalSize(job).catch((error: unknown) => this.#failFile(error, job));
       }
       if (action.replacesIncomplete) await this.#op(`delete ${finalDir}`, (session) => session.removeDir(finalDir));
       const replaced = await this.#op(`rename ${partialDir} to ${finalDir}`, (session) => session.renameReplacing(partialDir, finalDir));
@@ -318,7 +318,7 @@ class TargetExecution {
       );
       done = true;
     } catch (error) {
-      await this.#failFile(error, remotePath);
+      await this.#failFile(error, job);
     } finally {
       turn?.started();
       count(done ? file.size - from : Math.max(0, (await this.#heldAfterFailure(name, remotePath, file.size, offset, sending)) - from));
@@ -457,12 +457,20 @@ class TargetExecution {
 
   /** Returns what `task` returns on a session of the target's pool, retried after a transient failure. */
   /**
-   * Rethrows `error`; when it is a local file written to in place (LocalFileRewrittenError), the
-   * server's copy of that file is removed first: its bytes are not the file's, and a resume (this
-   * run or the next) would only go on from them to a whole-sized, broken file.
+   * Rethrows `error`; when the local file was written to in place since the scan (the error says
+   * so, or the local file tells once a transfer failed for another reason: a cut, a timeout, the
+   * deadline), the server's copy of it is removed first: its bytes are not the file's, and a resume
+   * (this run or the next) would only go on from them to a whole-sized, broken file. A run stopped
+   * by a signal has closed its connections and does not look.
    */
-  async #failFile(error: unknown, remotePath: string): Promise<never> {
-    if (error instanceof LocalFileRewrittenError) await this.#removeBadCopy(remotePath, 'its local file was written to after the run saw it');
+  async #failFile(error: unknown, job: Omit<UploadJob, 'offset'>): Promise<never> {
+    if (this.signal?.aborted === true) throw error;
+    const rewritten =
+      error instanceof LocalFileRewrittenError || (await assertLocalSize(job).then(() => false, (check: unknown) => check instanceof LocalFileRewrittenError));
+    if (rewritten) {
+      this.log.warn(`${this.plan.target}: ${job.localPath} was written to after the run saw it: its copy ${job.remotePath} is removed, the next run sends it whole`);
+      await this.#removeBadCopy(job.remotePath, 'its local file was written to after the run saw it');
+    }
     throw error;
   }
 
