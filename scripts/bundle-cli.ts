@@ -1,7 +1,8 @@
 /**
  * The last step of `npm run build`: dist/cli.cjs becomes one CommonJS file holding vmftp and the
  * small libraries every run loads, in place of the ~220 files tsc and node_modules would make it
- * load, and dist/cli.js the bin that runs it from its V8 code cache (src/bin.ts, src/code-cache.ts).
+ * load, and dist/vmftp.cjs the command that runs it from its V8 code cache (src/bin.ts,
+ * src/code-cache.ts; also as dist/cli.js, the command's earlier path).
  * Node's module loader, not the code, was most of a run's start: `vmftp --version` read 99 files of
  * zod, 38 of date-fns and 48 of vmftp, and resolving and linking them took longer than running them
  * (bench/RESULTS.md, section 8). CommonJS because V8 code caches are for scripts: Node 20 compiles
@@ -37,6 +38,15 @@ const INLINED = new Set(['basic-ftp', 'commander', 'date-fns', 'picocolors', 'zo
 const manifest = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
 const external = Object.keys(manifest.dependencies).filter((name) => !INLINED.has(name));
 
+/**
+ * `import.meta.url` in a CommonJS output: the file's own URL, as in the ES module it was written as
+ * (version.ts, babel-cache.ts and bin.ts find package.json, the caches and the bundle from there).
+ */
+const IMPORT_META_URL = {
+  define: { 'import.meta.url': '__vmftpModuleUrl' },
+  banner: { js: "const __vmftpModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
 await build({
   entryPoints: [path.join(repoRoot, 'src', 'cli.ts')],
   outfile: path.join(dist, CLI_BUNDLE_FILE),
@@ -49,24 +59,26 @@ await build({
   // on Node 20 without an experimental flag, and require() loads only what a run needs, where an
   // ES bundle would have to import every outside dependency a lazily loaded part names at its top.
   supported: { 'dynamic-import': false },
-  // version.ts and babel-cache.ts find package.json and the babel cache from the bundle's own place.
-  define: { 'import.meta.url': '__vmftpModuleUrl' },
-  banner: { js: "const __vmftpModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  ...IMPORT_META_URL,
   sourcemap: true,
   legalComments: 'inline',
   logLevel: 'warning',
 });
 
-await build({
-  entryPoints: [path.join(repoRoot, 'src', 'bin.ts')],
-  outfile: path.join(dist, 'cli.js'),
-  allowOverwrite: true,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  logLevel: 'warning',
-});
+// The command (src/bin.ts): dist/vmftp.cjs, and dist/cli.js in place of tsc's cli.js.
+for (const [file, format] of [['vmftp.cjs', 'cjs'], ['cli.js', 'esm']] as const) {
+  await build({
+    entryPoints: [path.join(repoRoot, 'src', 'bin.ts')],
+    outfile: path.join(dist, file),
+    allowOverwrite: true,
+    bundle: true,
+    platform: 'node',
+    format,
+    target: 'node20',
+    ...(format === 'cjs' ? IMPORT_META_URL : {}),
+    logLevel: 'warning',
+  });
+}
 
 await writeCliCodeCache();
 await writeBabelCodeCache();

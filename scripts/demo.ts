@@ -12,7 +12,7 @@ import { format } from 'date-fns';
 import { startFtpSrv } from '../test/support/ftp-srv.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(projectRoot, 'dist', 'cli.js');
+const cli = path.join(projectRoot, 'dist', 'vmftp.cjs');
 const password = 'demo-password';
 
 async function main(): Promise<void> {

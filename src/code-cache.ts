@@ -13,7 +13,7 @@ import { createRequire, Module } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 
-/** The CLI's bundle, beside the bin (dist/cli.js). */
+/** The CLI's bundle, beside the command that runs it (bin.ts). */
 export const CLI_BUNDLE_FILE = 'cli.cjs';
 /** The code cache of the CLI's bundle, beside it. */
 export const CLI_CODE_CACHE_FILE = 'cli.cjs.v8cache';

@@ -1,6 +1,6 @@
 /**
  * jiti's transform for JS/TS configs (the babel it bundles: 1.5 MB of JavaScript) compiled with the
- * V8 code cache that `npm run build` writes beside dist/cli.js. Compiling and warming up babel took
+ * V8 code cache that `npm run build` writes beside the CLI's bundle. Compiling and warming up babel took
  * ~150 ms of every run with a vmftp.config.ts; from the cache, ~60 ms. It is the same function jiti
  * would load itself, so a config loads exactly as without the cache. Where there is no cache (the
  * sources run with tsx, the standalone executables) or V8 refuses it (../code-cache.ts), babel
@@ -16,7 +16,7 @@ import { readCodeCache, runCommonJs } from '../code-cache.js';
 /** jiti's `transform` option: TypeScript and ES modules to code jiti runs. */
 export type Transform = NonNullable<JitiOptions['transform']>;
 
-/** The code cache's file name, beside the bundle (dist/cli.js). */
+/** The code cache's file name, beside the CLI's bundle (dist/cli.cjs). */
 export const BABEL_CACHE_FILE = 'jiti-babel.v8cache';
 
 /** Returns the path of the babel jiti loads, or undefined when there is none where jiti keeps it. */

@@ -5,6 +5,7 @@
  * written against the config `vmftp init` writes.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -25,6 +26,10 @@ describe('CLI conventions', () => {
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout, `${version}\n`);
     }
+    // dist/cli.js, the command's path before dist/vmftp.cjs: a scheduled task that names it still runs.
+    const earlierPath = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--version'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(earlierPath.status, 0, earlierPath.stderr);
+    assert.equal(earlierPath.stdout, `${version}\n`);
   });
 
   test('vmftp help check and vmftp check --help list the options check takes', bounded(90), async () => {

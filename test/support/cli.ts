@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { linuxStat } from '../../src/run/process-identity.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The built CLI: integration tests run what users run. */
-export const CLI = path.join(projectRoot, 'dist', 'cli.js');
+/** The built command (package.json `bin`): integration tests run what users run. */
+export const CLI = path.join(projectRoot, 'dist', 'vmftp.cjs');
 
 export interface CliResult {
   readonly code: number | null;
@@ -22,7 +22,7 @@ export interface RunningCli {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Starts `node dist/cli.js ...args`; the process is killed after `timeoutMs` so no test can hang. */
+/** Starts `node dist/vmftp.cjs ...args`; the process is killed after `timeoutMs` so no test can hang. */
 export function startVmftp(
   args: readonly string[],
   /** `closeStdout`: nobody reads stdout (`vmftp | head` after head ended): every write to it fails with EPIPE. */

@@ -44,7 +44,7 @@ export interface WindowsHost {
   win(linuxPath: string): string;
   /** Starts a Windows program (Linux path of the .exe) with args. */
   start(program: string, args: readonly string[], options?: WindowsRunOptions): RunningCli;
-  /** Runs the built CLI (dist/cli.js) with Windows node to its end. */
+  /** Runs the built command (dist/vmftp.cjs) with Windows node to its end. */
   vmftp(args: readonly string[], options?: WindowsRunOptions): Promise<CliResult>;
   /** Ends every Windows process of the prefix and removes the prefix. */
   stop(): Promise<void>;
