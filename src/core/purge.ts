@@ -11,7 +11,7 @@
  * wants a backup it lacks keeps it local, and a target holding "newer" backups than tonight's
  * (a wrong clock, another machine writing there) never gets tonight's backup purged.
  */
-import type { LocalBackup, LocalPurge, PlanSettings, RemoteBackup, TargetInventory, TargetPlan } from './model.js';
+import type { BackupFile, LocalBackup, LocalPurge, PlanSettings, RemoteBackup, TargetInventory, TargetPlan } from './model.js';
 import { isCompleteOn, policyFor, routeFor } from './plan.js';
 import { applyRetention } from './retention.js';
 import { compareStamps, isStamp, vmNameProblem } from './stamp.js';
@@ -102,6 +102,25 @@ export function decidePurge(local: readonly LocalBackup[], inventories: readonly
     if (!newestSafe) return decide(false, `kept until ${backup.vm}/${newest}, the newest local backup, is complete on every target`);
     return decide(true, purgeReason(here));
   });
+}
+
+/**
+ * Returns why a local backup's files, listed again right before `-x` deletes them, are not the
+ * ones the scan saw (a file new, gone, of another size or modified since), or undefined when they
+ * are: the targets were judged to hold what the scan saw, so a backup changed since is not
+ * purged. Names the first difference, in the order of the files.
+ */
+export function changeSinceScan(scanned: readonly BackupFile[], now: readonly BackupFile[]): string | undefined {
+  const nowByPath = new Map(now.map((file) => [file.path, file]));
+  for (const file of scanned) {
+    const current = nowByPath.get(file.path);
+    if (current === undefined) return `${file.path} is gone since the scan`;
+    if (current.size !== file.size) return `${file.path} changed since the scan (${file.size} -> ${current.size} bytes)`;
+    if (current.modifiedMs !== file.modifiedMs) return `${file.path} was modified since the scan (same size)`;
+  }
+  const scannedPaths = new Set(scanned.map((file) => file.path));
+  const added = now.find((file) => !scannedPaths.has(file.path));
+  return added === undefined ? undefined : `${added.path} is new since the scan`;
 }
 
 /**

@@ -65,7 +65,7 @@ export async function scanSource(source: string): Promise<ScanResult> {
         warnings.push(`${dir}: not a backup folder (expected yyyy-MM-dd-HHmmss), ignored`);
         continue;
       }
-      const files = await listFiles(dir, '').catch((error: Error) => {
+      const files = await listBackupFiles(dir).catch((error: Error) => {
         unreadable.push({ vm: vmEntry.name, dir, reason: error.message });
         return undefined;
       });
@@ -126,6 +126,11 @@ async function followed(entry: Dirent, full: string): Promise<Dirent | Stats> {
 /** Returns true when the entry is a folder, a linked one included; rejects as `followed` does. */
 async function isFolder(entry: Dirent, full: string): Promise<boolean> {
   return (await followed(entry, full)).isDirectory();
+}
+
+/** Returns every file of a backup folder, links followed, as the scan lists it: `-x` lists a backup again right before it deletes it. */
+export function listBackupFiles(dir: string): Promise<BackupFile[]> {
+  return listFiles(dir, '');
 }
 
 async function listFiles(dir: string, prefix: string): Promise<BackupFile[]> {

@@ -153,10 +153,20 @@ function endedWithoutReport(previous: AbandonedRun): string {
   return `the previous run (pid ${previous.pid}, started at ${started}) ended without a report (${how})`;
 }
 
+/** Returns where a purged backup's data lay when links led there (`through a link, deleted /mnt/b/Bart/...`), or undefined when no link was followed. */
+export function describeThroughLinks(deleted: readonly string[]): string | undefined {
+  return deleted.length === 0 ? undefined : `through ${deleted.length === 1 ? 'a link' : 'links'}, deleted ${deleted.join(', ')}`;
+}
+
 function formatAfterSuccess(afterSuccess: NonNullable<RunReport['afterSuccess']>): string {
   switch (afterSuccess.kind) {
     case 'purge': {
-      const lines = afterSuccess.purged.length === 0 ? ['-x: no local backup to purge'] : ['-x: purged local backups:', ...afterSuccess.purged.map((dir) => `  ${dir}`)];
+      const linked = new Map(afterSuccess.throughLinks.map(({ dir, deleted }) => [dir, deleted]));
+      const purged = afterSuccess.purged.map((dir) => {
+        const through = describeThroughLinks(linked.get(dir) ?? []);
+        return through === undefined ? `  ${dir}` : `  ${dir} (${through})`;
+      });
+      const lines = purged.length === 0 ? ['-x: no local backup to purge'] : ['-x: purged local backups:', ...purged];
       if (afterSuccess.left.length > 0) lines.push('-x: left local backups:', ...afterSuccess.left.map(({ dir, reason }) => `  ${dir}: ${reason}`));
       if (afterSuccess.failed.length > 0) lines.push('-x: could not purge (complete on their targets; the next successful run with -x purges what is left):', ...afterSuccess.failed.map(({ dir, reason }) => `  ${dir}: ${reason}`));
       return lines.join('\n');

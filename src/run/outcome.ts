@@ -49,6 +49,8 @@ export type AfterSuccess =
   | {
       readonly kind: 'purge';
       readonly purged: readonly string[];
+      /** The purged backups that were, or held, links (a folder or a file from another disk): the real paths deleted through them. */
+      readonly throughLinks: readonly { readonly dir: string; readonly deleted: readonly string[] }[];
       /** The local backups a bare `-x` left, each with why. */
       readonly left: readonly { readonly dir: string; readonly reason: string }[];
       /** The local backups it was to purge but could not delete (whole or in part), each with the system's error. */

@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import type { UploadJob } from '../backends/backend.js';
 import { Bandwidth, type TransferLimit } from '../backends/bandwidth.js';
 import { limitOver } from '../core/bwlimit.js';
@@ -13,6 +12,7 @@ import { describeDeferred, runDeadline, type Deadline } from '../core/deadline.j
 import { forecastPlan } from '../core/forecast.js';
 import { planRun } from '../core/plan.js';
 import { decidePurge, inventoriesAfterPlan } from '../core/purge.js';
+import { purgeLocalBackup } from './purge-local.js';
 import { DeadlineError, ExitCode, FtpError, InterruptedError, VmftpError } from '../errors.js';
 import { controllerWithin, executePlan, type TargetRuntime, type TransferObserver } from './execute.js';
 import { SessionPool } from '../ftp/pool.js';
@@ -23,7 +23,7 @@ import { acquireLock } from './lock.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
 import { afterSuccessFailure, type AfterSuccess, type RunReport, type TargetOutcome, type WindowClosed } from './outcome.js';
-import { describePreviousRun, describeUnreportedRun } from '../report/report.js';
+import { describePreviousRun, describeThroughLinks, describeUnreportedRun } from '../report/report.js';
 import { formatClock } from '../report/format.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
 import { noBackupError, scanSource } from '../facts/scan.js';
@@ -448,17 +448,28 @@ async function runAfterSuccess(
   }
   const inventories = after.filter((inventory): inventory is TargetInventory => !('error' in inventory));
   const decisions = decidePurge(local, inventories, planSettings(config));
+  const backups = new Map(local.map((backup) => [backup.dir, backup]));
   const purged: string[] = [];
+  const throughLinks: { dir: string; deleted: string[] }[] = [];
+  const left: { dir: string; reason: string }[] = [];
   const failed: { dir: string; reason: string }[] = [];
   for (const decision of decisions) {
     if (!decision.purge) {
+      left.push({ dir: decision.dir, reason: decision.reason });
       log.info(`left local ${decision.dir}: ${decision.reason}`);
       continue;
     }
     try {
-      await fs.rm(decision.dir, { recursive: true, force: true });
+      const outcome = await purgeLocalBackup(backups.get(decision.dir)!);
+      if (outcome.kind === 'changed') {
+        left.push({ dir: decision.dir, reason: outcome.reason });
+        log.warn(`-x: left local ${decision.dir}: ${outcome.reason}`);
+        continue;
+      }
       purged.push(decision.dir);
-      log.info(`purged local ${decision.dir} (${decision.reason})`);
+      if (outcome.elsewhere.length > 0) throughLinks.push({ dir: decision.dir, deleted: [...outcome.elsewhere] });
+      const through = describeThroughLinks(outcome.elsewhere);
+      log.info(`purged local ${decision.dir} (${through === undefined ? decision.reason : `${decision.reason}; ${through}`})`);
     } catch (error) {
       // A file held open (on Windows the backup tool or an antivirus scan) or no permission: the
       // backup is safe on its targets, only this disk is not freed; the other purges go on.
@@ -467,5 +478,5 @@ async function runAfterSuccess(
       log.error(`-x: could not purge local ${decision.dir} (${reason}); it is complete on its targets: the next successful run with -x purges what is left of it`);
     }
   }
-  return { kind: 'purge', purged, left: decisions.filter((decision) => !decision.purge).map(({ dir, reason }) => ({ dir, reason })), failed };
+  return { kind: 'purge', purged, throughLinks, left, failed };
 }

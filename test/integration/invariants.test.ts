@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -469,6 +469,62 @@ describe('invariant 5: -x only after full success; bare -x purges what every tar
     const next = await s.vmftp('-x');
     assert.equal(next.code, 0, output(next));
     assert.deepEqual(readTree(s.source), {}, 'what the failed purge left goes with the next run');
+  });
+  test('ftp-srv: a backup folder linked from another disk is purged where its data lies (files, folder, then the link), as is one in a linked VM folder; the report says where', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE, keep: 1 });
+    const otherDisk = path.join(s.work, 'other-disk');
+    mkdirSync(otherDisk);
+    // Bart's newest backup is a link to a folder on the other disk; Raoul's whole VM folder is one.
+    const bart = path.join(s.source, 'Bart', '2012-08-18-154137');
+    renameSync(bart, path.join(otherDisk, 'bart-backup'));
+    symlinkSync(path.join(otherDisk, 'bart-backup'), bart, 'dir');
+    const raoul = path.join(s.source, 'Raoul', '2012-07-13-154137');
+    renameSync(path.join(s.source, 'Raoul'), path.join(otherDisk, 'Raoul'));
+    symlinkSync(path.join(otherDisk, 'Raoul'), path.join(s.source, 'Raoul'), 'dir');
+    const real = realpathSync(otherDisk);
+
+    const run = await s.vmftp('-x', '--json');
+    assert.equal(run.code, 0, output(run));
+    assert.deepEqual(readTree(s.remoteRoot), {
+      'Bart/2012-08-18-154137/sample.txt': Buffer.from('Bart\n'),
+      'Bart/2012-08-18-154137/disk/disk1.vmdk': readFileSync(path.join(s.remoteRoot, 'Bart/2012-08-18-154137/disk/disk1.vmdk')),
+      'Raoul/2012-07-13-154137/samplefile.txt': Buffer.from('Raoul\n'),
+    });
+    assert.equal(statSync(path.join(s.remoteRoot, 'Bart/2012-08-18-154137/disk/disk1.vmdk')).size, 20_000);
+    assert.deepEqual(readdirSync(otherDisk), ['Raoul'], "Bart's data is deleted on the other disk, not only the link to it");
+    assert.deepEqual(readdirSync(path.join(otherDisk, 'Raoul')), [], "Raoul's backup is deleted where the VM folder's link leads");
+    assert.deepEqual(readdirSync(path.join(s.source, 'Bart')), [], 'the link went after what it led to');
+    assert.ok(lstatSync(path.join(s.source, 'Raoul')).isSymbolicLink(), 'a linked VM folder stays, as a VM folder does');
+
+    const report = parseReport(run.stdout);
+    assert.deepEqual([...(report.afterSuccess?.purged ?? [])].sort(), [path.join(s.source, 'Bart', '2000-08-28-154138'), bart, raoul]);
+    assert.deepEqual(report.afterSuccess?.throughLinks, [
+      { dir: bart, deleted: [path.join(real, 'bart-backup')] },
+      { dir: raoul, deleted: [path.join(real, 'Raoul', '2012-07-13-154137')] },
+    ]);
+    assert.ok(run.stderr.includes(`purged local ${bart} (complete on nas; through a link, deleted ${path.join(real, 'bart-backup')})`), run.stderr);
+  });
+
+  test('ftp-srv: a local backup whose files changed between the scan and the purge is left whole, and the report says which file and why', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: { ...FIXTURE_TREE, 'Bart/2012-08-18-154137': { 'disk1.vmdk': 2_000_000 } }, keep: 1 });
+    // The run's own lock and speed record go into the old backup's folder, which the run only
+    // purges (no target keeps it): the speed record, written once the uploads are done, is a file
+    // that backup did not hold when the scan saw it. A change the run itself makes, so no race.
+    const oldBart = path.join(s.source, 'Bart', '2000-08-28-154138');
+    editConfig(s, (config) => {
+      config.lockFile = path.join(oldBart, 'vmftp.lock');
+    });
+
+    const run = await s.vmftp('-x', '--json');
+    assert.equal(run.code, 0, output(run));
+    assert.ok(existsSync(path.join(oldBart, 'vmftp.speeds.json')), 'the speed record was written there');
+    assert.deepEqual(readdirSync(oldBart).sort(), ['sample.txt', 'vmftp.speeds.json'], 'left whole: nothing of it deleted');
+    const report = parseReport(run.stdout);
+    assert.deepEqual([...(report.afterSuccess?.purged ?? [])].sort(), [path.join(s.source, 'Bart', '2012-08-18-154137'), path.join(s.source, 'Raoul', '2012-07-13-154137')]);
+    assert.deepEqual(report.afterSuccess?.left, [
+      { dir: oldBart, reason: 'vmftp.speeds.json is new since the scan: the targets were judged on the files the scan saw' },
+    ]);
+    assert.ok(run.stderr.includes(`-x: left local ${oldBart}: vmftp.speeds.json is new since the scan`), run.stderr);
   });
 });
 

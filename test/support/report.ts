@@ -51,6 +51,10 @@ export interface ReportJson {
   readonly afterSuccess?: {
     readonly kind: string;
     readonly purged?: readonly string[];
+    /** The purged backups that were, or held, links: the real paths deleted through them. */
+    readonly throughLinks?: readonly { readonly dir: string; readonly deleted: readonly string[] }[];
+    /** The local backups a bare -x left, each with why. */
+    readonly left?: readonly { readonly dir: string; readonly reason: string }[];
     /** The local backups a bare -x was to purge but could not delete. */
     readonly failed?: readonly { readonly dir: string; readonly reason: string }[];
     readonly command?: string;

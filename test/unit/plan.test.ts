@@ -14,7 +14,7 @@ import type {
   VmRoute,
 } from '../../src/core/model.js';
 import { confirmDeletes, isCompleteOn, planRun } from '../../src/core/plan.js';
-import { decidePurge, inventoriesAfterPlan } from '../../src/core/purge.js';
+import { changeSinceScan, decidePurge, inventoriesAfterPlan } from '../../src/core/purge.js';
 import { isStamp, isValidVmName } from '../../src/core/stamp.js';
 import {
   DEFAULT_FILES,
@@ -572,6 +572,25 @@ describe('decidePurge (-x)', () => {
     const unreachable = planRun({ local: bart, inventories: [inventory('nas', [])], settings: twoTargets });
     const left = decidePurge(bart, inventoriesAfterPlan(unreachable.targets, [inventory('nas', [])], bart), twoTargets);
     assert.deepEqual([...new Set(left.map((p) => `${p.purge} ${p.reason}`))], ['false offsite could not be listed']);
+  });
+});
+
+describe('changeSinceScan (-x lists a backup again right before deleting it)', () => {
+  const scanned = [
+    { path: 'vm.ovf', size: 5, modifiedMs: 1_000 },
+    { path: 'disk/disk1.vmdk', size: 20_000, modifiedMs: 2_000 },
+  ];
+  it('finds no change when every file has the path, size and modification time the scan saw', () => {
+    assert.equal(changeSinceScan(scanned, [...scanned].reverse()), undefined);
+  });
+  it('names the first file that changed, is gone or is new, in the order of the files', () => {
+    const table: [string, { path: string; size: number; modifiedMs: number }[], string][] = [
+      ['a file written to at its size', [scanned[0]!, { ...scanned[1]!, modifiedMs: 2_500 }], 'disk/disk1.vmdk was modified since the scan (same size)'],
+      ['a file that grew', [{ ...scanned[0]!, size: 6, modifiedMs: 1_100 }, scanned[1]!], 'vm.ovf changed since the scan (5 -> 6 bytes)'],
+      ['a file deleted', [scanned[1]!], 'vm.ovf is gone since the scan'],
+      ['a file added', [...scanned, { path: 'disk/disk2.vmdk', size: 1, modifiedMs: 3_000 }], 'disk/disk2.vmdk is new since the scan'],
+    ];
+    for (const [what, now, reason] of table) assert.equal(changeSinceScan(scanned, now), reason, what);
   });
 });
 

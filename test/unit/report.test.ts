@@ -128,6 +128,26 @@ describe('honest figures', () => {
     assert.equal(describeTotals(runTotals(report)), '1 re-sent');
     assert.match(formatReport(report), /^nas +Bart +0 +0 +1 +0/m);
   });
+
+  test('-x: a purged backup reached through a link names the real path deleted there; what it left says why', () => {
+    const afterSuccess = {
+      kind: 'purge' as const,
+      purged: ['/src/Bart/2026-11-21-020000', '/src/Raoul/2026-11-21-020000'],
+      throughLinks: [{ dir: '/src/Bart/2026-11-21-020000', deleted: ['/mnt/b/Bart-2026-11-21'] }],
+      left: [{ dir: '/src/Homer/2026-11-21-020000', reason: 'vm.ovf is new since the scan' }],
+      failed: [],
+    };
+    const text = formatReport({ ...REPORT, afterSuccess });
+    const expected = [
+      '-x: purged local backups:',
+      '  /src/Bart/2026-11-21-020000 (through a link, deleted /mnt/b/Bart-2026-11-21)',
+      '  /src/Raoul/2026-11-21-020000',
+      '-x: left local backups:',
+      '  /src/Homer/2026-11-21-020000: vm.ovf is new since the scan',
+      '',
+    ].join('\n');
+    assert.ok(text.includes(expected), text);
+  });
 });
 
 describe('describeTotals (the e-mail subject)', () => {
@@ -138,7 +158,7 @@ describe('describeTotals (the e-mail subject)', () => {
   });
 
   test('says what -x failed to do: a purge it could not finish, a command that failed', () => {
-    const purge: RunReport = { ...REPORT, afterSuccess: { kind: 'purge', purged: [], left: [], failed: [{ dir: '/src/Bart/2026-11-21-020000', reason: 'EBUSY' }] } };
+    const purge: RunReport = { ...REPORT, afterSuccess: { kind: 'purge', purged: [], throughLinks: [], left: [], failed: [{ dir: '/src/Bart/2026-11-21-020000', reason: 'EBUSY' }] } };
     assert.match(describeTotals(runTotals(purge)), /, 1 local purge failed$/);
     const command: RunReport = { ...REPORT, afterSuccess: { kind: 'command', command: 'post.cmd', exitCode: 3 } };
     assert.match(describeTotals(runTotals(command)), /, -x command failed$/);
