@@ -162,7 +162,7 @@ function judge(on: VmOnTarget, now: Date): { readonly tooOld: TooOld } | { reado
  * Returns the maxAge verdict of a run. Too old: every VM the plan covers on a target (its route
  * includes it) whose newest complete backup there, judged on `inventoriesAfter` (listed after the
  * run), was made before `now` minus its `maxAge`, or that has no complete backup there at all, or
- * could not be checked because listing the target after the run failed. When the newest of its
+ * could not be checked because listing the target (or the VM's folder there) after the run failed. When the newest of its
  * backups the deadline deferred for that target this run (`deferred`) is newer than that complete
  * one, that backup decides: within the limit, the VM awaits it (no failure); older, it is too old
  * because the window kept that backup off the target. A target missing from `inventoriesAfter`
@@ -189,6 +189,16 @@ export function checkMaxAge(
       const { limit, duration } = checked;
       if ('error' in inventory) {
         check.tooOld.push({ target, vm, maxAge: limit, message: `${vm} on ${target}: not checked against maxAge ${limit}: listing ${target} after the run failed (${inventory.error})` });
+        continue;
+      }
+      const refused = inventory.unreadable?.find((folder) => folder.vm === vm);
+      if (refused !== undefined) {
+        check.tooOld.push({
+          target,
+          vm,
+          maxAge: limit,
+          message: `${vm} on ${target}: not checked against maxAge ${limit}: folder ${refused.dir} could not be listed after the run (${refused.reason}); check the permissions of ${refused.dir} on ${target}`,
+        });
         continue;
       }
       const newest = newestStamp(

@@ -26,14 +26,15 @@ export interface LocalBackup {
 
 /**
  * A VM folder, or one of its backup folders, that the scan could not read to the end (no
- * permission, a file gone between the listing and its size, a broken link): what is in it is not
- * known whole, so none of it is sent or purged, and the run fails naming it (core/plan.ts).
+ * permission, a file gone between the listing and its size, a broken link), or that a target's
+ * server refused to list: what is in it is not known whole, so none of it is sent, deleted or
+ * purged, and the run fails naming it (core/plan.ts).
  */
 export interface UnreadableFolder {
   readonly vm: string;
-  /** Absolute path of `<source>/<vm>` or `<source>/<vm>/<stamp>`. */
+  /** Absolute path of `<source>/<vm>` or `<source>/<vm>/<stamp>`; on a target `<remoteDir>/<vm>` or `<remoteDir>/<vm>/<stamp>`. */
   readonly dir: string;
-  /** The system's words, naming the entry that failed: `ENOENT: no such file or directory, stat '...'`. */
+  /** The system's or the server's words: `ENOENT: no such file or directory, stat '...'`, `the server replied 550 Permission denied.`. */
   readonly reason: string;
 }
 
@@ -54,6 +55,11 @@ export interface TargetInventory {
   readonly backups: readonly RemoteBackup[];
   /** Entries that are not `<vm>/<stamp>` folders: reported, never touched. Paths relative to remoteDir. */
   readonly strays: readonly string[];
+  /**
+   * VMs whose folder (or a backup folder in it) the server refused to list: what the target holds
+   * of them is unknown, so they are not uploaded there, deleted there or purged (absent: none).
+   */
+  readonly unreadable?: readonly UnreadableFolder[];
 }
 
 /** restic `forget` style policy; a backup is kept if any rule keeps it. */
@@ -165,6 +171,8 @@ export interface TargetPlan {
 /** Something the planner refused to decide, e.g. a local VM that no route maps to a target. */
 export interface PlanProblem {
   readonly vm: string;
+  /** The target it is about, when it is one target's (a VM folder there that could not be listed). */
+  readonly target?: string;
   readonly message: string;
 }
 

@@ -210,11 +210,17 @@ function planVm(vm: string, policy: KeepPolicy, local: readonly LocalBackup[], r
   return { vm, policy, actions: [...uploads, ...keeps, ...skips, ...deletes] };
 }
 
+/** Returns the problem of a VM whose folder on `target` could not be listed: what happened, what it means, what to do. */
+function unlistedMessage(target: string, { vm, dir, reason }: UnreadableFolder): string {
+  return `${target}: folder ${dir} could not be listed (${reason}): nothing of ${vm} is uploaded to or deleted on ${target}, and none of its local backups is purged; check the permissions of ${dir} on ${target}`;
+}
+
 /**
  * Returns the plan of a run: for every target with an inventory (in `inventories` order) and every
  * VM routed to it (by name), what to upload, resume, keep, skip and delete, each with its reason,
  * and the order the target's uploads start in (core/order.ts); plus the problems it refused to
- * decide (a local VM with no route, an invalid VM name, a local folder that could not be read).
+ * decide (a local VM with no route, an invalid VM name, a local folder that could not be read, a
+ * VM folder on a target that could not be listed: that VM is not planned on that target).
  * A VM found only on a target keeps its newest backups there when its route includes that target;
  * a remote VM with no route at all is left untouched. Deletes only ever name a valid stamp of a
  * valid VM (invariant 4, docs/design.md).
@@ -247,9 +253,10 @@ export function planRun(input: PlanInput): Plan {
     // The inventory reports names that are not stamps as strays; this only makes sure none is acted on.
     const remote = inventory.backups.filter((backup) => isStamp(backup.stamp));
     const remoteByVm = groupByVm(remote);
+    const unlisted = new Map((inventory.unreadable ?? []).map((folder) => [folder.vm, folder]));
     const vms: VmPlan[] = [];
     const uploads: VmUploads[] = [];
-    for (const vm of sortedNames([...plannable, ...remoteByVm.keys()])) {
+    for (const vm of sortedNames([...plannable, ...remoteByVm.keys(), ...unlisted.keys()])) {
       const bad = vmNameProblem(vm);
       if (bad !== undefined) {
         problems.push({ vm, message: `${bad}: its backups on ${target} are left untouched` });
@@ -258,6 +265,12 @@ export function planRun(input: PlanInput): Plan {
       // No route, or a route to other targets: this target's copies of the VM are not ours to rotate.
       const route = routeFor(settings, vm);
       if (route === undefined || !route.targets.includes(target)) continue;
+      // What the target holds of it is unknown, not absent: an upload could replace a backup it holds, a delete hit one it needs.
+      const refused = unlisted.get(vm);
+      if (refused !== undefined) {
+        problems.push({ vm, target, message: unlistedMessage(target, refused) });
+        continue;
+      }
       const vmPlan = planVm(vm, policyFor(settings, route, target), localByVm.get(vm) ?? [], remoteByVm.get(vm) ?? []);
       vms.push(vmPlan);
       uploads.push({ vm, priority: route.priority ?? 0, uploads: vmPlan.actions.filter(isUpload) });

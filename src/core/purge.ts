@@ -48,8 +48,8 @@ function purgeReason(standings: readonly [string, Standing][]): string {
 /**
  * Returns, for every local backup in `local` order, whether a bare `-x` purges it after a fully
  * successful run and why (see the header), judged on `inventories` (what each target holds; a
- * target of the route missing here keeps every backup of the VM local). A VM without a route, an
- * invalid VM name or stamp is never purged.
+ * target of the route missing here, or whose folder of the VM could not be listed, keeps every
+ * backup of the VM local). A VM without a route, an invalid VM name or stamp is never purged.
  */
 export function decidePurge(local: readonly LocalBackup[], inventories: readonly TargetInventory[], settings: PlanSettings): LocalPurge[] {
   const localByVm = new Map<string, Map<string, LocalBackup>>();
@@ -59,6 +59,8 @@ export function decidePurge(local: readonly LocalBackup[], inventories: readonly
   }
   // target -> VM -> stamps of the complete backups there; a final name whose files differ from the local copy is not complete.
   const completeOn = new Map<string, Map<string, Set<string>>>();
+  // target -> the VMs whose folder there could not be listed: what it holds of them is unknown.
+  const unlistedOn = new Map(inventories.map((inventory) => [inventory.target, new Set((inventory.unreadable ?? []).map((folder) => folder.vm))]));
   for (const inventory of inventories) {
     const byVm = new Map<string, Set<string>>();
     for (const remote of inventory.backups) {
@@ -71,7 +73,7 @@ export function decidePurge(local: readonly LocalBackup[], inventories: readonly
   const standings = (vm: string, stamp: string, targets: readonly string[]): [string, Standing][] => {
     const route = routeFor(settings, vm)!;
     return targets.map((target) => {
-      const onTarget = completeOn.get(target);
+      const onTarget = unlistedOn.get(target)?.has(vm) === true ? undefined : completeOn.get(target);
       return [target, standingOn(onTarget === undefined ? undefined : (onTarget.get(vm) ?? new Set()), stamp, policyFor(settings, route, target))];
     });
   };
@@ -146,6 +148,8 @@ export function inventoriesAfterPlan(
         }
       }
     }
-    return { target: targetPlan.target, remoteDir: targetPlan.remoteDir, backups, strays: [] };
+    // A VM the target would not list is not planned there: what it holds of it stays unknown.
+    const unreadable = before?.unreadable;
+    return { target: targetPlan.target, remoteDir: targetPlan.remoteDir, backups, strays: [], ...(unreadable === undefined ? {} : { unreadable }) };
   });
 }

@@ -1,7 +1,8 @@
 import path from 'node:path';
-import type { BackupFile, RemoteBackup, TargetInventory } from '../core/model.js';
+import type { BackupFile, RemoteBackup, TargetInventory, UnreadableFolder } from '../core/model.js';
 import { isValidVmName, parseBackupFolderName } from '../core/stamp.js';
 import type { TargetConfig } from '../config/types.js';
+import { FtpError } from '../errors.js';
 import type { FtpSession, RemoteEntry } from '../ftp/session.js';
 
 /**
@@ -26,14 +27,15 @@ export interface InventoryPool {
 
 /**
  * Returns everything a target holds under its remoteDir: every backup of every
- * VM with its files and sizes, unfinished `.partial` uploads included. A
- * remoteDir that does not exist yet is an empty inventory.
+ * VM with its files and sizes, unfinished `.partial` uploads included, and the VM
+ * folders the server refused to list (`unreadable`). A remoteDir that does not
+ * exist yet is an empty inventory.
  */
 export async function takeInventory(session: InventorySession, listing: Listing = 'proven'): Promise<TargetInventory> {
   const entries = (await session.list(session.target.remoteDir, listing)) ?? [];
-  const vms = new Map<string, VmInventory>();
+  const vms = new Map<string, VmInventory | UnreadableFolder>();
   // One connection does one task at a time: the VMs one after the other.
-  for (const vm of vmFolders(entries)) vms.set(vm, await inventoryVm(session, vm, listing));
+  for (const vm of vmFolders(entries)) vms.set(vm, await inventoryVmOrRefusal(session, vm, listing));
   return inventoryOf(session.target, entries, vms);
 }
 
@@ -45,8 +47,8 @@ export async function takeInventory(session: InventorySession, listing: Listing 
 export async function takeInventoryOver(pool: InventoryPool): Promise<TargetInventory> {
   const entries = (await pool.use((session) => session.list(pool.target.remoteDir))) ?? [];
   const names = vmFolders(entries);
-  const settled = await Promise.allSettled(names.map((vm) => pool.use((session) => inventoryVm(session, vm))));
-  const vms = new Map<string, VmInventory>();
+  const settled = await Promise.allSettled(names.map((vm) => pool.use((session) => inventoryVmOrRefusal(session, vm))));
+  const vms = new Map<string, VmInventory | UnreadableFolder>();
   for (const [index, result] of settled.entries()) {
     if (result.status === 'rejected') throw result.reason;
     vms.set(names[index]!, result.value);
@@ -68,38 +70,93 @@ function vmFolders(entries: readonly RemoteEntry[]): string[] {
   return entries.filter(isVmFolder).map((entry) => entry.name);
 }
 
-/** Returns the inventory of a remoteDir listed as `entries`, whose VM folders hold `vms`; anything else there is a stray. */
-function inventoryOf(target: TargetConfig, entries: readonly RemoteEntry[], vms: ReadonlyMap<string, VmInventory>): TargetInventory {
+/**
+ * Returns the inventory of a remoteDir listed as `entries`, whose VM folders hold `vms` (or could
+ * not be listed); anything else there is a stray.
+ */
+function inventoryOf(target: TargetConfig, entries: readonly RemoteEntry[], vms: ReadonlyMap<string, VmInventory | UnreadableFolder>): TargetInventory {
   const backups: RemoteBackup[] = [];
   const strays: string[] = [];
+  const unreadable: UnreadableFolder[] = [];
   for (const entry of entries) {
     const vm = isVmFolder(entry) ? vms.get(entry.name) : undefined;
-    if (vm === undefined) {
-      strays.push(entry.name);
-      continue;
+    if (vm === undefined) strays.push(entry.name);
+    else if ('reason' in vm) unreadable.push(vm);
+    else {
+      backups.push(...vm.backups);
+      strays.push(...vm.strays);
     }
-    backups.push(...vm.backups);
-    strays.push(...vm.strays);
   }
-  return { target: target.name, remoteDir: target.remoteDir, backups, strays };
+  return { target: target.name, remoteDir: target.remoteDir, backups, strays, ...(unreadable.length === 0 ? {} : { unreadable }) };
 }
 
-/** Returns the backups of one VM on the session's target (and what in its folder is not a backup). */
-export async function inventoryVm(
-  session: InventorySession,
-  vm: string,
-  listing: Listing = 'proven',
-): Promise<VmInventory> {
+/**
+ * A folder that a listing of its parent showed and that the server then refused to list (a 5xx
+ * reply, e.g. 550 for a folder without read permission) or answered as missing: what it holds is unknown.
+ */
+class FolderRefused extends FtpError {
+  constructor(
+    readonly dir: string,
+    /** The server's words. */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`list ${dir}: ${reason}`, 'permanent', undefined, undefined, options);
+  }
+}
+
+/** Returns the entries of `dir`, a folder its parent's listing showed; a refusal to list it rejects with a FolderRefused. */
+async function listShownFolder(session: InventorySession, dir: string, listing: Listing): Promise<RemoteEntry[]> {
+  let entries: RemoteEntry[] | undefined;
+  try {
+    entries = await session.list(dir, listing);
+  } catch (error) {
+    // A reply of the server's own about this folder; a lost connection or a 4xx is the target's (retried there).
+    if (error instanceof FtpError && error.kind !== 'auth' && error.replyCode !== undefined && error.replyCode >= 500) {
+      const words = error.cause instanceof Error ? error.cause.message : error.message;
+      throw new FolderRefused(dir, `the server replied ${words}`, { cause: error });
+    }
+    throw error;
+  }
+  // The CWD that tells a missing folder from a failing one was refused too (pure-ftpd on a folder without permission).
+  if (entries === undefined) throw new FolderRefused(dir, `the server lists it in ${path.posix.dirname(dir)} but refuses to open it`);
+  return entries;
+}
+
+/**
+ * Returns what inventoryVm returns, or, when the server refuses to list the VM's folder or one of
+ * its backup folders, that folder and the server's words: that VM's problem, not the target's.
+ */
+async function inventoryVmOrRefusal(session: InventorySession, vm: string, listing: Listing = 'proven'): Promise<VmInventory | UnreadableFolder> {
+  try {
+    return await vmInventory(session, vm, listing, 'refused');
+  } catch (error) {
+    if (error instanceof FolderRefused) return { vm, dir: error.dir, reason: error.reason };
+    throw error;
+  }
+}
+
+/**
+ * Returns the backups of one VM on the session's target (and what in its folder is not a backup);
+ * a VM without a folder there has none. Rejects with a FolderRefused when the server refuses to
+ * list one of its folders.
+ */
+export function inventoryVm(session: InventorySession, vm: string, listing: Listing = 'proven'): Promise<VmInventory> {
+  return vmInventory(session, vm, listing, 'empty');
+}
+
+/** Returns what inventoryVm returns; `whenMissing`: what a VM folder that lists as missing counts as. */
+async function vmInventory(session: InventorySession, vm: string, listing: Listing, whenMissing: WhenMissing): Promise<VmInventory> {
   const vmDir = path.posix.join(session.target.remoteDir, vm);
   const backups: RemoteBackup[] = [];
   const strays: string[] = [];
-  for (const entry of (await session.list(vmDir, listing)) ?? []) {
+  for (const entry of await listFolder(session, vmDir, listing, whenMissing)) {
     const folder = entry.kind === 'dir' ? parseBackupFolderName(entry.name) : undefined;
     if (folder === undefined) {
       strays.push(`${vm}/${entry.name}`);
       continue;
     }
-    const files = await listFiles(session, path.posix.join(vmDir, entry.name), '', listing);
+    const files = await listFiles(session, path.posix.join(vmDir, entry.name), '', listing, 'refused');
     const bytes = files.reduce((sum, file) => sum + file.size, 0);
     backups.push({ vm, stamp: folder.stamp, partial: folder.partial, files, bytes });
   }
@@ -112,14 +169,25 @@ export async function inventoryVm(
  * verify reads sizes from it, on a connection that goes on to rename.
  */
 export function listBackupFiles(session: InventorySession, dir: string): Promise<BackupFile[]> {
-  return listFiles(session, dir, '', 'proven');
+  return listFiles(session, dir, '', 'proven', 'empty');
 }
 
-async function listFiles(session: InventorySession, dir: string, prefix: string, listing: Listing): Promise<BackupFile[]> {
+/**
+ * What a folder the server answers as missing counts as: 'empty' (it may not exist: a VM folder not
+ * made yet, the upload's verify), or 'refused' (its parent's listing showed it, so it exists).
+ */
+type WhenMissing = 'empty' | 'refused';
+
+/** Returns the entries of `dir`; one that lists as missing is empty or refused as `whenMissing` says. */
+async function listFolder(session: InventorySession, dir: string, listing: Listing, whenMissing: WhenMissing): Promise<RemoteEntry[]> {
+  return whenMissing === 'refused' ? listShownFolder(session, dir, listing) : ((await session.list(dir, listing)) ?? []);
+}
+
+async function listFiles(session: InventorySession, dir: string, prefix: string, listing: Listing, whenMissing: WhenMissing): Promise<BackupFile[]> {
   const files: BackupFile[] = [];
-  for (const entry of (await session.list(dir, listing)) ?? []) {
+  for (const entry of await listFolder(session, dir, listing, whenMissing)) {
     const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.kind === 'dir') files.push(...(await listFiles(session, path.posix.join(dir, entry.name), relative, listing)));
+    if (entry.kind === 'dir') files.push(...(await listFiles(session, path.posix.join(dir, entry.name), relative, listing, whenMissing)));
     else if (entry.kind === 'file') files.push({ path: relative, size: entry.size });
   }
   return files;

@@ -5,7 +5,7 @@ import type {
   LocalBackup,
   Plan,
   FileTransfer,
-  RemoteBackup,
+  TargetInventory,
   TargetPlan,
   UploadAction,
   VmPlan,
@@ -494,9 +494,9 @@ class TargetExecution {
   async #deleteConfirmed(): Promise<void> {
     const planned = this.plan.vms.filter((vmPlan) => deletesOf(vmPlan).length > 0);
     if (planned.length === 0) return;
-    let fresh: readonly RemoteBackup[];
+    let fresh: TargetInventory;
     try {
-      fresh = (await withRetries(this.runtime.retry, () => takeInventoryOver(this.runtime.pool), this.#onRetry('list the target again'), this.signal)).backups;
+      fresh = await withRetries(this.runtime.retry, () => takeInventoryOver(this.runtime.pool), this.#onRetry('list the target again'), this.signal);
     } catch (error) {
       const message = `not deleted: the fresh inventory failed (${describeError(error)})`;
       for (const vmPlan of planned) {
@@ -505,9 +505,16 @@ class TargetExecution {
       return;
     }
     for (const vmPlan of planned) {
+      // Its folder no longer lists: what it holds now is unknown, so none of its deletes is confirmed.
+      const refused = fresh.unreadable?.find((folder) => folder.vm === vmPlan.vm);
+      if (refused !== undefined) {
+        const message = `not deleted: folder ${refused.dir} could not be listed again (${refused.reason}); check its permissions on ${this.plan.target}`;
+        for (const action of deletesOf(vmPlan)) this.#record({ vm: vmPlan.vm, stamp: action.stamp, action: 'held', status: 'failed', bytes: 0, durationMs: 0, detail: message });
+        continue;
+      }
       const confirmed = confirmDeletes(
         vmPlan,
-        fresh.filter((backup) => backup.vm === vmPlan.vm),
+        fresh.backups.filter((backup) => backup.vm === vmPlan.vm),
         this.local.filter((backup) => backup.vm === vmPlan.vm),
       );
       for (const held of confirmed.held) this.#record({ vm: vmPlan.vm, stamp: held.stamp, action: 'held', status: 'done', bytes: 0, durationMs: 0, detail: held.reason });

@@ -117,6 +117,8 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
         const forecast = await forecastOf(plan, config, startedAt, deadline, log);
         return { kind: 'plan', plan: { ...plan, purge, forecast }, warnings, bandwidth: limits, exitCode };
       }
+      // In the log (and its file) as well as the report: the night's log says which VM was left out, and why.
+      for (const problem of plan.problems) log.error(`problem: ${problem.vm}: ${problem.message}`);
       for (const [target, limit] of Object.entries(limits)) log.info(`${target}: bandwidth limit ${limit}`);
       const control: ProgramControl = { signal: transfers, children: lock };
       const transferLimits = new Map([...pools.keys()].map((name) => [name, bandwidth.forTarget(name)]));

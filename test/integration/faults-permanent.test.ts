@@ -2,17 +2,18 @@
  * Fault class: permanent faults. A server that refuses the upload (452, 552), a delete (550) or the
  * rename (553), and a local file that changes while it is sent, fail their backup at once, without
  * a retry, with the server's reply in the report (a file written to in place also loses its copy
- * on the server, which no run may resume from); a local backup that cannot be read fails the run
- * naming it, and the other VMs still go up. The built CLI against ftp-srv and pure-ftpd on
+ * on the server, which no run may resume from); a local backup that cannot be read, or a VM folder
+ * a target will not list, fails the run naming it, and the other VMs still go up. The built CLI against ftp-srv and pure-ftpd on
  * 127.0.0.1, with the fault proxy between them. After each: old backups intact, nothing incomplete
  * under a final name, the local folder not purged, and a follow-up run that ends with exactly the
  * tree retention expects.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, closeSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { output } from '../support/cli.js';
+import { parseReport } from '../support/report.js';
 import { assertFollowUp, DISK, DISK_BYTES, expectedAfterRotation, FAST_RETRIES, NEW_BART, OLD_BART, OLD_STAMPS, setUpNight, stalledAt, STAMP, uploadsOf } from '../support/faults.js';
 import { pseudoRandomBytes, readTree } from '../support/fixtures.js';
 import { assertSafeFailure, remoteEntries, snapshot } from '../support/safety.js';
@@ -208,6 +209,40 @@ describe('permanent faults: a local backup that cannot be read', () => {
     assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)), 'the readable VM is on the server, complete');
     assert.deepEqual(remoteEntries(s.remoteRoot, 'Homer'), [], 'nothing of the unreadable backup is on the server');
     assert.deepEqual(readdirSync(homer).sort(), [DISK, 'vm.ovf'], 'the unreadable backup stays as it was');
+    assert.deepEqual(readdirSync(path.join(s.source, 'Bart')), [STAMP], 'nothing purged');
+  });
+});
+
+describe('permanent faults: a VM folder the target will not list', () => {
+  const PURE_FTPD = SERVER_KINDS.find((kind) => kind.name === 'pure-ftpd')!;
+  const OLD_HOMER: Record<string, Record<string, string>> = Object.fromEntries(OLD_STAMPS.map((stamp) => [`Homer/${stamp}`, { 'vm.ovf': `<old Homer ${stamp}/>` }]));
+
+  test('pure-ftpd, Homer\'s folder without permission (550 to LIST and CWD): exit 1 naming target and folder; Bart goes up and rotates; nothing of Homer changes, nothing purged', BOUNDED, async (t) => {
+    if (!PURE_FTPD.usable(t)) return;
+    const s = await setUpScenario(t, PURE_FTPD, {
+      local: { ...NEW_BART, [`Homer/${STAMP}`]: { 'vm.ovf': '<vm name="Homer"/>' } },
+      remote: { ...OLD_BART, ...OLD_HOMER },
+      keep: 3,
+    });
+    const homerOnServer = path.join(s.remoteRoot, 'Homer');
+    const homerBefore = readTree(homerOnServer);
+    // pure-ftpd serves as nobody, so the mode holds for it; the test runs as root and removes the tree whatever its mode.
+    chmodSync(homerOnServer, 0o000);
+
+    const run = await s.vmftp('-x', '--json');
+
+    assert.equal(run.code, 1, output(run));
+    const report = parseReport(run.stdout);
+    assert.deepEqual(report.problems?.map(({ vm, target }) => `${vm}@${target}`), ['Homer@nas'], run.stdout);
+    assert.match(report.problems?.[0]?.message ?? '', /^nas: folder \/backups\/Homer could not be listed \(.+\): nothing of Homer is uploaded to or deleted on nas, .*check the permissions of \/backups\/Homer on nas$/);
+    assert.match(run.stderr, /problem: Homer: nas: folder \/backups\/Homer could not be listed/);
+    assert.equal(report.afterSuccess?.kind, 'not-run');
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS.slice(1), STAMP], 'Bart went up and was rotated');
+    assert.deepEqual(readTree(path.join(s.remoteRoot, 'Bart', STAMP)), readTree(path.join(s.source, 'Bart', STAMP)));
+    assert.deepEqual(report.targets.flatMap((target) => target.actions.filter((action) => action.vm === 'Homer')), [], 'no action on Homer');
+    chmodSync(homerOnServer, 0o755);
+    assert.deepEqual(readTree(homerOnServer), homerBefore, "Homer's old backups are untouched, nothing new there");
+    assert.deepEqual(readdirSync(path.join(s.source, 'Homer')), [STAMP], 'nothing purged');
     assert.deepEqual(readdirSync(path.join(s.source, 'Bart')), [STAMP], 'nothing purged');
   });
 });

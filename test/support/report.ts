@@ -48,6 +48,7 @@ export interface DeferredJson {
 export interface ReportJson {
   readonly exitCode: number;
   readonly durationMs: number;
+  readonly problems?: readonly { readonly vm: string; readonly target?: string; readonly message: string }[];
   readonly afterSuccess?: {
     readonly kind: string;
     readonly purged?: readonly string[];

@@ -111,6 +111,18 @@ describe('checkMaxAge (maxAge) when the deadline deferred nothing', () => {
       ['Bart on nas: not checked against maxAge 36h: listing nas after the run failed (connection reset)'],
     );
   });
+
+  it('a VM whose folder could not be listed after the run is not checked, saying which folder and why, not "no complete backup"', () => {
+    const plan = covering({ nas: ['Bart', 'Lisa'] });
+    const nas = {
+      ...inventoryOf('nas', [remoteBackup('Lisa', '2026-11-30-020000')]),
+      unreadable: [{ vm: 'Bart', dir: '/nas/Bart', reason: 'the server replied 550 Permission denied.' }],
+    };
+    assert.deepEqual(
+      findTooOld(plan, [nas], [], settings(), NOW).map((entry) => entry.message),
+      ['Bart on nas: not checked against maxAge 36h: folder /nas/Bart could not be listed after the run (the server replied 550 Permission denied.); check the permissions of /nas/Bart on nas'],
+    );
+  });
 });
 
 describe('checkMaxAge when the deadline deferred backups this run', () => {

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { inventoryVm, takeInventory, takeInventoryOver, type InventoryPool, type InventorySession, type Listing } from '../../src/facts/inventory.js';
+import { FtpError } from '../../src/errors.js';
 import type { RemoteEntry } from '../../src/ftp/session.js';
 import { targetConfig } from '../support/target.js';
 
@@ -141,5 +142,45 @@ describe('takeInventoryOver: the same inventory, its VMs side by side on a pool'
       assert.equal(busy(), 0, "Bart's listings had ended");
       return true;
     });
+  });
+});
+
+describe('a VM folder the server refuses to list is that VM\'s, not the target\'s', () => {
+  /** A session on TWO_VMS whose listing of `refused` is answered `reply` (a basic-ftp error translated as FtpSession does). */
+  function refusingSession(refused: string, replyCode: number, tree = TWO_VMS): InventorySession {
+    const { session } = listingSession(tree);
+    return {
+      target: session.target,
+      list: (dir, how) => {
+        if (dir !== refused) return session.list(dir, how);
+        const words = `${replyCode} Permission denied.`;
+        return Promise.reject(new FtpError(`list ${dir} on nas: server replied ${words}`, replyCode >= 500 ? 'permanent' : 'transient', replyCode, undefined, { cause: new Error(words) }));
+      },
+    };
+  }
+
+  for (const refused of ['/vm/Lisa', `/vm/Lisa/${STAMP}`]) {
+    test(`550 to ${refused}: Lisa is unreadable naming that folder and the server's words; Bart is listed as usual`, async () => {
+      const inventory = await takeInventory(refusingSession(refused, 550));
+      assert.deepEqual(inventory.unreadable, [{ vm: 'Lisa', dir: refused, reason: 'the server replied 550 Permission denied.' }]);
+      assert.deepEqual([...new Set(inventory.backups.map((backup) => backup.vm))], ['Bart']);
+      assert.deepEqual(inventory.strays, ['README.txt']);
+    });
+  }
+
+  test('the same on a pool', async () => {
+    const session = refusingSession('/vm/Lisa', 550);
+    const pool: InventoryPool = { target: session.target, use: (task) => task(session) };
+    assert.deepEqual((await takeInventoryOver(pool)).unreadable, [{ vm: 'Lisa', dir: '/vm/Lisa', reason: 'the server replied 550 Permission denied.' }]);
+  });
+
+  test('a folder its parent lists that then lists as missing (the CWD refused too) is unreadable', async () => {
+    const { [`/vm/Lisa/${STAMP}`]: _gone, ...tree } = TWO_VMS;
+    const inventory = await takeInventory(listingSession(tree).session);
+    assert.deepEqual(inventory.unreadable, [{ vm: 'Lisa', dir: `/vm/Lisa/${STAMP}`, reason: 'the server lists it in /vm/Lisa but refuses to open it' }]);
+  });
+
+  test('a 4xx (try again) still fails the whole listing: the target retries it', async () => {
+    await assert.rejects(takeInventory(refusingSession('/vm/Lisa', 450)), /450 Permission denied/);
   });
 });

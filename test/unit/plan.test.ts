@@ -271,6 +271,39 @@ describe('planRun: routes and retention settings', () => {
     assert.deepEqual(summary(vmPlanOf(plan, 'nas', 'Bart')), { keep: [S(3), S(2), S(1)] });
   });
 
+  it('a VM folder a target refused to list is a problem naming target, folder and words; that VM gets no action there, the others as usual', () => {
+    const refused = { vm: 'Bart', dir: '/nas/Bart', reason: 'the server replied 550 Permission denied.' };
+    const plan = planRun({
+      local: [local('Bart', S(5)), local('Lisa', S(5))],
+      inventories: [
+        { ...inventory('nas', [S(1), S(2), S(3)].map((s) => remote('Lisa', s))), unreadable: [refused] },
+        inventory('offsite', [S(1), S(2), S(3)].map((s) => remote('Bart', s))),
+      ],
+      settings: settings({ vms: { '*': { targets: ['nas', 'offsite'] } } }),
+    });
+    assert.deepEqual(plan.problems, [
+      {
+        vm: 'Bart',
+        target: 'nas',
+        message:
+          'nas: folder /nas/Bart could not be listed (the server replied 550 Permission denied.): nothing of Bart is uploaded to or deleted on nas, ' +
+          'and none of its local backups is purged; check the permissions of /nas/Bart on nas',
+      },
+    ]);
+    assert.equal(vmPlanOf(plan, 'nas', 'Bart'), undefined);
+    assert.deepEqual(summary(vmPlanOf(plan, 'nas', 'Lisa')), { upload: [S(5)], keep: [S(3), S(2)], delete: [S(1)] });
+    assert.deepEqual(summary(vmPlanOf(plan, 'offsite', 'Bart')), { upload: [S(5)], keep: [S(3), S(2)], delete: [S(1)] });
+  });
+
+  it('a refused VM folder of a VM with no local backups and no route there is no problem of this run', () => {
+    const plan = planRun({
+      local: [],
+      inventories: [{ ...inventory('nas', []), unreadable: [{ vm: 'Ghost', dir: '/nas/Ghost', reason: 'the server replied 550 Permission denied.' }] }],
+      settings: settings({ vms: { Lisa: { targets: ['nas'] } } }),
+    });
+    assert.deepEqual(plan.problems, []);
+  });
+
   it('a remote-only VM without a route, or routed elsewhere, is left untouched', () => {
     const plan = planRun({
       local: [],
@@ -515,6 +548,20 @@ describe('decidePurge (-x)', () => {
     const purges = decidePurge(locals, [nas], settings({ vms }));
     assert.deepEqual(purges.filter((p) => p.purge).map((p) => `${p.vm}/${p.stamp}`), [`Bart/${S(1)}`]);
     assert.equal(purges[0]?.reason, 'offsite could not be listed');
+  });
+
+  it('a VM whose folder one target refused to list is never purged, even where another target holds it; the other VMs are', () => {
+    const both = settings({ vms: { '*': { targets: ['nas', 'offsite'] } } });
+    const held = [local('Bart', S(1)), local('Lisa', S(1))];
+    const complete = [remote('Bart', S(1)), remote('Lisa', S(1))];
+    const refused = { vm: 'Bart', dir: '/nas/Bart', reason: 'the server replied 550 Permission denied.' };
+    const purges = decidePurge(held, [{ ...inventory('nas', [remote('Lisa', S(1))]), unreadable: [refused] }, inventory('offsite', complete)], both);
+    assert.deepEqual(decided(purges), [`leave Bart/${S(1)}: nas could not be listed`, `purge Lisa/${S(1)}: complete on nas, offsite`]);
+
+    // --simulate: what the plan leaves still does not know what nas holds of Bart.
+    const before = [{ ...inventory('nas', [remote('Lisa', S(1))]), unreadable: [refused] }, inventory('offsite', complete)];
+    const plan = planRun({ local: held, inventories: before, settings: both });
+    assert.deepEqual(decided(decidePurge(held, inventoriesAfterPlan(plan.targets, before, held), both)), decided(purges));
   });
 
   it('the * route applies to VMs without their own; an empty route purges nothing', () => {
