@@ -4,9 +4,11 @@
  * REST, an IIS-style MS-DOS listing, a server that allows one connection. Each one is a real
  * server (test/support/pyftpdlib.ts) set up that way, and every scenario ends the same way:
  * nothing lost, nothing incomplete under a final name, byte-identical copies, and a second run
- * that changes nothing.
+ * that changes nothing. And a VM folder the FTP user may enter but not list: only that VM is
+ * left alone, the run fails naming it.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { loginTo, runVmftp, writeConfig, type CliResult } from '../support/cli.js';
@@ -191,6 +193,41 @@ describe('a server that allows one connection', () => {
       assert.deepEqual(readTree(setup.remoteRoot), serverBefore);
     });
   }
+});
+
+describe('a VM folder the FTP user may enter but not list', () => {
+  test('550 to its MLSD/LIST: exit 1 (not 4: the target answered) naming VM, target, folder and the server\'s words; the other VM goes up and rotates; nothing of that VM changes, nothing purged', bounded(90), async (t) => {
+    if (!usable(t, 'internal')) return;
+    const stamp = '2012-08-18-154137';
+    const old = ['2012-05-01-000000', '2012-06-01-000000', '2012-07-01-000000'];
+    const remote = Object.fromEntries(['Bart', 'Homer'].flatMap((vm) => old.map((day) => [`${vm}/${day}`, { 'vm.ovf': `<old ${vm} ${day}/>` }])));
+    const setup = await setUp(
+      t,
+      { refuseListing: ['/backups/Homer'] },
+      { local: { [`Bart/${stamp}`]: { 'disk1.vmdk': 100_000 }, [`Homer/${stamp}`]: { 'disk1.vmdk': 100_000 } }, remote },
+    );
+    const homerBefore = readTree(path.join(setup.remoteRoot, 'Homer'));
+
+    const run = await setup.vmftp('-x', '--json');
+
+    assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
+    const report = parseReport(run.stdout);
+    assert.deepEqual(report.targets.map((target) => target.error), [undefined], 'the target is reached');
+    assert.deepEqual(report.problems, [
+      {
+        vm: 'Homer',
+        target: 'nas',
+        message:
+          'nas: folder /backups/Homer could not be listed (the server replied 550 Permission denied.): nothing of Homer is uploaded to or deleted on nas, ' +
+          'and none of its local backups is purged; check the permissions of /backups/Homer on nas',
+      },
+    ]);
+    assert.match(run.stderr, /problem: Homer: nas: folder \/backups\/Homer could not be listed \(the server replied 550 Permission denied\.\)/, 'the log says it too');
+    assert.deepEqual(readdirSync(path.join(setup.remoteRoot, 'Bart')).sort(), [...old.slice(1), stamp], 'Bart went up and was rotated');
+    assert.deepEqual(readTree(path.join(setup.remoteRoot, 'Homer')), homerBefore, "Homer's old backups are untouched, nothing new there");
+    assert.equal(report.afterSuccess?.kind, 'not-run');
+    assert.deepEqual(Object.keys(readTree(setup.source)).sort(), [`Bart/${stamp}/disk1.vmdk`, `Homer/${stamp}/disk1.vmdk`], 'nothing purged');
+  });
 });
 
 describe('vmftp check: what each server offers and what vmftp does about it', () => {

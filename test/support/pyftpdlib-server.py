@@ -8,10 +8,14 @@ VMFTP_PYFTPD_PASSWORD, never in argv) rooted at --root on 127.0.0.1:--port, and 
                        (SIZE, EPSV, MLSD, MLST, FEAT, APPE, REST...)
   --msdos              LIST (and STAT) lines in the MS-DOS / IIS format
   --max-cons-per-ip N  a further connection from the same address gets 421 and is closed
+  --refuse-listing DIR,...  listing these folders (paths as the user sees them) answers
+                       "550 Permission denied." while CWD into them works, as a NAS does for a
+                       folder the FTP user may enter but not read
 
 Started and stopped by test/support/pyftpdlib.ts; it logs nothing but errors.
 """
 import argparse
+import errno
 import logging
 import os
 import stat
@@ -49,6 +53,7 @@ def main():
     parser.add_argument('--remove', default='')
     parser.add_argument('--msdos', action='store_true')
     parser.add_argument('--max-cons-per-ip', type=int, default=0)
+    parser.add_argument('--refuse-listing', default='')
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.ERROR)
@@ -56,13 +61,21 @@ def main():
     authorizer.add_user(args.user, os.environ['VMFTP_PYFTPD_PASSWORD'], args.root, perm='elradfmwMT')
     removed = {name.strip().upper() for name in args.remove.split(',') if name.strip()}
     low, high = (int(part) for part in args.passive_ports.split('-'))
+    refused = {os.path.realpath(os.path.join(args.root, name.strip().strip('/'))) for name in args.refuse_listing.split(',') if name.strip()}
+
+    class Filesystem(MsDosFS if args.msdos else AbstractedFS):
+        # MLSD, LIST, NLST and STAT all read a folder through listdir; CWD does not.
+        def listdir(self, path):
+            if os.path.realpath(path) in refused:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            return super().listdir(path)
 
     class Handler(FTPHandler):
         proto_cmds = {name: spec for name, spec in FTPHandler.proto_cmds.items() if name not in removed}
         banner = 'vmftp test server (pyftpdlib)'
         passive_ports = range(low, high + 1)
         masquerade_address = args.masquerade
-        abstracted_fs = MsDosFS if args.msdos else AbstractedFS
+        abstracted_fs = Filesystem
 
     Handler.authorizer = authorizer
     server = FTPServer(('127.0.0.1', args.port), Handler)

@@ -11,7 +11,8 @@
  *
  * - masquerade: PASV names this address (a NAS behind NAT); remove: these commands answer
  *   `500 Command not understood` and leave FEAT; msdos: LIST lines in the MS-DOS / IIS format;
- *   maxConsPerIp: one more connection from 127.0.0.1 gets `421 Too many connections`.
+ *   maxConsPerIp: one more connection from 127.0.0.1 gets `421 Too many connections`;
+ *   refuseListing: listing these folders answers `550 Permission denied.`, CWD into them works.
  *   pyftpdlib itself answers `OPTS UTF8` with 501 and MKD of an existing folder with 550.
  * - Debian's /usr/bin/python3, not whatever python3 comes first on PATH (pyenv's has no pyftpdlib).
  * - The password reaches the server through its environment, never its command line.
@@ -39,6 +40,8 @@ export interface StartPyftpdlibOptions extends StartServerOptions {
   readonly msdos?: boolean;
   /** Connections allowed from one address (default: no limit). */
   readonly maxConsPerIp?: number;
+  /** Folders (as the user sees them, e.g. `/backups/Homer`) whose listing answers 550 while CWD into them works. */
+  readonly refuseListing?: readonly string[];
 }
 
 /** A running pyftpdlib server. */
@@ -81,6 +84,7 @@ export async function startPyftpdlib(opts: StartPyftpdlibOptions): Promise<Pyftp
         ...(opts.remove === undefined ? [] : ['--remove', opts.remove.join(',')]),
         ...(opts.msdos === true ? ['--msdos'] : []),
         ...(opts.maxConsPerIp === undefined ? [] : ['--max-cons-per-ip', String(opts.maxConsPerIp)]),
+        ...(opts.refuseListing === undefined ? [] : ['--refuse-listing', opts.refuseListing.join(',')]),
       ];
     },
     banner: /vmftp test server \(pyftpdlib\)/,
