@@ -168,7 +168,12 @@ async function runSelected(config: ResolvedConfig, options: BackupOptions, runLo
       () => [],
     );
     const targets = await displayTargets(config, local, log);
-    const exitCode = targets.some((target) => target.error !== undefined) ? ExitCode.Unreachable : ExitCode.Ok;
+    // A VM folder the server would not list: the target answered (not 4), yet the listing is not whole.
+    const exitCode = targets.some((target) => target.error !== undefined)
+      ? ExitCode.Unreachable
+      : targets.some((target) => (target.unreadable ?? []).length > 0)
+        ? ExitCode.PartialFailure
+        : ExitCode.Ok;
     const missed = describeNotReached(targets);
     const headline = missed === '' ? `listed ${targets.length} targets` : missed;
     return {

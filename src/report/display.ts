@@ -1,4 +1,4 @@
-import type { LocalBackup, RemoteBackup } from '../core/model.js';
+import type { LocalBackup, RemoteBackup, UnreadableFolder } from '../core/model.js';
 import { compareStamps } from '../core/stamp.js';
 import type { ResolvedConfig } from '../config/types.js';
 import { isCompleteOn } from '../core/plan.js';
@@ -21,6 +21,8 @@ export interface DisplayedTarget {
   readonly loginRefused?: true;
   readonly vms: readonly { readonly vm: string; readonly backups: readonly DisplayedBackup[] }[];
   readonly strays: readonly string[];
+  /** VM folders the server refused to list: what the target holds of those VMs is unknown (absent: none). */
+  readonly unreadable?: readonly UnreadableFolder[];
 }
 
 /** Returns every configured target's backups per VM, oldest first, judged against the local copies in `local`. */
@@ -48,7 +50,7 @@ export async function displayTargets(
         .sort((a, b) => compareStamps(a.stamp, b.stamp))
         .map((backup) => displayed(backup, local)),
     }));
-    return { target: name, remoteDir, vms, strays: inventory.strays };
+    return { target: name, remoteDir, vms, strays: inventory.strays, ...(inventory.unreadable === undefined ? {} : { unreadable: inventory.unreadable }) };
   });
 }
 

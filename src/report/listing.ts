@@ -15,7 +15,8 @@ export function formatDisplay(targets: readonly DisplayedTarget[], colors: Color
       lines.push(c.red(`  ${notReached(target)}: ${target.error}`), '');
       continue;
     }
-    if (target.vms.length === 0) lines.push('  no backups');
+    const unreadable = target.unreadable ?? [];
+    if (target.vms.length === 0 && unreadable.length === 0) lines.push('  no backups');
     const rows: string[][] = [];
     for (const vm of target.vms) {
       for (const backup of vm.backups) {
@@ -33,6 +34,9 @@ export function formatDisplay(targets: readonly DisplayedTarget[], colors: Color
       lines.push(`  ${target.vms.length} VM${target.vms.length === 1 ? '' : 's'}, ${rows.length} backup${rows.length === 1 ? '' : 's'}, ${formatBytes(bytes)}`);
     }
     for (const stray of target.strays) lines.push(`  not a backup: ${stray}`);
+    for (const { vm, dir, reason } of unreadable) {
+      lines.push(c.red(`  could not list ${dir} (${reason}): what is there of ${vm} is unknown; check the permissions of ${dir} on ${target.target}`));
+    }
     lines.push('');
   }
   return lines.join('\n').trimEnd();

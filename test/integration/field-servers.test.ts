@@ -196,7 +196,7 @@ describe('a server that allows one connection', () => {
 });
 
 describe('a VM folder the FTP user may enter but not list', () => {
-  test('550 to its MLSD/LIST: exit 1 (not 4: the target answered) naming VM, target, folder and the server\'s words; the other VM goes up and rotates; nothing of that VM changes, nothing purged', bounded(90), async (t) => {
+  test('550 to its MLSD/LIST: exit 1 (not 4: the target answered) naming VM, target, folder and the server\'s words; the other VM goes up and rotates; nothing of that VM changes, nothing purged; -d says so', bounded(90), async (t) => {
     if (!usable(t, 'internal')) return;
     const stamp = '2012-08-18-154137';
     const old = ['2012-05-01-000000', '2012-06-01-000000', '2012-07-01-000000'];
@@ -227,6 +227,10 @@ describe('a VM folder the FTP user may enter but not list', () => {
     assert.deepEqual(readTree(path.join(setup.remoteRoot, 'Homer')), homerBefore, "Homer's old backups are untouched, nothing new there");
     assert.equal(report.afterSuccess?.kind, 'not-run');
     assert.deepEqual(Object.keys(readTree(setup.source)).sort(), [`Bart/${stamp}/disk1.vmdk`, `Homer/${stamp}/disk1.vmdk`], 'nothing purged');
+
+    const display = await setup.vmftp('-d');
+    assert.equal(display.code, 1, `${display.stdout}\n${display.stderr}`);
+    assert.match(display.stdout, /could not list \/backups\/Homer \(the server replied 550 Permission denied\.\): what is there of Homer is unknown/);
   });
 });
 

@@ -185,6 +185,23 @@ describe('formatDisplay (-d)', () => {
     { target: 'offsite', remoteDir: '/', error: 'cannot connect', vms: [], strays: [] },
   ];
 
+  test('a VM folder the server would not list is said, naming it, its words and what to check; not "no backups"', () => {
+    const refused: DisplayedTarget = {
+      target: 'nas',
+      remoteDir: '/vm',
+      vms: [],
+      strays: [],
+      unreadable: [{ vm: 'Homer', dir: '/vm/Homer', reason: 'the server replied 550 Permission denied.' }],
+    };
+    assert.equal(
+      formatDisplay([refused]),
+      [
+        'target nas (/vm)',
+        '  could not list /vm/Homer (the server replied 550 Permission denied.): what is there of Homer is unknown; check the permissions of /vm/Homer on nas',
+      ].join('\n'),
+    );
+  });
+
   test('a table per target with files, size and state, a total line, and the unreachable ones', () => {
     assert.equal(
       formatDisplay(targets),
