@@ -3,7 +3,7 @@ import { PARTIAL_SUFFIX } from '../core/stamp.js';
 import { ExitCode } from '../errors.js';
 import { NO_COLORS, type Colors } from './color.js';
 import type { AbandonedRun } from '../run/lock.js';
-import type { RunReport, WindowClosed } from '../run/outcome.js';
+import type { PurgedThroughLinks, RunReport, WindowClosed } from '../run/outcome.js';
 import { formatBytes, formatClock, formatDuration, formatSpeed, table, type CellStyle } from './format.js';
 import { notReached, runTotals, tally, type Tally } from './totals.js';
 
@@ -153,17 +153,27 @@ function endedWithoutReport(previous: AbandonedRun): string {
   return `the previous run (pid ${previous.pid}, started at ${started}) ended without a report (${how})`;
 }
 
-/** Returns where a purged backup's data lay when links led there (`through a link, deleted /mnt/b/Bart/...`), or undefined when no link was followed. */
-export function describeThroughLinks(deleted: readonly string[]): string | undefined {
-  return deleted.length === 0 ? undefined : `through ${deleted.length === 1 ? 'a link' : 'links'}, deleted ${deleted.join(', ')}`;
+/**
+ * Returns what links did to a purged backup (`deleted at /mnt/b/Bart/...` for a linked VM folder; for
+ * links removed as such, that the data they led to was not deleted, and why), or undefined when no
+ * link concerned it.
+ */
+export function describeThroughLinks({ deletedAt, dataKept }: Omit<PurgedThroughLinks, 'dir'>): string | undefined {
+  const parts: string[] = [];
+  if (deletedAt !== undefined) parts.push(`deleted at ${deletedAt}`);
+  if (dataKept.length > 0) {
+    const removed = dataKept.length === 1 ? 'a link removed, its data' : `${dataKept.length} links removed, their data`;
+    parts.push(`${removed} at ${dataKept.join(', ')} was not deleted (-x deletes no data a link inside a backup leads to)`);
+  }
+  return parts.length === 0 ? undefined : parts.join('; ');
 }
 
 function formatAfterSuccess(afterSuccess: NonNullable<RunReport['afterSuccess']>): string {
   switch (afterSuccess.kind) {
     case 'purge': {
-      const linked = new Map(afterSuccess.throughLinks.map(({ dir, deleted }) => [dir, deleted]));
+      const linked = new Map(afterSuccess.links.map((links) => [links.dir, links]));
       const purged = afterSuccess.purged.map((dir) => {
-        const through = describeThroughLinks(linked.get(dir) ?? []);
+        const through = describeThroughLinks(linked.get(dir) ?? { dataKept: [] });
         return through === undefined ? `  ${dir}` : `  ${dir} (${through})`;
       });
       const lines = purged.length === 0 ? ['-x: no local backup to purge'] : ['-x: purged local backups:', ...purged];

@@ -45,12 +45,23 @@ export interface WindowClosed {
   readonly deferred: readonly DeferredBackup[];
 }
 
+/** What links did to one purged backup: where its data was deleted, and the data they led to that stays. */
+export interface PurgedThroughLinks {
+  readonly dir: string;
+  readonly deletedAt?: string;
+  readonly dataKept: readonly string[];
+}
+
 export type AfterSuccess =
   | {
       readonly kind: 'purge';
       readonly purged: readonly string[];
-      /** The purged backups that were, or held, links (a folder or a file from another disk): the real paths deleted through them. */
-      readonly throughLinks: readonly { readonly dir: string; readonly deleted: readonly string[] }[];
+      /**
+       * The purged backups links concerned: `deletedAt`, the real path their data was deleted at when
+       * a VM folder that is a link put it there; `dataKept`, the real paths of the data the links
+       * removed (the stamp folder itself or entries in it) led to, which was not deleted.
+       */
+      readonly links: readonly PurgedThroughLinks[];
       /** The local backups a bare `-x` left, each with why. */
       readonly left: readonly { readonly dir: string; readonly reason: string }[];
       /** The local backups it was to purge but could not delete (whole or in part), each with the system's error. */

@@ -1,9 +1,12 @@
 /**
- * Deleting one local backup for a bare `-x`, so that it frees what the report says it freed. The
- * scan follows links (a backup folder, a VM folder or a disk image linked from another disk, a
- * Windows junction), so the purge does too, as `rsync -L --remove-source-files` and `rclone move -L`
- * delete the files they sent through the links they followed: deleting only the link would leave
- * the data on the other disk while the report says "purged".
+ * Deleting one local backup for a bare `-x`, with `rm -rf`'s rule for links: the path to the backup
+ * is resolved as the system resolves it (a source or VM folder that is a link, a Windows junction
+ * putting a VM's backups on another disk, leads to where the backups lie, and they are deleted
+ * there), but at and below the stamp folder a link is removed as a link and never followed. A link
+ * inside a backup may lead anywhere (to `/`, to a VM's live storage): `-x` must never delete data
+ * outside the backup's own tree. `rsync -L --remove-source-files` and `rclone move -L` do the same:
+ * they unlink the name they sent (rsync's sender `do_unlink(fname)`, rclone's local
+ * `Object.Remove` -> `os.Remove(o.path)`), which for a link is the link, not what it leads to.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -12,16 +15,21 @@ import type { LocalBackup } from '../core/model.js';
 import { listBackupFiles } from '../facts/scan.js';
 
 export type LocalPurgeOutcome =
-  /** Deleted; `elsewhere` holds the real paths deleted through links (empty when none was followed). */
-  | { readonly kind: 'purged'; readonly elsewhere: readonly string[] }
+  | {
+      readonly kind: 'purged';
+      /** The real path of the folder deleted when a VM folder that is a link put it elsewhere. */
+      readonly deletedAt?: string;
+      /** The real paths of the data the links removed (the stamp folder or entries in it) led to: not deleted, still on the disk. */
+      readonly dataKept: readonly string[];
+    }
   /** Not touched: its files are no longer the ones the scan saw. */
   | { readonly kind: 'changed'; readonly reason: string };
 
 /**
  * Returns what became of one local backup: it is listed again and deleted only when its files are
- * those the scan saw (same paths, sizes and modification times); then every file, through the
- * links on the way, each linked folder once empty, and the links. Rejects when something cannot
- * be deleted (a file held open, no permission): what was deleted before stays deleted.
+ * those the scan saw (same paths, sizes and modification times); then its tree goes, each link in
+ * it (or the stamp folder itself, when a link) removed as a link. Rejects when something cannot be
+ * deleted (a file held open, no permission): what was deleted before stays deleted.
  */
 export async function purgeLocalBackup(backup: LocalBackup): Promise<LocalPurgeOutcome> {
   const now = await listBackupFiles(backup.dir).catch((error: NodeJS.ErrnoException) => {
@@ -33,27 +41,34 @@ export async function purgeLocalBackup(backup: LocalBackup): Promise<LocalPurgeO
   const change = changeSinceScan(backup.files, now);
   if (change !== undefined) return { kind: 'changed', reason: `${change}: the targets were judged on the files the scan saw` };
 
-  const elsewhere: string[] = [];
   // A VM folder that is a link puts the whole backup on the other disk; the link itself stays, as a
-  // VM folder does. A source that is a link is where the administrator put it: not "elsewhere".
+  // VM folder does. A source that is a link is where the administrator put it: not "elsewhere". A
+  // stamp folder that is a link is only removed: nothing is deleted where it leads.
   const vmDir = path.dirname(backup.dir);
   const realVmDir = await fs.realpath(vmDir);
-  if (realVmDir !== path.join(await fs.realpath(path.dirname(vmDir)), backup.vm)) elsewhere.push(path.join(realVmDir, backup.stamp));
-  await deleteThroughLinks(backup.dir, elsewhere);
-  return { kind: 'purged', elsewhere };
+  const movedByVmLink = realVmDir !== path.join(await fs.realpath(path.dirname(vmDir)), backup.vm);
+  const stampIsLink = (await fs.lstat(backup.dir)).isSymbolicLink();
+  const dataKept: string[] = [];
+  await deleteTree(backup.dir, dataKept);
+  return movedByVmLink && !stampIsLink ? { kind: 'purged', deletedAt: path.join(realVmDir, backup.stamp), dataKept } : { kind: 'purged', dataKept };
 }
 
-/** Deletes a file or a folder with all it holds; a link is deleted after what it leads to, whose real path goes to `elsewhere`. */
-async function deleteThroughLinks(full: string, elsewhere: string[]): Promise<void> {
+/**
+ * Deletes a file or a folder with all it holds, as `rm -rf` does: a link is removed, never
+ * followed; the real path of what it led to goes to `dataKept`. Whatever the folder holds goes,
+ * listed by the scan or not (an empty folder, a fifo): the re-check proved its files are the
+ * scanned ones, and nothing here leaves the folder's own tree.
+ */
+async function deleteTree(full: string, dataKept: string[]): Promise<void> {
   const entry = await fs.lstat(full);
   if (entry.isSymbolicLink()) {
-    const real = await fs.realpath(full);
-    elsewhere.push(real);
-    await deleteThroughLinks(real, elsewhere);
-    // Not recursive: only the link (a junction on Windows) goes, never what it leads to a second time.
+    // A link leading nowhere keeps no data; the scan would have refused it, but it may be new.
+    const real = await fs.realpath(full).catch(() => undefined);
+    if (real !== undefined) dataKept.push(real);
+    // Not recursive: only the link (a junction on Windows) goes.
     await fs.rm(full);
   } else if (entry.isDirectory()) {
-    for (const name of await fs.readdir(full)) await deleteThroughLinks(path.join(full, name), elsewhere);
+    for (const name of await fs.readdir(full)) await deleteTree(path.join(full, name), dataKept);
     await fs.rmdir(full);
   } else {
     await fs.rm(full);

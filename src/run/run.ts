@@ -22,7 +22,7 @@ import { takeInventory, takeInventoryOver, type Listing } from '../facts/invento
 import { acquireLock } from './lock.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
-import { afterSuccessFailure, type AfterSuccess, type RunReport, type TargetOutcome, type WindowClosed } from './outcome.js';
+import { afterSuccessFailure, type AfterSuccess, type PurgedThroughLinks, type RunReport, type TargetOutcome, type WindowClosed } from './outcome.js';
 import { describePreviousRun, describeThroughLinks, describeUnreportedRun } from '../report/report.js';
 import { formatClock } from '../report/format.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
@@ -452,7 +452,7 @@ async function runAfterSuccess(
   const decisions = decidePurge(local, inventories, planSettings(config));
   const backups = new Map(local.map((backup) => [backup.dir, backup]));
   const purged: string[] = [];
-  const throughLinks: { dir: string; deleted: string[] }[] = [];
+  const links: PurgedThroughLinks[] = [];
   const left: { dir: string; reason: string }[] = [];
   const failed: { dir: string; reason: string }[] = [];
   for (const decision of decisions) {
@@ -469,9 +469,16 @@ async function runAfterSuccess(
         continue;
       }
       purged.push(decision.dir);
-      if (outcome.elsewhere.length > 0) throughLinks.push({ dir: decision.dir, deleted: [...outcome.elsewhere] });
-      const through = describeThroughLinks(outcome.elsewhere);
-      log.info(`purged local ${decision.dir} (${through === undefined ? decision.reason : `${decision.reason}; ${through}`})`);
+      const linked = { dir: decision.dir, ...(outcome.deletedAt === undefined ? {} : { deletedAt: outcome.deletedAt }), dataKept: outcome.dataKept };
+      const through = describeThroughLinks(linked);
+      if (through === undefined) {
+        log.info(`purged local ${decision.dir} (${decision.reason})`);
+        continue;
+      }
+      links.push(linked);
+      // A warning when data stays: the administrator counting on -x to free the disk must see it did not.
+      if (linked.dataKept.length > 0) log.warn(`-x: purged local ${decision.dir} (${decision.reason}; ${through})`);
+      else log.info(`purged local ${decision.dir} (${decision.reason}; ${through})`);
     } catch (error) {
       // A file held open (on Windows the backup tool or an antivirus scan) or no permission: the
       // backup is safe on its targets, only this disk is not freed; the other purges go on.
@@ -480,5 +487,5 @@ async function runAfterSuccess(
       log.error(`-x: could not purge local ${decision.dir} (${reason}); it is complete on its targets: the next successful run with -x purges what is left of it`);
     }
   }
-  return { kind: 'purge', purged, throughLinks, left, failed };
+  return { kind: 'purge', purged, links, left, failed };
 }

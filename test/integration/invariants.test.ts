@@ -470,7 +470,7 @@ describe('invariant 5: -x only after full success; bare -x purges what every tar
     assert.equal(next.code, 0, output(next));
     assert.deepEqual(readTree(s.source), {}, 'what the failed purge left goes with the next run');
   });
-  test('ftp-srv: a backup folder linked from another disk is purged where its data lies (files, folder, then the link), as is one in a linked VM folder; the report says where', BOUNDED, async (t) => {
+  test('ftp-srv: -x removes a backup folder that is a link as a link: its data on the other disk stays and the report says so; a backup in a linked VM folder is deleted where it lies', BOUNDED, async (t) => {
     const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE, keep: 1 });
     const otherDisk = path.join(s.work, 'other-disk');
     mkdirSync(otherDisk);
@@ -491,18 +491,39 @@ describe('invariant 5: -x only after full success; bare -x purges what every tar
       'Raoul/2012-07-13-154137/samplefile.txt': Buffer.from('Raoul\n'),
     });
     assert.equal(statSync(path.join(s.remoteRoot, 'Bart/2012-08-18-154137/disk/disk1.vmdk')).size, 20_000);
-    assert.deepEqual(readdirSync(otherDisk), ['Raoul'], "Bart's data is deleted on the other disk, not only the link to it");
+    assert.deepEqual(readTree(path.join(otherDisk, 'bart-backup')), { 'sample.txt': Buffer.from('Bart\n'), 'disk/disk1.vmdk': readFileSync(path.join(s.remoteRoot, 'Bart/2012-08-18-154137/disk/disk1.vmdk')) }, "the data Bart's link led to stays, whole");
+    assert.deepEqual(readdirSync(path.join(s.source, 'Bart')), [], 'the link is gone');
     assert.deepEqual(readdirSync(path.join(otherDisk, 'Raoul')), [], "Raoul's backup is deleted where the VM folder's link leads");
-    assert.deepEqual(readdirSync(path.join(s.source, 'Bart')), [], 'the link went after what it led to');
     assert.ok(lstatSync(path.join(s.source, 'Raoul')).isSymbolicLink(), 'a linked VM folder stays, as a VM folder does');
 
     const report = parseReport(run.stdout);
     assert.deepEqual([...(report.afterSuccess?.purged ?? [])].sort(), [path.join(s.source, 'Bart', '2000-08-28-154138'), bart, raoul]);
-    assert.deepEqual(report.afterSuccess?.throughLinks, [
-      { dir: bart, deleted: [path.join(real, 'bart-backup')] },
-      { dir: raoul, deleted: [path.join(real, 'Raoul', '2012-07-13-154137')] },
+    assert.deepEqual(report.afterSuccess?.links, [
+      { dir: bart, dataKept: [path.join(real, 'bart-backup')] },
+      { dir: raoul, deletedAt: path.join(real, 'Raoul', '2012-07-13-154137'), dataKept: [] },
     ]);
-    assert.ok(run.stderr.includes(`purged local ${bart} (complete on nas; through a link, deleted ${path.join(real, 'bart-backup')})`), run.stderr);
+    assert.ok(run.stderr.includes(`-x: purged local ${bart} (complete on nas; a link removed, its data at ${path.join(real, 'bart-backup')} was not deleted (-x deletes no data a link inside a backup leads to))`), run.stderr);
+    assert.ok(run.stderr.includes(`purged local ${raoul} (complete on nas; deleted at ${path.join(real, 'Raoul', '2012-07-13-154137')})`), run.stderr);
+  });
+
+  test('ftp-srv: -x removes a link inside a backup as a link: the folder outside the source it leads to stays, whole, and the report says so', BOUNDED, async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE });
+    // A link in a backup to data that is no backup's (here a folder beside the source; in the field
+    // `/` or a VM's live storage): the scan follows it, the purge must never delete through it.
+    const outside = path.join(s.work, 'outside');
+    makeBackupTree(outside, { live: { 'disk.vmdk': 'live VM data\n', 'nested/vm.nvram': 'nvram\n' } });
+    const raoul = path.join(s.source, 'Raoul', '2012-07-13-154137');
+    symlinkSync(path.join(outside, 'live'), path.join(raoul, 'extra'), 'dir');
+
+    const run = await s.vmftp('-x', '--json');
+    assert.equal(run.code, 0, output(run));
+    assert.deepEqual(readTree(outside), { 'live/disk.vmdk': Buffer.from('live VM data\n'), 'live/nested/vm.nvram': Buffer.from('nvram\n') }, 'the data the link led to stays, whole');
+    assert.ok(!existsSync(raoul) && readdirSync(path.join(s.source, 'Raoul')).length === 0, "Raoul's backup and the link in it are gone");
+
+    const report = parseReport(run.stdout);
+    assert.ok(report.afterSuccess?.purged?.includes(raoul), run.stdout);
+    assert.deepEqual(report.afterSuccess?.links, [{ dir: raoul, dataKept: [path.join(realpathSync(outside), 'live')] }]);
+    assert.ok(run.stderr.includes(`a link removed, its data at ${path.join(realpathSync(outside), 'live')} was not deleted`), run.stderr);
   });
 
   test('ftp-srv: a local backup whose files changed between the scan and the purge is left whole, and the report says which file and why', BOUNDED, async (t) => {

@@ -52,8 +52,8 @@ export interface ReportJson {
   readonly afterSuccess?: {
     readonly kind: string;
     readonly purged?: readonly string[];
-    /** The purged backups that were, or held, links: the real paths deleted through them. */
-    readonly throughLinks?: readonly { readonly dir: string; readonly deleted: readonly string[] }[];
+    /** The purged backups links concerned: where a linked VM folder put the data deleted, and the data links led to that stays. */
+    readonly links?: readonly { readonly dir: string; readonly deletedAt?: string; readonly dataKept: readonly string[] }[];
     /** The local backups a bare -x left, each with why. */
     readonly left?: readonly { readonly dir: string; readonly reason: string }[];
     /** The local backups a bare -x was to purge but could not delete. */

@@ -129,18 +129,24 @@ describe('honest figures', () => {
     assert.match(formatReport(report), /^nas +Bart +0 +0 +1 +0/m);
   });
 
-  test('-x: a purged backup reached through a link names the real path deleted there; what it left says why', () => {
+  test('-x: a purged backup names the real path a linked VM folder put it at, and the data its links led to, which stays; what it left says why', () => {
     const afterSuccess = {
       kind: 'purge' as const,
-      purged: ['/src/Bart/2026-11-21-020000', '/src/Raoul/2026-11-21-020000'],
-      throughLinks: [{ dir: '/src/Bart/2026-11-21-020000', deleted: ['/mnt/b/Bart-2026-11-21'] }],
+      purged: ['/src/Bart/2026-11-21-020000', '/src/Lisa/2026-11-21-020000', '/src/Marge/2026-11-21-020000', '/src/Raoul/2026-11-21-020000'],
+      links: [
+        { dir: '/src/Bart/2026-11-21-020000', deletedAt: '/mnt/b/Bart/2026-11-21-020000', dataKept: [] },
+        { dir: '/src/Lisa/2026-11-21-020000', dataKept: ['/mnt/b/Lisa-2026-11-21'] },
+        { dir: '/src/Marge/2026-11-21-020000', deletedAt: '/mnt/b/Marge/2026-11-21-020000', dataKept: ['/', '/vm/live'] },
+      ],
       left: [{ dir: '/src/Homer/2026-11-21-020000', reason: 'vm.ovf is new since the scan' }],
       failed: [],
     };
     const text = formatReport({ ...REPORT, afterSuccess });
     const expected = [
       '-x: purged local backups:',
-      '  /src/Bart/2026-11-21-020000 (through a link, deleted /mnt/b/Bart-2026-11-21)',
+      '  /src/Bart/2026-11-21-020000 (deleted at /mnt/b/Bart/2026-11-21-020000)',
+      '  /src/Lisa/2026-11-21-020000 (a link removed, its data at /mnt/b/Lisa-2026-11-21 was not deleted (-x deletes no data a link inside a backup leads to))',
+      '  /src/Marge/2026-11-21-020000 (deleted at /mnt/b/Marge/2026-11-21-020000; 2 links removed, their data at /, /vm/live was not deleted (-x deletes no data a link inside a backup leads to))',
       '  /src/Raoul/2026-11-21-020000',
       '-x: left local backups:',
       '  /src/Homer/2026-11-21-020000: vm.ovf is new since the scan',
@@ -158,7 +164,7 @@ describe('describeTotals (the e-mail subject)', () => {
   });
 
   test('says what -x failed to do: a purge it could not finish, a command that failed', () => {
-    const purge: RunReport = { ...REPORT, afterSuccess: { kind: 'purge', purged: [], throughLinks: [], left: [], failed: [{ dir: '/src/Bart/2026-11-21-020000', reason: 'EBUSY' }] } };
+    const purge: RunReport = { ...REPORT, afterSuccess: { kind: 'purge', purged: [], links: [], left: [], failed: [{ dir: '/src/Bart/2026-11-21-020000', reason: 'EBUSY' }] } };
     assert.match(describeTotals(runTotals(purge)), /, 1 local purge failed$/);
     const command: RunReport = { ...REPORT, afterSuccess: { kind: 'command', command: 'post.cmd', exitCode: 3 } };
     assert.match(describeTotals(runTotals(command)), /, -x command failed$/);
