@@ -44,6 +44,15 @@ export const RECORDED_BEFORE: readonly RecordedRun[] = [
       { measurement: 'small', bytes: 20e6, lftpMs: 97_860, vmftpMs: 81_380 },
     ],
   },
+  {
+    label: '2026-12-07, main at 0c75f52',
+    source: 'bench/RESULTS.md of 0c75f52: a full `npm run bench`, load average ~0.9 at the start, 0.3 at the end',
+    figures: [
+      { measurement: 'nightly-100mbit', bytes: 600.8e6, idealMs: 48_060, lftpMs: 50_390, curlMs: 50_840, vmftpMs: 50_580 },
+      { measurement: 'nightly-1gbit', bytes: 600.8e6, idealMs: 4810, lftpMs: 5070, curlMs: 5650, vmftpMs: 5280 },
+      { measurement: 'small', bytes: 20e6, lftpMs: 77_480, vmftpMs: 46_250 },
+    ],
+  },
 ];
 
 const MEASUREMENTS: readonly { readonly id: Measurement; readonly label: string; readonly target: string }[] = [
