@@ -32,7 +32,7 @@ export const EXIT_CODE_MEANINGS: Readonly<Record<ExitCode, ExitCodeMeaning>> = {
   },
   [ExitCode.PartialFailure]: {
     meaning: 'some transfer, verify, rename or delete failed',
-    more: 'the rest ran; also: a local VM with no target in vms, a local backup folder that could not be read, a VM folder a target refused to list, a VM older than its maxAge on a target, or a failed -x command or purge',
+    more: 'the rest ran; also: a local VM with no target in vms, a local backup folder that could not be read, a VM folder a target refused to list, a VM older than its maxAge on a target, or a failed -x command or purge; -S: a plan with one of the first three',
   },
   [ExitCode.Usage]: { meaning: 'usage or config error, nothing was changed' },
   [ExitCode.Locked]: { meaning: 'another vmftp run holds the lock' },

@@ -112,7 +112,8 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       const bandwidth = bandwidthOf(config);
       const limits = limitsInForce(bandwidth, plan);
       if (options.simulate) {
-        const exitCode = connected.failures.length > 0 ? ExitCode.Unreachable : ExitCode.Ok;
+        // The run's verdict on what the plan already tells (an unreachable target, a VM left out): a config checked with -S fails as its run would.
+        const exitCode = exitCodeOfRun(connected.failures, plan, [], undefined);
         const purge = decidePurge(scan.backups, inventoriesAfterPlan(plan.targets, connected.inventories, scan.backups), planSettings(config));
         const forecast = await forecastOf(plan, config, startedAt, deadline, log);
         return { kind: 'plan', plan: { ...plan, purge, forecast }, warnings, bandwidth: limits, exitCode };
@@ -393,7 +394,8 @@ function strayWarnings(inventories: readonly TargetInventory[]): string[] {
 /**
  * Exit code of a finished run: unreachable targets first, then any failed action, unplanned VM or
  * VM older than its maxAge, then backups the deadline deferred (all of that needs someone to look; a
- * deferral alone resumes by itself).
+ * deferral alone resumes by itself). Also `-S`'s, given only what the plan knows: the targets that
+ * could not be reached, no action run, nothing judged too old, no deadline passed.
  */
 function exitCodeOfRun(outcomes: readonly TargetOutcome[], plan: Plan, tooOld: readonly TooOld[], windowClosed: WindowClosed | undefined): ExitCode {
   if (outcomes.some((outcome) => outcome.error !== undefined)) return ExitCode.Unreachable;

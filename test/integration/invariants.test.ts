@@ -377,13 +377,25 @@ describe('invariant 5: -x only after full success; bare -x purges what every tar
     assert.deepEqual(remoteEntries(s.remoteRootOf('nas'), 'Bart'), [STAMP], 'nas got Bart all the same');
   });
 
-  test('ftp-srv: a local VM that no route maps to fails the run (exit 1) naming it; the routed VM goes up, nothing is purged', BOUNDED, async (t) => {
+  test('ftp-srv: a local VM that no route maps to fails -S and the run (exit 1) naming it; the routed VM goes up, nothing is purged', BOUNDED, async (t) => {
     const s = await setUpScenario(t, FTP_SRV, { local: FIXTURE_TREE, vms: { Bart: 'nas' } });
     const local = readTree(s.source);
+    const unrouted = /no target for VM Raoul: add it to `vms` or add a '\*' route/;
+
+    // A config checked with -S gets the verdict its run gets, in text and in JSON.
+    const simulated = await s.vmftp('-S');
+    assert.equal(simulated.code, 1, output(simulated));
+    assert.match(simulated.stdout, new RegExp(`^problem: Raoul: ${unrouted.source}`, 'm'));
+    const json = await s.vmftp('-S', '--json');
+    assert.equal(json.code, 1, output(json));
+    const { problems } = parseSimulation(json.stdout).plan;
+    assert.deepEqual(problems.map((problem) => problem.vm), ['Raoul']);
+    assert.match(problems[0]?.message ?? '', unrouted);
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [], '-S sent nothing');
 
     const run = await s.vmftp('-n', '1', '-x');
     assert.equal(run.code, 1, output(run));
-    assert.match(output(run), /no target for VM Raoul: add it to `vms` or add a '\*' route/);
+    assert.match(output(run), unrouted);
     assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), ['2012-08-18-154137']);
     assert.deepEqual(remoteEntries(s.remoteRoot, 'Raoul'), [], 'an unrouted VM is sent nowhere');
     assert.deepEqual(readTree(s.source), local, 'not a full success: nothing purged');

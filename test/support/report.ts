@@ -45,10 +45,17 @@ export interface DeferredJson {
   readonly onServer?: number;
 }
 
+/** A VM the planner left out (no route, a folder not read or not listed), and why. */
+export interface ProblemJson {
+  readonly vm: string;
+  readonly target?: string;
+  readonly message: string;
+}
+
 export interface ReportJson {
   readonly exitCode: number;
   readonly durationMs: number;
-  readonly problems?: readonly { readonly vm: string; readonly target?: string; readonly message: string }[];
+  readonly problems?: readonly ProblemJson[];
   readonly afterSuccess?: {
     readonly kind: string;
     readonly purged?: readonly string[];
@@ -127,6 +134,7 @@ export interface PlanJson {
   }[];
   /** What `-x` would do with each local backup, and why. */
   readonly purge: readonly { dir: string; vm: string; stamp: string; purge: boolean; reason: string }[];
+  readonly problems: readonly ProblemJson[];
   readonly forecast?: ForecastJson;
 }
 
