@@ -4,13 +4,22 @@
  * its uploads keep failing; either way the run fails so that someone looks. A VM whose newer backup
  * the deadline deferred this run is judged on that backup: young enough, it meets the limit once
  * the next run completes it (the run is deferred, not failed); too old, the window is what keeps
- * it off the target, and the run fails saying so. Pure: the clock is a parameter.
+ * it off the target, and the run fails saying so. A VM whose newer backup failed to upload this run
+ * fails too, and says that upload is why, not the backup job. Pure: the clock is a parameter.
  */
 import type { DeferredUpload } from './deadline.js';
 import type { LocalBackup, MaxAge, Plan, TargetInventory, VmRoute } from './model.js';
 import { isCompleteOn, routeFor } from './plan.js';
 import { durationBefore, parseWithinDuration, type WithinDuration } from './retention.js';
 import { compareStamps, isStamp, parseStamp } from './stamp.js';
+
+/** The uploads this run tried and did not complete, each a backup (`vm`, `stamp`) to a `target`. */
+export interface UnfinishedUploads {
+  /** Stopped by the deadline: they resume next run. */
+  readonly deferred: readonly DeferredUpload[];
+  /** Ended in failure (upload, resume or resend): the run's report says why. */
+  readonly failed: readonly DeferredUpload[];
+}
 
 /** The part of the configuration the age check needs. */
 export interface AgeSettings {
@@ -32,6 +41,8 @@ export interface TooOld {
   readonly ageMs?: number;
   /** Stamp of a newer backup the deadline deferred this run, itself older than the limit: the window kept it off the target. */
   readonly deferred?: string;
+  /** Stamp of a newer backup whose upload failed this run (none deferred): that failure kept it off the target. */
+  readonly failed?: string;
   readonly maxAge: string;
   /** What happened and what to do, naming VM, target and age. */
   readonly message: string;
@@ -109,6 +120,8 @@ interface VmOnTarget {
   readonly newest?: string;
   /** Stamp of its newest backup for that target the deadline deferred this run. */
   readonly deferred?: string;
+  /** Stamp of its newest backup whose upload to that target failed this run. */
+  readonly failed?: string;
 }
 
 /** Returns the verdict on one VM on one target: undefined when its newest complete backup there is within the limit. */
@@ -118,8 +131,9 @@ function judge(on: VmOnTarget, now: Date): { readonly tooOld: TooOld } | { reado
   const ageOf = (stamp: string) => now.getTime() - parseStamp(stamp)!.getTime();
   const withinLimit = (stamp: string) => parseStamp(stamp)!.getTime() >= cutoff;
   if (newest !== undefined && withinLimit(newest)) return undefined;
-  // A deferred backup no newer than the newest complete one would not make the VM any younger there.
-  const deferred = on.deferred !== undefined && (newest === undefined || compareStamps(on.deferred, newest) > 0) ? on.deferred : undefined;
+  // A deferred or failed upload of a backup no newer than the newest complete one would not have made the VM any younger there.
+  const newerThanComplete = (stamp: string | undefined) => (stamp !== undefined && (newest === undefined || compareStamps(stamp, newest) > 0) ? stamp : undefined);
+  const deferred = newerThanComplete(on.deferred);
   const complete = newest === undefined ? `no complete backup on ${target}` : `the newest complete backup on ${target}, ${newest}, is ${formatAge(ageOf(newest))} old`;
   if (deferred !== undefined && withinLimit(deferred)) {
     return {
@@ -146,6 +160,20 @@ function judge(on: VmOnTarget, now: Date): { readonly tooOld: TooOld } | { reado
       },
     };
   }
+  const failed = newerThanComplete(on.failed);
+  if (failed !== undefined) {
+    const why = `its upload of ${failed} failed this run (see the error above)`;
+    return {
+      tooOld: {
+        ...found,
+        failed,
+        message:
+          newest === undefined
+            ? `${vm} has no complete backup on ${target} (maxAge ${limit}): ${why}`
+            : `${vm} on ${target}: the newest complete backup, ${newest}, is ${formatAge(ageOf(newest))} old, older than maxAge ${limit}, and ${why}`,
+      },
+    };
+  }
   const next = `is the backup job still backing up ${vm}, and do its uploads to ${target} succeed? (a VM no longer backed up: set vms.${vm}.maxAge to false, or remove its folder on ${target})`;
   return {
     tooOld: {
@@ -163,9 +191,10 @@ function judge(on: VmOnTarget, now: Date): { readonly tooOld: TooOld } | { reado
  * includes it) whose newest complete backup there, judged on `inventoriesAfter` (listed after the
  * run), was made before `now` minus its `maxAge`, or that has no complete backup there at all, or
  * could not be checked because listing the target (or the VM's folder there) after the run failed. When the newest of its
- * backups the deadline deferred for that target this run (`deferred`) is newer than that complete
+ * backups the deadline deferred for that target this run (`unfinished.deferred`) is newer than that complete
  * one, that backup decides: within the limit, the VM awaits it (no failure); older, it is too old
- * because the window kept that backup off the target. A target missing from `inventoriesAfter`
+ * because the window kept that backup off the target. Else, when the upload of a newer backup to that
+ * target failed this run (`unfinished.failed`), it is too old and the message names that upload. A target missing from `inventoriesAfter`
  * (unreachable from the start, reported as such) is not judged; a `maxAge` of false, or a stamp in
  * the future, is never too old.
  */
@@ -173,7 +202,7 @@ export function checkMaxAge(
   plan: Plan,
   inventoriesAfter: readonly (TargetInventory | Unlisted)[],
   local: readonly LocalBackup[],
-  deferred: readonly DeferredUpload[],
+  unfinished: UnfinishedUploads,
   settings: AgeSettings,
   now: Date,
 ): MaxAgeCheck {
@@ -204,9 +233,19 @@ export function checkMaxAge(
       const newest = newestStamp(
         inventory.backups.filter((remote) => remote.vm === vm && isCompleteOn(remote, localByKey.get(`${vm}/${remote.stamp}`))).map((remote) => remote.stamp),
       );
-      const newestDeferred = newestStamp(deferred.filter((upload) => upload.target === target && upload.vm === vm).map((upload) => upload.stamp));
+      const newestOf = (uploads: readonly DeferredUpload[]) => newestStamp(uploads.filter((upload) => upload.target === target && upload.vm === vm).map((upload) => upload.stamp));
+      const newestDeferred = newestOf(unfinished.deferred);
+      const newestFailed = newestOf(unfinished.failed);
       const verdict = judge(
-        { vm, target, limit, duration, ...(newest === undefined ? {} : { newest }), ...(newestDeferred === undefined ? {} : { deferred: newestDeferred }) },
+        {
+          vm,
+          target,
+          limit,
+          duration,
+          ...(newest === undefined ? {} : { newest }),
+          ...(newestDeferred === undefined ? {} : { deferred: newestDeferred }),
+          ...(newestFailed === undefined ? {} : { failed: newestFailed }),
+        },
         now,
       );
       if (verdict === undefined) continue;

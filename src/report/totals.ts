@@ -1,6 +1,6 @@
 /** What a run came to, in counts: per target and VM, for the whole run, and as the short phrase a subject line says. */
 import type { DeferredBackup } from '../core/deadline.js';
-import { afterSuccessFailure, type ActionOutcome, type RunReport } from '../run/outcome.js';
+import { afterSuccessFailure, isTransfer, type ActionOutcome, type RunReport } from '../run/outcome.js';
 import { formatBytes } from './format.js';
 
 /** What one target and VM (or a whole run) came to. */
@@ -26,10 +26,6 @@ export interface Tally {
 
 function emptyTally(): Tally {
   return { uploaded: 0, resumed: 0, resent: 0, deleted: 0, kept: 0, skipped: 0, held: 0, failed: 0, deferred: 0, bytes: 0, transferMs: 0, durationMs: 0 };
-}
-
-function isTransfer(action: ActionOutcome): boolean {
-  return action.action === 'upload' || action.action === 'resume' || action.action === 'resend';
 }
 
 /**

@@ -25,6 +25,11 @@ export interface ActionOutcome {
   readonly detail: string;
 }
 
+/** Returns true for an action that sends a backup (upload, resume, resend). */
+export function isTransfer(action: ActionOutcome): boolean {
+  return action.action === 'upload' || action.action === 'resume' || action.action === 'resend';
+}
+
 export interface TargetOutcome {
   readonly target: string;
   /** Set when the target could not be reached, logged into or listed: nothing was done there. */

@@ -8,7 +8,7 @@ import type { ProgramControl } from '../backends/programs.js';
 import type { ResolvedConfig, TargetConfig, UploadMethod } from '../config/types.js';
 import type { Forecast, LocalBackup, Plan, PlanSettings, TargetInventory } from '../core/model.js';
 import { checkMaxAge, checksAge, type AgeSettings, type TooOld, type Unlisted } from '../core/age.js';
-import { describeDeferred, runDeadline, type Deadline } from '../core/deadline.js';
+import { describeDeferred, runDeadline, type Deadline, type DeferredUpload } from '../core/deadline.js';
 import { forecastPlan } from '../core/forecast.js';
 import { planRun } from '../core/plan.js';
 import { decidePurge, inventoriesAfterPlan } from '../core/purge.js';
@@ -22,7 +22,7 @@ import { takeInventory, takeInventoryOver, type Listing } from '../facts/invento
 import { acquireLock } from './lock.js';
 import type { Logger } from '../delivery/log.js';
 import { describeError } from '../report/failure.js';
-import { afterSuccessFailure, type AfterSuccess, type PurgedThroughLinks, type RunReport, type TargetOutcome, type WindowClosed } from './outcome.js';
+import { afterSuccessFailure, isTransfer, type AfterSuccess, type PurgedThroughLinks, type RunReport, type TargetOutcome, type WindowClosed } from './outcome.js';
 import { describePreviousRun, describeThroughLinks, describeUnreportedRun } from '../report/report.js';
 import { formatClock } from '../report/format.js';
 import { describeRetry, retryPolicyOf, withRetries, type OnRetry } from './retry.js';
@@ -140,7 +140,9 @@ export async function runBackup(config: ResolvedConfig, options: RunOptions, log
       ]);
       // What the deadline deferred first: a VM whose newer backup it kept off a target is judged on that backup.
       const windowClosed = deadline === undefined ? undefined : deferredBy(deadline, outcomes, after, scan.backups);
-      const { tooOld, awaitingDeferred } = checkMaxAge(plan, after, scan.backups, windowClosed?.deferred ?? [], age, new Date());
+      // Then what failed: a VM too old for maxAge because its newer backup's upload failed is told so, not asked about its backup job.
+      const unfinished = { deferred: windowClosed?.deferred ?? [], failed: transfersEnded(outcomes, 'failed') };
+      const { tooOld, awaitingDeferred } = checkMaxAge(plan, after, scan.backups, unfinished, age, new Date());
       for (const stale of tooOld) log.error(stale.message);
       for (const awaiting of awaitingDeferred) log.warn(awaiting.message);
       let exitCode = interrupted() ? ExitCode.Interrupted : exitCodeOfRun(outcomes, plan, tooOld, windowClosed);
@@ -250,12 +252,17 @@ function deferredBy(
   after: readonly (TargetInventory | Unlisted)[],
   local: readonly LocalBackup[],
 ): WindowClosed | undefined {
-  const deferred = outcomes.flatMap((outcome) =>
-    outcome.actions.filter((action) => action.status === 'deferred').map((action) => ({ target: outcome.target, vm: action.vm, stamp: action.stamp })),
-  );
+  const deferred = transfersEnded(outcomes, 'deferred');
   if (deferred.length === 0) return undefined;
   const listed = after.filter((inventory): inventory is TargetInventory => !('error' in inventory));
   return { at: deadline.at.toISOString(), by: deadline.by, deferred: describeDeferred(deferred, listed, local) };
+}
+
+/** Returns the backups this run's uploads (upload, resume, resend) to each target ended `status` for. */
+function transfersEnded(outcomes: readonly TargetOutcome[], status: 'failed' | 'deferred'): DeferredUpload[] {
+  return outcomes.flatMap((outcome) =>
+    outcome.actions.filter((action) => isTransfer(action) && action.status === status).map((action) => ({ target: outcome.target, vm: action.vm, stamp: action.stamp })),
+  );
 }
 
 /** Returns the run's bandwidth limits: config `bwlimit` (or `--bwlimit`) for all uploads together, and each target's own. */

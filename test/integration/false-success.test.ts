@@ -170,6 +170,26 @@ describe('maxAge: a VM whose newest backup on a target is too old fails the run 
     assert.doesNotMatch(second.stdout, /too old/);
   });
 
+  test("ftp-srv: default 8d and a VM's first backup whose upload fails (552): exit 1, the too-old line names that upload, not the backup job", BOUNDED, async (t) => {
+    const tonight = stampHoursAgo(1);
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { [`Bart/${tonight}`]: { 'disk.vmdk': 100 } },
+      rules: { replyToUpload: { match: 'disk.vmdk', code: 552, text: 'Disk full' } },
+    });
+    editConfig(s, (config) => {
+      delete config.maxAge;
+    });
+
+    const run = await s.vmftp('--json');
+    assert.equal(run.code, 1, run.stderr);
+    const tooOld = parseReport(run.stdout).tooOld ?? [];
+    assert.deepEqual(
+      tooOld.map(({ vm, target, failed, message }) => ({ vm, target, failed, message })),
+      [{ vm: 'Bart', target: 'nas', failed: tonight, message: `Bart has no complete backup on nas (maxAge 8d): its upload of ${tonight} failed this run (see the error above)` }],
+    );
+    assert.doesNotMatch(run.stderr, /backup job/);
+  });
+
   test('ftp-srv: the target is listed again after the uploads when a maxAge or a bare -x needs it, and only then', BOUNDED, async (t) => {
     const s = await setUpScenario(t, FTP_SRV, {});
     /** Runs vmftp on a new backup of Bart; returns whether remoteDir was listed after its rename. */

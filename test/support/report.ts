@@ -27,6 +27,8 @@ export interface TooOldJson {
   readonly newest?: string;
   /** A newer backup the deadline deferred, itself older than the limit. */
   readonly deferred?: string;
+  /** A newer backup whose upload failed this run. */
+  readonly failed?: string;
   readonly maxAge: string;
   readonly message: string;
 }

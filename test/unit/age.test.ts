@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkMaxAge, checksAge, formatAge, maxAgeFor, type AgeSettings, type Unlisted } from '../../src/core/age.js';
+import { checkMaxAge, checksAge, formatAge, maxAgeFor, type AgeSettings, type UnfinishedUploads, type Unlisted } from '../../src/core/age.js';
 import type { LocalBackup, Plan, TargetInventory } from '../../src/core/model.js';
 import { DEFAULT_FILES, inventoryOf, localBackup, partialBackup, planOf, remoteBackup, targetPlan, vmPlan } from '../support/plan.js';
 
@@ -18,7 +18,7 @@ const NOW = new Date(2026, 10, 30, 6, 0, 0);
 
 /** What the check finds too old when the deadline deferred nothing. */
 function findTooOld(plan: Plan, inventories: readonly (TargetInventory | Unlisted)[], local: LocalBackup[], ageSettings: AgeSettings, now: Date) {
-  return checkMaxAge(plan, inventories, local, [], ageSettings, now).tooOld;
+  return checkMaxAge(plan, inventories, local, { deferred: [], failed: [] }, ageSettings, now).tooOld;
 }
 
 /** `VM@target` of what is too old, in order. */
@@ -133,7 +133,7 @@ describe('checkMaxAge when the deadline deferred backups this run', () => {
   const STALE = '2026-11-28-060000';
   const deferredOn = (target: string, stamp: string) => ({ target, vm: 'Bart', stamp });
   /** The check of Bart on a nas that holds none of his backups, `stamp` deferred there. */
-  const firstDeferred = (stamp: string) => checkMaxAge(plan, [inventoryOf('nas', [])], [], [deferredOn('nas', stamp)], settings(), NOW);
+  const firstDeferred = (stamp: string) => checkMaxAge(plan, [inventoryOf('nas', [])], [], { deferred: [deferredOn('nas', stamp)], failed: [] }, settings(), NOW);
   const bartOnNas = { target: 'nas', vm: 'Bart', maxAge: '36h' };
 
   it("a VM's first backup deferred within maxAge is not too old: it awaits that backup, and the words say which and that it resumes", () => {
@@ -143,7 +143,7 @@ describe('checkMaxAge when the deadline deferred backups this run', () => {
 
   it('an older complete backup past maxAge with a fresh one deferred: awaiting, naming both', () => {
     const nas = inventoryOf('nas', [remoteBackup('Bart', '2026-11-20-020000')]);
-    const check = checkMaxAge(plan, [nas], [], [deferredOn('nas', FRESH)], settings(), NOW);
+    const check = checkMaxAge(plan, [nas], [], { deferred: [deferredOn('nas', FRESH)], failed: [] }, settings(), NOW);
     assert.deepEqual(check.tooOld, []);
     assert.deepEqual(check.awaitingDeferred.map((awaiting) => [awaiting.newest, awaiting.deferred]), [['2026-11-20-020000', FRESH]]);
     assert.match(check.awaitingDeferred[0]!.message, /^Bart: the newest complete backup on nas, 2026-11-20-020000, is 10d 4h old, but its backup 2026-11-30-020000 /);
@@ -158,19 +158,19 @@ describe('checkMaxAge when the deadline deferred backups this run', () => {
 
   it('of several deferred backups the newest decides', () => {
     const deferred = [deferredOn('nas', STALE), deferredOn('nas', FRESH)];
-    assert.deepEqual(checkMaxAge(plan, [inventoryOf('nas', [])], [], deferred, settings(), NOW).tooOld, []);
+    assert.deepEqual(checkMaxAge(plan, [inventoryOf('nas', [])], [], { deferred, failed: [] }, settings(), NOW).tooOld, []);
   });
 
   it('a deferred backup no newer than the newest complete one excuses nothing: the message is the usual one', () => {
     const nas = inventoryOf('nas', [remoteBackup('Bart', STALE)]);
-    const check = checkMaxAge(plan, [nas], [], [deferredOn('nas', '2026-11-27-060000')], settings(), NOW);
+    const check = checkMaxAge(plan, [nas], [], { deferred: [deferredOn('nas', '2026-11-27-060000')], failed: [] }, settings(), NOW);
     assert.deepEqual(check.awaitingDeferred, []);
     assert.deepEqual(check.tooOld.map((tooOld) => tooOld.deferred), [undefined]);
     assert.match(check.tooOld[0]!.message, /is the backup job still backing up Bart/);
   });
 
   it('a deferral on another target does not excuse this one', () => {
-    const check = checkMaxAge(plan, [inventoryOf('nas', [remoteBackup('Bart', FRESH)]), inventoryOf('offsite', [])], [], [deferredOn('nas', FRESH)], settings(), NOW);
+    const check = checkMaxAge(plan, [inventoryOf('nas', [remoteBackup('Bart', FRESH)]), inventoryOf('offsite', [])], [], { deferred: [deferredOn('nas', FRESH)], failed: [] }, settings(), NOW);
     assert.deepEqual(check.awaitingDeferred, []);
     assert.deepEqual(check.tooOld.map((tooOld) => `${tooOld.vm}@${tooOld.target}`), ['Bart@offsite']);
     assert.match(check.tooOld[0]!.message, /^Bart has no complete backup on offsite \(maxAge 36h\): is the backup job still backing up Bart/);
@@ -179,15 +179,71 @@ describe('checkMaxAge when the deadline deferred backups this run', () => {
   it("another VM's deferral does not excuse this VM, and a VM within maxAge is not judged at all", () => {
     const twoVms = covering({ nas: ['Bart', 'Lisa'] });
     const nas = inventoryOf('nas', [remoteBackup('Bart', FRESH)]);
-    const check = checkMaxAge(twoVms, [nas], [], [deferredOn('nas', '2026-11-30-030000'), { target: 'nas', vm: 'Homer', stamp: FRESH }], settings(), NOW);
+    const check = checkMaxAge(twoVms, [nas], [], { deferred: [deferredOn('nas', '2026-11-30-030000'), { target: 'nas', vm: 'Homer', stamp: FRESH }], failed: [] }, settings(), NOW);
     assert.deepEqual(check.awaitingDeferred, []);
     assert.deepEqual(check.tooOld.map((tooOld) => `${tooOld.vm}@${tooOld.target}`), ['Lisa@nas']);
   });
 
   it('a target that could not be listed after the run fails the check, deferral or not', () => {
-    const check = checkMaxAge(covering({ nas: ['Bart'] }), [{ target: 'nas', error: 'connection reset' }], [], [deferredOn('nas', FRESH)], settings(), NOW);
+    const check = checkMaxAge(covering({ nas: ['Bart'] }), [{ target: 'nas', error: 'connection reset' }], [], { deferred: [deferredOn('nas', FRESH)], failed: [] }, settings(), NOW);
     assert.deepEqual(check.awaitingDeferred, []);
     assert.equal(check.tooOld.length, 1);
+  });
+});
+
+describe('checkMaxAge when an upload failed this run', () => {
+  const plan = covering({ nas: ['Bart'], offsite: ['Bart'] });
+  /** 4 h before NOW: within 36h. */
+  const FRESH = '2026-11-30-020000';
+  const OLD = '2026-11-20-020000';
+  const uploadOf = (target: string, stamp: string, vm = 'Bart') => ({ target, vm, stamp });
+  /** The check of Bart on nas (holding `held`) and on an offsite that holds his FRESH backup. */
+  const checkBart = (held: string[], unfinished: UnfinishedUploads) =>
+    checkMaxAge(
+      plan,
+      [inventoryOf('nas', held.map((stamp) => remoteBackup('Bart', stamp))), inventoryOf('offsite', [remoteBackup('Bart', FRESH)])],
+      [],
+      unfinished,
+      settings(),
+      NOW,
+    );
+
+  it("a VM's first backup whose upload failed: too old, and the message names that upload, not the backup job", () => {
+    const message = `Bart has no complete backup on nas (maxAge 36h): its upload of ${FRESH} failed this run (see the error above)`;
+    assert.deepEqual(checkBart([], { deferred: [], failed: [uploadOf('nas', FRESH)] }), {
+      tooOld: [{ target: 'nas', vm: 'Bart', failed: FRESH, maxAge: '36h', message }],
+      awaitingDeferred: [],
+    });
+  });
+
+  it('an old complete backup and a newer one whose upload failed: too old, naming both', () => {
+    const { tooOld } = checkBart([OLD], { deferred: [], failed: [uploadOf('nas', FRESH)] });
+    assert.deepEqual(
+      tooOld.map((found) => found.message),
+      [`Bart on nas: the newest complete backup, ${OLD}, is 10d 4h old, older than maxAge 36h, and its upload of ${FRESH} failed this run (see the error above)`],
+    );
+    assert.deepEqual(tooOld.map((found) => [found.newest, found.failed]), [[OLD, FRESH]]);
+  });
+
+  for (const [what, failed] of [
+    ['on another target', uploadOf('offsite', FRESH)],
+    ['of another VM', uploadOf('nas', FRESH, 'Homer')],
+    ['of a backup no newer than the newest complete one', uploadOf('nas', OLD)],
+  ] as const) {
+    it(`a failed upload ${what} explains nothing: the message is the usual one`, () => {
+      const { tooOld } = checkBart([OLD], { deferred: [], failed: [failed] });
+      assert.deepEqual(tooOld.map((found) => `${found.vm}@${found.target} ${String(found.failed)}`), ['Bart@nas undefined']);
+      assert.match(tooOld[0]!.message, /: is the backup job still backing up Bart, and do its uploads to nas succeed\?/);
+    });
+  }
+
+  it('a deferral still wins: a deferred backup within maxAge awaits, one older than it blames the window', () => {
+    const STALE = '2026-11-28-060000';
+    const awaiting = checkBart([], { deferred: [uploadOf('nas', FRESH)], failed: [uploadOf('nas', STALE)] });
+    assert.deepEqual([awaiting.tooOld, awaiting.awaitingDeferred.map((found) => found.deferred)], [[], [FRESH]]);
+    const { tooOld } = checkBart([], { deferred: [uploadOf('nas', STALE)], failed: [uploadOf('nas', FRESH)] });
+    assert.deepEqual(tooOld.map((found) => [found.deferred, found.failed]), [[STALE, undefined]]);
+    assert.match(tooOld[0]!.message, /deferred by the window before its upload ended/);
   });
 });
 
