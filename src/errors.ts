@@ -114,9 +114,10 @@ export class LocalFileError extends VmftpError {
 }
 
 /**
- * A local file written to in place (same size, a new modification time: a preallocated disk
- * image the backup job is still filling) after the run saw it: what a server holds of it is not
- * a prefix of it, so no run may resume from that copy.
+ * A local file written to after the run saw it: a new size, or a new modification time at the
+ * same size (a preallocated disk image the backup job is still filling). What a server holds of
+ * it is not proven a prefix of it (a job may write a file again from its start, or out of order),
+ * so no run may resume from that copy.
  */
 export class LocalFileRewrittenError extends LocalFileError {}
 

@@ -7,16 +7,19 @@ const STILL_WRITTEN = 'wait for the backup job to finish, then run vmftp again';
 
 /**
  * Resolves when the local file still has the size and modification time the
- * scan saw; rejects with LocalFileError when it cannot be read or either
- * changed (the backup job is still writing it: a growing file changes its
- * size, a preallocated image filled in place only its modification time).
+ * scan saw; rejects with LocalFileError when it cannot be read, and with
+ * LocalFileRewrittenError when either changed (the backup job is still writing
+ * it: a growing file changes its size, a preallocated image filled in place
+ * only its modification time). A new size is no proof of an append (a job
+ * that writes the file again from its start, or out of order), so what a
+ * server holds of the file is not taken for a prefix of it either way.
  */
 export async function assertLocalSize(job: Pick<UploadJob, 'localPath' | 'size' | 'modifiedMs'>): Promise<void> {
   const stats = await fs.stat(job.localPath).catch((error: NodeJS.ErrnoException) => {
     throw new LocalFileError(`${job.localPath} cannot be read: ${error.code ?? error.message}`, undefined, { cause: error });
   });
   if (stats.size !== job.size) {
-    throw new LocalFileError(
+    throw new LocalFileRewrittenError(
       `${job.localPath} is ${stats.size} bytes, ${job.size} when the run started: the backup is still being written`,
       STILL_WRITTEN,
     );

@@ -455,13 +455,13 @@ class TargetExecution {
     );
   }
 
-  /** Returns what `task` returns on a session of the target's pool, retried after a transient failure. */
   /**
-   * Rethrows `error`; when the local file was written to in place since the scan (the error says
-   * so, or the local file tells once a transfer failed for another reason: a cut, a timeout, the
-   * deadline), the server's copy of it is removed first: its bytes are not the file's, and a resume
-   * (this run or the next) would only go on from them to a whole-sized, broken file. A run stopped
-   * by a signal has closed its connections and does not look.
+   * Rethrows `error`; when the local file was written to since the scan (a new size, or a new
+   * modification time at the same size: the error says so, or the local file tells once a transfer
+   * failed for another reason: a cut, a timeout, the deadline), the server's copy of it is removed
+   * first: its bytes are not proven the file's, and a resume (this run or the next) would only go on
+   * from them to a whole-sized, broken file. A run stopped by a signal has closed its connections
+   * and does not look.
    */
   async #failFile(error: unknown, job: Omit<UploadJob, 'offset'>): Promise<never> {
     if (this.signal?.aborted === true) throw error;
@@ -483,6 +483,7 @@ class TargetExecution {
       });
   }
 
+  /** Returns what `task` returns on a session of the target's pool, retried after a transient failure. */
   #op<T>(what: string, task: (session: FtpSession) => Promise<T>): Promise<T> {
     return withRetries(this.runtime.retry, () => this.runtime.pool.use(task), this.#onRetry(what), this.signal);
   }

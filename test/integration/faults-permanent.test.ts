@@ -9,7 +9,7 @@
  * tree retention expects.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { output } from '../support/cli.js';
@@ -139,27 +139,36 @@ for (const kind of SERVER_KINDS) {
   });
 }
 
-describe('permanent faults: a local file that changes while it is sent', () => {
-  test('ftp-srv: a local file that grows during its upload fails that backup, is not retried, is not renamed into place', BOUNDED, async (t) => {
-    const s = await setUpNight(t, FTP_SRV, {
-      rules: { stallUpload: { match: DISK, afterBytes: 100_000 } },
-      targetFields: { ...FAST_RETRIES, timeoutSeconds: 2 },
+describe('permanent faults: a local file that changes size while it is sent', () => {
+  for (const { how, write } of [
+    { how: 'grows (the job appends to it)', write: (file: string) => appendFileSync(file, Buffer.alloc(1000, 1)) },
+    // Not an append: the first 100 000 bytes the server holds are no longer the file's.
+    { how: 'is written again from its start, larger (a retried export)', write: (file: string) => writeFileSync(file, pseudoRandomBytes(DISK_BYTES + 1000, 'export retried')) },
+  ]) {
+    test(`ftp-srv: a local file that ${how} during its upload fails that backup, is not retried, is not renamed into place, loses its server copy; the next run sends it whole`, BOUNDED, async (t) => {
+      const s = await setUpNight(t, FTP_SRV, {
+        rules: { stallUpload: { match: DISK, afterBytes: 100_000 } },
+        targetFields: { ...FAST_RETRIES, timeoutSeconds: 2 },
+      });
+      const before = snapshot(s.source, s.remoteRoot);
+      const localFile = path.join(s.source, 'Bart', STAMP, DISK);
+
+      const running = s.start('-x');
+      const partialCopy = path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, DISK);
+      await stalledAt(partialCopy, 100_000);
+      // The backup job is still writing while vmftp waits for the stalled transfer.
+      write(localFile);
+      const run = await running.done;
+
+      assertSafeFailure(run, { ...before, local: readTree(s.source) }, { code: 1, cause: /disk1\.vmdk is 401000 bytes, 400000 when the run started/ });
+      assert.deepEqual(uploadsOf(s, DISK), [`STOR /backups/Bart/${STAMP}.partial/${DISK}`], 'a changed local file is not sent again');
+      assert.ok(!s.proxy.log.some((line) => line.startsWith(`RNTO /backups/Bart/${STAMP}`)), 'no rename into place');
+      assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS, `${STAMP}.partial`]);
+      assert.ok(!existsSync(partialCopy), 'the server\'s copy is gone: a new size does not prove it a prefix of the file, so no run resumes from it');
+      await assertFollowUp(s, () => expectedAfterRotation(s));
+      assert.ok(readFileSync(path.join(s.remoteRoot, 'Bart', STAMP, DISK)).equals(readFileSync(localFile)), 'the file as the job left it');
     });
-    const before = snapshot(s.source, s.remoteRoot);
-
-    const running = s.start('-x');
-    await stalledAt(path.join(s.remoteRoot, 'Bart', `${STAMP}.partial`, DISK), 100_000);
-    // The backup job is still writing: the file grows while vmftp waits for the stalled transfer.
-    appendFileSync(path.join(s.source, 'Bart', STAMP, DISK), Buffer.alloc(1000, 1));
-    const run = await running.done;
-
-    const grown = { ...before, local: readTree(s.source) };
-    assertSafeFailure(run, grown, { code: 1, cause: /disk1\.vmdk is 401000 bytes, 400000 when the run started/ });
-    assert.deepEqual(uploadsOf(s, DISK), [`STOR /backups/Bart/${STAMP}.partial/${DISK}`], 'a changed local file is not sent again');
-    assert.ok(!s.proxy.log.some((line) => line.startsWith(`RNTO /backups/Bart/${STAMP}`)), 'no rename into place');
-    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...OLD_STAMPS, `${STAMP}.partial`]);
-    await assertFollowUp(s, () => expectedAfterRotation(s));
-  });
+  }
 });
 
 describe('permanent faults: a local file written to in place while it is sent', () => {
