@@ -4,8 +4,15 @@
  * its uploads keep failing; either way the run fails so that someone looks. A VM whose newer backup
  * the deadline deferred this run is judged on that backup: young enough, it meets the limit once
  * the next run completes it (the run is deferred, not failed); too old, the window is what keeps
- * it off the target, and the run fails saying so. A VM whose newer backup failed to upload this run
- * fails too, and says that upload is why, not the backup job. Pure: the clock is a parameter.
+ * it off the target, and the run fails saying so. That excuse is bounded by maxAge: a window that
+ * never lets an upload end defers a new backup every night, so the check also asks how long the
+ * target has gone without this VM's newer backups: when any pending one (still local, or a
+ * `.partial` there, newer than the newest complete copy) is older than the limit, the VM is too old,
+ * for the same reason. Known gap: a backup job that keeps only its newest backup locally, with no
+ * older `.partial` left on the target, leaves no evidence of a chronic deferral to this stateless
+ * check (a state file of when each VM was last complete would close it). A VM whose newer backup
+ * failed to upload this run fails too, and says that upload is why, not the backup job. Pure: the
+ * clock is a parameter.
  */
 import type { DeferredUpload } from './deadline.js';
 import type { LocalBackup, MaxAge, Plan, TargetInventory, VmRoute } from './model.js';
@@ -39,8 +46,10 @@ export interface TooOld {
   readonly newest?: string;
   /** How old that backup was at the check. */
   readonly ageMs?: number;
-  /** Stamp of a newer backup the deadline deferred this run, itself older than the limit: the window kept it off the target. */
+  /** Stamp of a newer backup the deadline deferred this run while a pending one is older than the limit: the window kept them off the target. */
   readonly deferred?: string;
+  /** With `deferred`: stamp of the oldest pending backup (local or `.partial` there, newer than `newest`), older than the limit. */
+  readonly waiting?: string;
   /** Stamp of a newer backup whose upload failed this run (none deferred): that failure kept it off the target. */
   readonly failed?: string;
   readonly maxAge: string;
@@ -50,8 +59,9 @@ export interface TooOld {
 
 /**
  * One VM on one target whose newest complete backup is missing or older than its `maxAge`, while
- * a newer backup within the limit was deferred by the deadline this run: not a failure, it is
- * deferred with that backup and meets the limit once the next run completes it.
+ * a newer backup was deferred by the deadline this run and every pending backup (`deferred`
+ * included) is within the limit: not a failure, it is deferred with that backup and meets the
+ * limit once the next run completes it.
  */
 export interface AwaitingDeferred {
   readonly target: string;
@@ -120,6 +130,8 @@ interface VmOnTarget {
   readonly newest?: string;
   /** Stamp of its newest backup for that target the deadline deferred this run. */
   readonly deferred?: string;
+  /** Stamps of its backups not complete there: local ones, and its `.partial` folders there. */
+  readonly pending: readonly string[];
   /** Stamp of its newest backup whose upload to that target failed this run. */
   readonly failed?: string;
 }
@@ -135,28 +147,31 @@ function judge(on: VmOnTarget, now: Date): { readonly tooOld: TooOld } | { reado
   const newerThanComplete = (stamp: string | undefined) => (stamp !== undefined && (newest === undefined || compareStamps(stamp, newest) > 0) ? stamp : undefined);
   const deferred = newerThanComplete(on.deferred);
   const complete = newest === undefined ? `no complete backup on ${target}` : `the newest complete backup on ${target}, ${newest}, is ${formatAge(ageOf(newest))} old`;
-  if (deferred !== undefined && withinLimit(deferred)) {
-    return {
-      awaiting: {
-        target,
-        vm,
-        ...(newest === undefined ? {} : { newest }),
-        deferred,
-        maxAge: limit,
-        message: `${vm}: ${complete}, but its backup ${deferred} (${formatAge(ageOf(deferred))} old, within maxAge ${limit}) was deferred by the window: not a failure, it resumes next run`,
-      },
-    };
-  }
   const found = { target, vm, ...(newest === undefined ? {} : { newest, ageMs: ageOf(newest) }), maxAge: limit };
   if (deferred !== undefined) {
+    // The oldest backup newer than the complete one and still not there says how long the window has kept this VM off the target.
+    const waiting = [deferred, ...on.pending.filter((stamp) => isStamp(stamp) && newerThanComplete(stamp) !== undefined)].sort(compareStamps)[0] ?? deferred;
+    if (withinLimit(waiting)) {
+      return {
+        awaiting: {
+          target,
+          vm,
+          ...(newest === undefined ? {} : { newest }),
+          deferred,
+          maxAge: limit,
+          message: `${vm}: ${complete}, but its backup ${deferred} (${formatAge(ageOf(deferred))} old, within maxAge ${limit}) was deferred by the window: not a failure, it resumes next run`,
+        },
+      };
+    }
     return {
       tooOld: {
         ...found,
         deferred,
+        waiting,
         message:
-          `${vm}: ${complete}, and its backup ${deferred}, deferred by the window before its upload ended (it resumes next run), ` +
-          `is ${formatAge(ageOf(deferred))} old, older than maxAge ${limit}: give the uploads more time (a later window.end or --stop-at, ` +
-          `a longer --max-duration), a higher bwlimit if one is set, or a higher vms.${vm}.priority`,
+          `${vm}: ${complete}, and its backup ${waiting}, not complete there, is ${formatAge(ageOf(waiting))} old, older than maxAge ${limit}: ` +
+          `the window keeps closing before its uploads end (this run it deferred ${deferred}, which resumes next run); give the uploads more time ` +
+          `(a later window.end or --stop-at, a longer --max-duration), a higher bwlimit if one is set, or a higher vms.${vm}.priority`,
       },
     };
   }
@@ -192,8 +207,10 @@ function judge(on: VmOnTarget, now: Date): { readonly tooOld: TooOld } | { reado
  * run), was made before `now` minus its `maxAge`, or that has no complete backup there at all, or
  * could not be checked because listing the target (or the VM's folder there) after the run failed. When the newest of its
  * backups the deadline deferred for that target this run (`unfinished.deferred`) is newer than that complete
- * one, that backup decides: within the limit, the VM awaits it (no failure); older, it is too old
- * because the window kept that backup off the target. Else, when the upload of a newer backup to that
+ * one, the VM's pending backups for that target decide (`local`, its `.partial` folders there, and
+ * the deferred one, each newer than that complete one): all within the limit, the VM awaits the
+ * deferred backup (no failure); the oldest older than it, it is too old because the window keeps
+ * those backups off the target. Else, when the upload of a newer backup to that
  * target failed this run (`unfinished.failed`), it is too old and the message names that upload. A target missing from `inventoriesAfter`
  * (unreachable from the start, reported as such) is not judged; a `maxAge` of false, or a stamp in
  * the future, is never too old.
@@ -236,12 +253,14 @@ export function checkMaxAge(
       const newestOf = (uploads: readonly DeferredUpload[]) => newestStamp(uploads.filter((upload) => upload.target === target && upload.vm === vm).map((upload) => upload.stamp));
       const newestDeferred = newestOf(unfinished.deferred);
       const newestFailed = newestOf(unfinished.failed);
+      const pending = [...local.filter((backup) => backup.vm === vm), ...inventory.backups.filter((remote) => remote.vm === vm && remote.partial)].map((backup) => backup.stamp);
       const verdict = judge(
         {
           vm,
           target,
           limit,
           duration,
+          pending,
           ...(newest === undefined ? {} : { newest }),
           ...(newestDeferred === undefined ? {} : { deferred: newestDeferred }),
           ...(newestFailed === undefined ? {} : { failed: newestFailed }),

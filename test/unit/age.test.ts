@@ -151,9 +151,9 @@ describe('checkMaxAge when the deadline deferred backups this run', () => {
 
   it('the deferred backup itself older than maxAge: too old, and the message blames the window, not the backup job', () => {
     const message =
-      `Bart: no complete backup on nas, and its backup ${STALE}, deferred by the window before its upload ended (it resumes next run), is 2d 0h old, ` +
-      'older than maxAge 36h: give the uploads more time (a later window.end or --stop-at, a longer --max-duration), a higher bwlimit if one is set, or a higher vms.Bart.priority';
-    assert.deepEqual(firstDeferred(STALE), { tooOld: [{ ...bartOnNas, deferred: STALE, message }], awaitingDeferred: [] });
+      `Bart: no complete backup on nas, and its backup ${STALE}, not complete there, is 2d 0h old, older than maxAge 36h: the window keeps closing before its uploads end ` +
+      `(this run it deferred ${STALE}, which resumes next run); give the uploads more time (a later window.end or --stop-at, a longer --max-duration), a higher bwlimit if one is set, or a higher vms.Bart.priority`;
+    assert.deepEqual(firstDeferred(STALE), { tooOld: [{ ...bartOnNas, deferred: STALE, waiting: STALE, message }], awaitingDeferred: [] });
   });
 
   it('of several deferred backups the newest decides', () => {
@@ -188,6 +188,46 @@ describe('checkMaxAge when the deadline deferred backups this run', () => {
     const check = checkMaxAge(covering({ nas: ['Bart'] }), [{ target: 'nas', error: 'connection reset' }], [], { deferred: [deferredOn('nas', FRESH)], failed: [] }, settings(), NOW);
     assert.deepEqual(check.awaitingDeferred, []);
     assert.equal(check.tooOld.length, 1);
+  });
+});
+
+describe('checkMaxAge when the deadline defers every night: the excuse lasts maxAge', () => {
+  const plan = covering({ nas: ['Bart'] });
+  const eightDays = settings({ maxAge: '8d' });
+  const SIXTY_DAYS_OLD = '2026-10-01-060000';
+  const TWENTY_DAYS_OLD = '2026-11-10-060000';
+  const TONIGHT = '2026-11-30-020000';
+  const deferredTonight = { deferred: [{ target: 'nas', vm: 'Bart', stamp: TONIGHT }], failed: [] };
+  const window =
+    `Bart: the newest complete backup on nas, ${SIXTY_DAYS_OLD}, is 60d 0h old, and its backup ${TWENTY_DAYS_OLD}, not complete there, is 20d 0h old, older than maxAge 8d: ` +
+    `the window keeps closing before its uploads end (this run it deferred ${TONIGHT}, which resumes next run); give the uploads more time (a later window.end or --stop-at, ` +
+    'a longer --max-duration), a higher bwlimit if one is set, or a higher vms.Bart.priority';
+  const tooOldBart = { target: 'nas', vm: 'Bart', newest: SIXTY_DAYS_OLD, ageMs: 60 * 24 * 3_600_000, deferred: TONIGHT, waiting: TWENTY_DAYS_OLD, maxAge: '8d', message: window };
+
+  it('a local backup 20 days old still waiting behind tonight\'s deferred one: too old, the window is the cause', () => {
+    const nas = inventoryOf('nas', [remoteBackup('Bart', SIXTY_DAYS_OLD)]);
+    const local = [localBackup('Bart', SIXTY_DAYS_OLD), localBackup('Bart', TWENTY_DAYS_OLD), localBackup('Bart', TONIGHT)];
+    assert.deepEqual(checkMaxAge(plan, [nas], local, deferredTonight, eightDays, NOW), { tooOld: [tooOldBart], awaitingDeferred: [] });
+  });
+
+  it('the evidence only as a .partial on the target (the local copy is gone): too old all the same', () => {
+    const nas = inventoryOf('nas', [remoteBackup('Bart', SIXTY_DAYS_OLD), partialBackup('Bart', TWENTY_DAYS_OLD, DEFAULT_FILES)]);
+    assert.deepEqual(checkMaxAge(plan, [nas], [localBackup('Bart', TONIGHT)], deferredTonight, eightDays, NOW), { tooOld: [tooOldBart], awaitingDeferred: [] });
+  });
+
+  it('every pending backup within maxAge: it awaits tonight\'s deferred one', () => {
+    const nas = inventoryOf('nas', [remoteBackup('Bart', SIXTY_DAYS_OLD), partialBackup('Bart', '2026-11-27-020000', DEFAULT_FILES)]);
+    const local = [localBackup('Bart', SIXTY_DAYS_OLD), localBackup('Bart', '2026-11-25-020000'), localBackup('Bart', TONIGHT)];
+    const check = checkMaxAge(plan, [nas], local, deferredTonight, eightDays, NOW);
+    assert.deepEqual([check.tooOld, check.awaitingDeferred.map((awaiting) => awaiting.deferred)], [[], [TONIGHT]]);
+  });
+
+  it('a first backup deferred with nothing older pending: it awaits; pending backups of another VM or on another target do not count', () => {
+    const twoTargets = covering({ nas: ['Bart'], offsite: ['Lisa'] });
+    const local = [localBackup('Bart', TONIGHT), localBackup('Lisa', TWENTY_DAYS_OLD)];
+    const offsite = inventoryOf('offsite', [remoteBackup('Lisa', TONIGHT), partialBackup('Bart', TWENTY_DAYS_OLD, DEFAULT_FILES)]);
+    const check = checkMaxAge(twoTargets, [inventoryOf('nas', [partialBackup('Lisa', TWENTY_DAYS_OLD, DEFAULT_FILES)]), offsite], local, deferredTonight, eightDays, NOW);
+    assert.deepEqual([check.tooOld, check.awaitingDeferred.map((awaiting) => `${awaiting.vm}@${awaiting.target} ${awaiting.deferred}`)], [[], [`Bart@nas ${TONIGHT}`]]);
   });
 });
 
@@ -243,7 +283,7 @@ describe('checkMaxAge when an upload failed this run', () => {
     assert.deepEqual([awaiting.tooOld, awaiting.awaitingDeferred.map((found) => found.deferred)], [[], [FRESH]]);
     const { tooOld } = checkBart([], { deferred: [uploadOf('nas', STALE)], failed: [uploadOf('nas', FRESH)] });
     assert.deepEqual(tooOld.map((found) => [found.deferred, found.failed]), [[STALE, undefined]]);
-    assert.match(tooOld[0]!.message, /deferred by the window before its upload ended/);
+    assert.match(tooOld[0]!.message, /the window keeps closing before its uploads end/);
   });
 });
 
