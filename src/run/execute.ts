@@ -55,6 +55,12 @@ export interface TransferObserver {
   file(target: string, name: string, bytes: number): { readonly onBytes: (bytes: number) => void; end(): void };
 }
 
+/** An upload's first failure, and the reason of the stop that caused it, if one did. */
+interface UploadFailure {
+  readonly error: unknown;
+  readonly stop: unknown;
+}
+
 /** A connected target: its connections (listing, rename, delete, and the slots of transfers), how file bytes move, how failures are retried. */
 export interface TargetRuntime {
   readonly pool: SessionPool;
@@ -179,6 +185,16 @@ class TargetExecution {
     // One controller per backup, stopped with the transfers (a signal, the deadline): once one file failed for
     // good the backup cannot be renamed into place, so its other files start no further attempt and wait for no retry.
     const backup = controllerWithin(this.transfers);
+    /**
+     * The upload's first failure, noted when it happens with the stop that ends the failing step, if
+     * that stop had come by then: the transfers' (a signal, the deadline) for the files' transfers,
+     * the signal's for the steps the deadline does not end (the folders, the listing, the rename).
+     * Not judged when the upload is: a failure's aftermath (the server's size of a file, a bad copy
+     * removed, the rename's retries) may outlast the deadline, which does not make it the cause.
+     */
+    let failure: UploadFailure | undefined;
+    const failed = (error: unknown, stop: AbortSignal | undefined): UploadFailure => (failure ??= { error, stop: stop?.aborted === true ? stop.reason : undefined });
+    const transferFailed = (error: unknown) => failed(error, this.transfers);
     /** Sends `files`, each checked by SIZE when `verifyEach`; rejects with the first failure once every one has ended. */
     const sendAll = async (files: readonly FileTransfer[], fileTurns: readonly (Turn | undefined)[], verifyEach: boolean): Promise<void> => {
       // Every file ends (sent, failed or not started) before the backup is judged: no transfer outlives its backup.
@@ -187,7 +203,7 @@ class TargetExecution {
         files.map(async (file, index) => {
           const count = (bytes: number) => sentByFile.set(file.path, bytes);
           try {
-            await this.#sendFile(vm, action, partialDir, file, fileTurns[index], backup.signal, sentByFile.get(file.path) ?? 0, count, verifyEach);
+            await this.#sendFile(vm, action, partialDir, file, fileTurns[index], backup.signal, transferFailed, sentByFile.get(file.path) ?? 0, count, verifyEach);
           } catch (error) {
             firstFailure ??= { error };
             backup.abort(error);
@@ -221,10 +237,11 @@ class TargetExecution {
       this.log.info(`${this.plan.target}: ${vm}/${action.stamp} uploaded and verified`);
       return { vm, stamp: action.stamp, action: kind, status: 'done', bytes: sent(), ...elapsedSince(started), detail: `${action.reason}${unplanned}` };
     } catch (error) {
-      const stop = this.transfers?.aborted === true ? this.transfers : undefined;
-      const message = stop === undefined ? describeError(error) : interrupted(stop, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`);
-      // The deadline defers a backup to the next run; a signal or an error fails it.
-      const status = stop?.reason instanceof DeadlineError ? 'deferred' : 'failed';
+      // The transfers' stop itself (no backup starts after it) is a failure it caused.
+      const { error: cause, stop } = failed(error, error === this.transfers?.reason ? this.transfers : this.signal);
+      const message = stop === undefined ? describeError(cause) : interrupted(stop, `it stays as ${action.stamp}${PARTIAL_SUFFIX} and the next run resumes it`);
+      // The deadline defers a backup to the next run; a signal or an error of its own fails it.
+      const status = stop instanceof DeadlineError ? 'deferred' : 'failed';
       if (status === 'deferred') this.log.warn(`${this.plan.target}: ${vm}/${action.stamp} deferred: ${message}`);
       else this.log.error(`${this.plan.target}: ${vm}/${action.stamp} not uploaded: ${message}`);
       return { vm, stamp: action.stamp, action: kind, status, bytes: sent(), ...elapsedSince(started), detail: message };
@@ -239,9 +256,10 @@ class TargetExecution {
    * Resolves once the server holds all of `file` at its local size. A transient failure is
    * retried from the size the server then reports (APPE), or from byte 0 when the server holds
    * more than the file; a permanent one or a changed local file rejects at once, and so does an
-   * aborted `backup` (with its reason: another file's failure, or the run's stop). Either way
-   * `count` gets the bytes this run added to the server's copy: the rest of the file, or after a
-   * failure or a stop, what the server holds of it then (see #heldAfterFailure). The first
+   * aborted `backup` (with its reason: another file's failure, or the run's stop). `failed` hears of
+   * a failure at once, before its aftermath (see #upload). Either way `count` gets the bytes this
+   * run added to the server's copy: the rest of the file, or after a failure or a stop, what the
+   * server holds of it then (see #heldAfterFailure). The first
    * transfer waits for `turn`, and passes it on once it holds its connection (or will not start).
    * `counted`: what an earlier send of the file in this run counted, which this count includes.
    * Without `verifyEach` its size is left to the caller, who checks the whole folder by one listing.
@@ -253,6 +271,7 @@ class TargetExecution {
     file: FileTransfer,
     turn: Turn | undefined,
     backup: AbortSignal,
+    failed: (error: unknown) => void,
     counted: number,
     count: (bytes: number) => void,
     verifyEach: boolean,
@@ -318,6 +337,7 @@ class TargetExecution {
       );
       done = true;
     } catch (error) {
+      failed(error);
       await this.#failFile(error, job);
     } finally {
       turn?.started();
@@ -532,7 +552,7 @@ class TargetExecution {
       this.#record({ vm, stamp: action.stamp, action: 'delete', status: 'done', bytes: 0, ...elapsedSince(started), detail: action.reason });
       this.log.info(`${this.plan.target}: deleted ${dir} (${action.reason})`);
     } catch (error) {
-      const message = this.signal?.aborted === true ? interrupted(this.signal, 'the next run deletes it') : describeError(error);
+      const message = this.signal?.aborted === true ? interrupted(this.signal.reason, 'the next run deletes it') : describeError(error);
       this.#record({ vm, stamp: action.stamp, action: 'delete', status: 'failed', bytes: 0, ...elapsedSince(started), detail: message });
       this.log.error(`${this.plan.target}: ${dir} not deleted: ${message}`);
     }
@@ -623,7 +643,7 @@ export function controllerWithin(parent: AbortSignal | undefined): { readonly si
  * Returns why an action of a stopped run did not complete, in vmftp's words: what stopped it (the
  * signal's or the deadline's reason) and what happens next, not the closed connection or killed program it met on the way.
  */
-function interrupted(signal: AbortSignal, next: string): string {
-  const reason = signal.reason instanceof Error ? signal.reason.message : 'interrupted';
+function interrupted(stop: unknown, next: string): string {
+  const reason = stop instanceof Error ? stop.message : 'interrupted';
   return `${reason} before it completed: ${next}`;
 }

@@ -5,7 +5,8 @@
  * still happens, nothing is purged by -x, and the log, the ping, the e-mail and --json say what was
  * deferred and how much of it is on the server. The next run sends only the rest (APPE from there).
  * With the default maxAge, a VM whose first backup the deadline defers is deferred too (exit 5),
- * not reported as a VM the backup job stopped producing (exit 1).
+ * not reported as a VM the backup job stopped producing (exit 1). A rename refused after the deadline
+ * passed during its retries (which the deadline does not stop) fails its upload (exit 1), not deferred.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -181,5 +182,39 @@ describe('deadline and the default maxAge: a first backup the window defers', ()
     assert.deepEqual(nextReport.tooOld, []);
     assert.equal(nextReport.awaitingDeferred, undefined);
     assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [bartFirst], 'Bart complete on the server');
+  });
+});
+
+describe('deadline during the rename\'s retries: a refusal after it is a failure, not a deferral', () => {
+  test('a 450 on the rename, its retry waits past the deadline, then 553: exit 1, the upload failed with the server\'s words, nothing deferred', bounded(90), async (t) => {
+    const s = await setUpScenario(t, FTP_SRV, {
+      local: { [`Bart/${BART_NEW}`]: { 'vm.ovf': OVF } },
+      remote: Object.fromEntries(BART_OLD.map((stamp) => [`Bart/${stamp}`, { 'vm.ovf': `<old ${stamp}/>` }])),
+      keep: 2,
+      rules: {
+        replyToCommand: [
+          { command: 'RNTO', match: BART_NEW, code: 450, text: 'Rename busy' },
+          { command: 'RNTO', match: BART_NEW, code: 553, text: 'Rename refused' },
+        ],
+      },
+      // The retry waits as long as the whole window: whenever the first rename came, the second comes after the deadline.
+      targetFields: { retries: 3, retryDelaySeconds: Number.parseInt(MAX_DURATION, 10) },
+      config: { maxAge: false },
+    });
+    const before = snapshot(s.source, s.remoteRoot);
+
+    const run = await s.vmftp('--max-duration', MAX_DURATION, '--json');
+    assertSafeFailure(run, before, { code: 1, cause: new RegExp(`Bart/${BART_NEW}[^\\n]*553 Rename refused`) });
+    // The log (stderr) in the order things happened: the window closed, then the second rename was refused.
+    const windowClosed = run.stderr.indexOf(`the window closed (--max-duration ${MAX_DURATION})`);
+    assert.ok(windowClosed >= 0 && windowClosed < run.stderr.indexOf('553 Rename refused'), `the deadline passed before the second rename\n${output(run)}`);
+    assert.deepEqual(s.proxy.log.filter((line) => line.startsWith('RNTO')), [`RNTO /backups/Bart/${BART_NEW}`, `RNTO /backups/Bart/${BART_NEW}`]);
+    const report = parseReport(run.stdout);
+    assert.equal(report.exitCode, 1);
+    assert.equal(report.windowClosed, undefined, 'nothing deferred');
+    const upload = report.targets[0]!.actions.find((action) => action.stamp === BART_NEW)!;
+    assert.equal(upload.status, 'failed');
+    assert.match(upload.detail ?? '', /553 Rename refused/);
+    assert.deepEqual(remoteEntries(s.remoteRoot, 'Bart'), [...BART_OLD, `${BART_NEW}.partial`]);
   });
 });
