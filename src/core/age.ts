@@ -14,8 +14,7 @@
  * failed to upload this run fails too, and says that upload is why, not the backup job. Pure: the
  * clock is a parameter.
  */
-import type { DeferredUpload } from './deadline.js';
-import type { LocalBackup, MaxAge, Plan, TargetInventory, VmRoute } from './model.js';
+import type { BackupToTarget, LocalBackup, MaxAge, Plan, TargetInventory, VmRoute } from './model.js';
 import { isCompleteOn, routeFor } from './plan.js';
 import { durationBefore, parseWithinDuration, type WithinDuration } from './retention.js';
 import { compareStamps, isStamp, parseStamp } from './stamp.js';
@@ -23,9 +22,9 @@ import { compareStamps, isStamp, parseStamp } from './stamp.js';
 /** The uploads this run tried and did not complete, each a backup (`vm`, `stamp`) to a `target`. */
 export interface UnfinishedUploads {
   /** Stopped by the deadline: they resume next run. */
-  readonly deferred: readonly DeferredUpload[];
+  readonly deferred: readonly BackupToTarget[];
   /** Ended in failure (upload, resume or resend): the run's report says why. */
-  readonly failed: readonly DeferredUpload[];
+  readonly failed: readonly BackupToTarget[];
 }
 
 /** The part of the configuration the age check needs. */
@@ -250,7 +249,7 @@ export function checkMaxAge(
       const newest = newestStamp(
         inventory.backups.filter((remote) => remote.vm === vm && isCompleteOn(remote, localByKey.get(`${vm}/${remote.stamp}`))).map((remote) => remote.stamp),
       );
-      const newestOf = (uploads: readonly DeferredUpload[]) => newestStamp(uploads.filter((upload) => upload.target === target && upload.vm === vm).map((upload) => upload.stamp));
+      const newestOf = (uploads: readonly BackupToTarget[]) => newestStamp(uploads.filter((upload) => upload.target === target && upload.vm === vm).map((upload) => upload.stamp));
       const newestDeferred = newestOf(unfinished.deferred);
       const newestFailed = newestOf(unfinished.failed);
       const pending = [...local.filter((backup) => backup.vm === vm), ...inventory.backups.filter((remote) => remote.vm === vm && remote.partial)].map((backup) => backup.stamp);

@@ -6,7 +6,7 @@
  */
 import { addDays } from 'date-fns/addDays';
 import { set } from 'date-fns/set';
-import type { LocalBackup, TargetInventory } from './model.js';
+import type { BackupToTarget, LocalBackup, TargetInventory } from './model.js';
 
 /** A time of day on the local clock, `HH:MM`. */
 export interface ClockTime {
@@ -87,15 +87,8 @@ export function runDeadline(startedAt: Date, settings: DeadlineSettings): Deadli
   return candidates.reduce<Deadline | undefined>((earliest, candidate) => (earliest === undefined || candidate.at < earliest.at ? candidate : earliest), undefined);
 }
 
-/** A backup whose upload the deadline stopped or never let start. */
-export interface DeferredUpload {
-  readonly target: string;
-  readonly vm: string;
-  readonly stamp: string;
-}
-
 /** A deferred backup and how much of it the server holds as `<stamp>.partial` after the run. */
-export interface DeferredBackup extends DeferredUpload {
+export interface DeferredBackup extends BackupToTarget {
   /** Bytes of the whole backup. */
   readonly bytes: number;
   /** Bytes of it in `<stamp>.partial` on the target after the run (the next run sends only the rest); undefined when the target could not be listed. */
@@ -108,7 +101,7 @@ export interface DeferredBackup extends DeferredUpload {
  * most at its local size: more on the server is sent again from the first byte.
  */
 export function describeDeferred(
-  deferred: readonly DeferredUpload[],
+  deferred: readonly BackupToTarget[],
   after: readonly TargetInventory[],
   local: readonly LocalBackup[],
 ): DeferredBackup[] {

@@ -62,6 +62,13 @@ export interface TargetInventory {
   readonly unreadable?: readonly UnreadableFolder[];
 }
 
+/** A backup (`vm`, `stamp`) bound for a `target`: an upload there that the deadline deferred, or that failed. */
+export interface BackupToTarget {
+  readonly target: string;
+  readonly vm: string;
+  readonly stamp: string;
+}
+
 /** restic `forget` style policy; a backup is kept if any rule keeps it. */
 export interface GfsPolicy {
   readonly last?: number;

@@ -6,9 +6,9 @@ import { createInternalBackend } from '../backends/internal.js';
 import { createNcftpputBackend } from '../backends/ncftpput.js';
 import type { ProgramControl } from '../backends/programs.js';
 import type { ResolvedConfig, TargetConfig, UploadMethod } from '../config/types.js';
-import type { Forecast, LocalBackup, Plan, PlanSettings, TargetInventory } from '../core/model.js';
+import type { BackupToTarget, Forecast, LocalBackup, Plan, PlanSettings, TargetInventory } from '../core/model.js';
 import { checkMaxAge, checksAge, type AgeSettings, type TooOld, type Unlisted } from '../core/age.js';
-import { describeDeferred, runDeadline, type Deadline, type DeferredUpload } from '../core/deadline.js';
+import { describeDeferred, runDeadline, type Deadline } from '../core/deadline.js';
 import { forecastPlan } from '../core/forecast.js';
 import { planRun } from '../core/plan.js';
 import { decidePurge, inventoriesAfterPlan } from '../core/purge.js';
@@ -259,7 +259,7 @@ function deferredBy(
 }
 
 /** Returns the backups this run's uploads (upload, resume, resend) to each target ended `status` for. */
-function transfersEnded(outcomes: readonly TargetOutcome[], status: 'failed' | 'deferred'): DeferredUpload[] {
+function transfersEnded(outcomes: readonly TargetOutcome[], status: 'failed' | 'deferred'): BackupToTarget[] {
   return outcomes.flatMap((outcome) =>
     outcome.actions.filter((action) => isTransfer(action) && action.status === status).map((action) => ({ target: outcome.target, vm: action.vm, stamp: action.stamp })),
   );
