@@ -174,30 +174,15 @@ function judge(on: VmOnTarget, now: Date): { readonly tooOld: TooOld } | { reado
       },
     };
   }
+  // The two other verdicts differ only in why: the same head, naming the newest complete backup or its absence.
+  const stale = (joiner: string, why: string) =>
+    newest === undefined
+      ? `${vm} has no complete backup on ${target} (maxAge ${limit}): ${why}`
+      : `${vm} on ${target}: the newest complete backup, ${newest}, is ${formatAge(ageOf(newest))} old, older than maxAge ${limit}${joiner}${why}`;
   const failed = newerThanComplete(on.failed);
-  if (failed !== undefined) {
-    const why = `its upload of ${failed} failed this run (see the error above)`;
-    return {
-      tooOld: {
-        ...found,
-        failed,
-        message:
-          newest === undefined
-            ? `${vm} has no complete backup on ${target} (maxAge ${limit}): ${why}`
-            : `${vm} on ${target}: the newest complete backup, ${newest}, is ${formatAge(ageOf(newest))} old, older than maxAge ${limit}, and ${why}`,
-      },
-    };
-  }
+  if (failed !== undefined) return { tooOld: { ...found, failed, message: stale(', and ', `its upload of ${failed} failed this run (see the error above)`) } };
   const next = `is the backup job still backing up ${vm}, and do its uploads to ${target} succeed? (a VM no longer backed up: set vms.${vm}.maxAge to false, or remove its folder on ${target})`;
-  return {
-    tooOld: {
-      ...found,
-      message:
-        newest === undefined
-          ? `${vm} has no complete backup on ${target} (maxAge ${limit}): ${next}`
-          : `${vm} on ${target}: the newest complete backup, ${newest}, is ${formatAge(ageOf(newest))} old, older than maxAge ${limit}: ${next}`,
-    },
-  };
+  return { tooOld: { ...found, message: stale(': ', next) } };
 }
 
 /**
