@@ -178,7 +178,8 @@ export function forecastTargets(input: ForecastInput): TargetForecast[] {
   const others = simulate(input, atLeast);
   return input.targets.map((load, index) => {
     const uncapped = new Set([...atLeast].filter((target) => target !== load.target));
-    const flow = (uncapped.size === atLeast.size ? others : simulate(input, uncapped))[index];
+    // Its own lower bound the only one: nothing else is uncapped, and the plain forecast is the one.
+    const flow = (uncapped.size === atLeast.size ? others : uncapped.size === 0 ? plain : simulate(input, uncapped))[index];
     const before = plain[index];
     if (flow === undefined || before === undefined) throw new Error(`no forecast of ${load.target}`);
     const later = flow.ends.some((end, upload) => (end ?? Number.POSITIVE_INFINITY) > (before.ends[upload] ?? Number.POSITIVE_INFINITY));
