@@ -28,6 +28,7 @@ import { BABEL_CACHE_FILE, babelFile, compileBabel } from '../src/config/babel-c
 import { ExitCode } from '../src/errors.js';
 import * as vmftp from '../src/index.js';
 import { setV8Flags } from '../src/v8-flags.js';
+import { CLI_BUNDLE, IMPORT_META_URL } from './cli-bundle.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(repoRoot, 'dist');
@@ -38,31 +39,15 @@ const INLINED = new Set(['basic-ftp', 'commander', 'date-fns', 'picocolors', 'zo
 const manifest = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
 const external = Object.keys(manifest.dependencies).filter((name) => !INLINED.has(name));
 
-/**
- * `import.meta.url` in a CommonJS output: the file's own URL, as in the ES module it was written as
- * (version.ts, babel-cache.ts and bin.ts find package.json, the caches and the bundle from there).
- */
-const IMPORT_META_URL = {
-  define: { 'import.meta.url': '__vmftpModuleUrl' },
-  banner: { js: "const __vmftpModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-};
-
 await build({
-  entryPoints: [path.join(repoRoot, 'src', 'cli.ts')],
+  ...CLI_BUNDLE,
   outfile: path.join(dist, CLI_BUNDLE_FILE),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
   external,
   // `import()` of a dependency outside becomes require(): code compiled by vm.Script cannot import()
   // on Node 20 without an experimental flag, and require() loads only what a run needs, where an
   // ES bundle would have to import every outside dependency a lazily loaded part names at its top.
   supported: { 'dynamic-import': false },
-  ...IMPORT_META_URL,
   sourcemap: true,
-  legalComments: 'inline',
-  logLevel: 'warning',
 });
 
 // The command (src/bin.ts): dist/vmftp.cjs, and dist/cli.js in place of tsc's cli.js.
@@ -79,6 +64,8 @@ for (const [file, format] of [['vmftp.cjs', 'cjs'], ['cli.js', 'esm']] as const)
     logLevel: 'warning',
   });
 }
+// tsc's own output for them, which nothing runs: bin.js, and the map of the cli.js replaced above.
+for (const file of ['bin.js', 'bin.js.map', 'bin.d.ts', 'cli.js.map']) await rm(path.join(dist, file), { force: true });
 
 await writeCliCodeCache();
 await writeBabelCodeCache();

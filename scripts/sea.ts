@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { execa } from 'execa';
 import postject from 'postject';
+import { CLI_BUNDLE } from './cli-bundle.js';
 
 /** The Node every executable is built on (20: vmftp's `engines`; 20.20.2 measured under wine 8). */
 export const NODE_VERSION = '20.20.2';
@@ -92,21 +93,11 @@ export async function packageVersion(): Promise<string> {
  */
 export async function bundleCli(outfile: string): Promise<string> {
   await build({
-    entryPoints: [path.join(repoRoot, 'src', 'cli.ts')],
+    ...CLI_BUNDLE,
     outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
     minify: false,
-    legalComments: 'inline',
-    logLevel: 'warning',
     alias: { jiti: path.join(repoRoot, 'node_modules', 'jiti', 'lib', 'jiti.cjs') },
-    define: {
-      'import.meta.url': '__vmftpModuleUrl',
-      VMFTP_BUNDLED_VERSION: JSON.stringify(await packageVersion()),
-    },
-    banner: { js: 'const __vmftpModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    define: { ...CLI_BUNDLE.define, VMFTP_BUNDLED_VERSION: JSON.stringify(await packageVersion()) },
   });
   return outfile;
 }
