@@ -4,7 +4,7 @@ import type { LocalDigest } from '../ftp/hash.js';
 import type { FtpSession } from '../ftp/session.js';
 import type { Backend, UploadJob } from './backend.js';
 import type { TransferLimit } from './bandwidth.js';
-import { assertLocalSize, assertSentWhole, digestLocalRange } from './local-file.js';
+import { assertLocalUnchanged, assertSentWhole, digestLocalRange } from './local-file.js';
 
 /** basic-ftp's default 64 KiB reads run at ~1/3 of curl's speed; 1 MiB matches curl (docs/ftp-servers.md). */
 const READ_CHUNK_BYTES = 1 << 20;
@@ -33,7 +33,7 @@ export function createInternalBackend(session: FtpSession, stop?: AbortSignal, l
 
 /** Resolves when the server confirmed the file from `job.offset` on and the local file is still the planned one. */
 async function send(session: FtpSession, job: UploadJob, limit: TransferLimit | undefined, onBytes?: (bytes: number) => void): Promise<void> {
-  await assertLocalSize(job);
+  await assertLocalUnchanged(job);
   // The bytes the server already holds are read once here; the rest are digested as they are sent: one pass.
   if (job.digest !== undefined) await digestLocalRange(job, job.digest, 0, job.offset);
   const file = createReadStream(job.localPath, { start: job.offset, highWaterMark: READ_CHUNK_BYTES });
@@ -47,7 +47,7 @@ async function send(session: FtpSession, job: UploadJob, limit: TransferLimit | 
     source.destroy();
   }
   // The backup job may still be writing: what we sent must be exactly the planned file.
-  await assertLocalSize(job);
+  await assertLocalUnchanged(job);
   assertSentWhole(job, file.bytesRead);
 }
 

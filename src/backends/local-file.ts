@@ -14,7 +14,7 @@ const STILL_WRITTEN = 'wait for the backup job to finish, then run vmftp again';
  * that writes the file again from its start, or out of order), so what a
  * server holds of the file is not taken for a prefix of it either way.
  */
-export async function assertLocalSize(job: Pick<UploadJob, 'localPath' | 'size' | 'modifiedMs'>): Promise<void> {
+export async function assertLocalUnchanged(job: Pick<UploadJob, 'localPath' | 'size' | 'modifiedMs'>): Promise<void> {
   const stats = await fs.stat(job.localPath).catch((error: NodeJS.ErrnoException) => {
     throw new LocalFileError(`${job.localPath} cannot be read: ${error.code ?? error.message}`, undefined, { cause: error });
   });

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import type { FtpError, LocalFileError } from '../errors.js';
 import type { UploadJob } from './backend.js';
 import type { TransferLimit } from './bandwidth.js';
-import { alongsideDigest, assertLocalSize, assertSentWhole } from './local-file.js';
+import { alongsideDigest, assertLocalUnchanged, assertSentWhole } from './local-file.js';
 
 /** How one run of the program went. */
 export interface ProgramTransfer {
@@ -30,7 +30,7 @@ export async function uploadWithProgram(
   onBytes: ((bytes: number) => void) | undefined,
   transfer: () => Promise<ProgramTransfer>,
 ): Promise<void> {
-  await assertLocalSize(job);
+  await assertLocalUnchanged(job);
   const { error, sent } = await alongsideDigest(job, transfer());
   if (error !== undefined) {
     if (sent !== undefined) onBytes?.(sent);
@@ -38,7 +38,7 @@ export async function uploadWithProgram(
   }
   onBytes?.(sent ?? job.size - job.offset);
   // The backup job may still be writing: what the program sent must be exactly the planned file.
-  await assertLocalSize(job);
+  await assertLocalUnchanged(job);
   if (sent !== undefined) assertSentWhole(job, sent);
 }
 

@@ -12,7 +12,7 @@ import type {
 } from '../core/model.js';
 import { confirmDeletes } from '../core/plan.js';
 import { PARTIAL_SUFFIX, isStamp, isValidVmName } from '../core/stamp.js';
-import { assertLocalSize, digestLocalRange } from '../backends/local-file.js';
+import { assertLocalUnchanged, digestLocalRange } from '../backends/local-file.js';
 import { DeadlineError, FtpError, LocalFileRewrittenError } from '../errors.js';
 import { ServerFeatures } from '../ftp/features.js';
 import { createLocalDigest, type LocalDigest, type RemoteHashMethod } from '../ftp/hash.js';
@@ -227,7 +227,7 @@ class TargetExecution {
       // The backup job may have written to a file after it went up: its copy on the server is then not that file.
       for (const file of action.files) {
         const job = uploadJobOf(action, path.posix.join(partialDir, file.path), file);
-        await assertLocalSize(job).catch((error: unknown) => this.#failFile(error, job));
+        await assertLocalUnchanged(job).catch((error: unknown) => this.#failFile(error, job));
       }
       if (action.replacesIncomplete) await this.#op(`delete ${finalDir}`, (session) => session.removeDir(finalDir));
       const replaced = await this.#op(`rename ${partialDir} to ${finalDir}`, (session) => session.renameReplacing(partialDir, finalDir));
@@ -403,7 +403,7 @@ class TargetExecution {
         .catch(() => undefined);
       if (held !== job.size) throw error;
       // The server's size is the planned one; the local file must still be too, as after a confirmed send.
-      await assertLocalSize(job);
+      await assertLocalUnchanged(job);
       this.log.warn(
         `${this.plan.target}: ${name}: the server did not confirm the upload (${error.message}), but it holds all ${job.size} bytes: not sent again, verified as usual`,
       );
@@ -486,7 +486,7 @@ class TargetExecution {
   async #failFile(error: unknown, job: Omit<UploadJob, 'offset'>): Promise<never> {
     if (this.signal?.aborted === true) throw error;
     const rewritten =
-      error instanceof LocalFileRewrittenError || (await assertLocalSize(job).then(() => false, (check: unknown) => check instanceof LocalFileRewrittenError));
+      error instanceof LocalFileRewrittenError || (await assertLocalUnchanged(job).then(() => false, (check: unknown) => check instanceof LocalFileRewrittenError));
     if (rewritten) {
       this.log.warn(`${this.plan.target}: ${job.localPath} was written to after the run saw it: its copy ${job.remotePath} is removed, the next run sends it whole`);
       await this.#removeBadCopy(job.remotePath, 'its local file was written to after the run saw it');
